@@ -1,0 +1,60 @@
+//! The built-in baseline catalog, so the tool works offline on its first
+//! run. It is our own file, `data/baseline.json`, in the stable catalog JSON
+//! shape, derived from Microsoft's published files by
+//! `egressgen baseline --data-dir DIR` (see the README); a test checks that it still
+//! matches what those files give.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::model::{CATALOG_FORMAT, CATALOG_VERSION, Catalog};
+use crate::sources::{ReadOptions, read_sources};
+
+const BASELINE_JSON: &str = include_str!("../data/baseline.json");
+
+/// The files the baseline is built from, relative to the shared data
+/// directory, in the order they are read. `builtin:` entries are ours.
+pub const BASELINE_SOURCES: [&str; 7] = [
+    "mde/standard-device-connectivity-urls-commercial.urltables.md",
+    "mde/standard-device-connectivity-urls-gov.urltables.md",
+    "mde/mde-streamlined-urls-commercial.xlsx",
+    "servicetags/ServiceTags_Public_20251013.json",
+    "servicetags/ServiceTags_AzureGovernment_20251013.json",
+    "builtin:mma",
+    "builtin:mdi",
+];
+
+/// Parses and re-validates the embedded baseline.
+pub fn load() -> Result<Catalog> {
+    parse(BASELINE_JSON)
+}
+
+/// Reads a catalog in the stable JSON shape; every name and prefix goes
+/// through validation again.
+pub fn parse(json: &str) -> Result<Catalog> {
+    let catalog: Catalog =
+        serde_json::from_str(json).map_err(|e| Error::Baseline(e.to_string()))?;
+    if catalog.format != CATALOG_FORMAT || catalog.version != CATALOG_VERSION {
+        return Err(Error::Baseline(format!(
+            "format {:?} version {}, expected {CATALOG_FORMAT:?} version {CATALOG_VERSION}",
+            catalog.format, catalog.version
+        )));
+    }
+    Ok(catalog)
+}
+
+/// Builds the baseline from a directory laid out like Microsoft's
+/// downloads in `../shared/data` (see [`BASELINE_SOURCES`]).
+pub fn build(data_dir: &Path) -> Result<Catalog> {
+    let specs: Vec<String> = BASELINE_SOURCES
+        .iter()
+        .map(|s| {
+            if s.starts_with("builtin:") {
+                s.to_string()
+            } else {
+                data_dir.join(s).display().to_string()
+            }
+        })
+        .collect();
+    read_sources(&specs, &ReadOptions::default())
+}

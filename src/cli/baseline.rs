@@ -1,0 +1,41 @@
+//! `egressgen baseline`: regenerate `data/baseline.json`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory laid out like the shared data: mde/, servicetags/
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Where to write the catalog JSON (default: standard output)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let catalog = crate::baseline::build(&args.data_dir)?;
+    let json = super::catalog::to_json(&catalog);
+    match &args.out {
+        Some(path) => write_atomically(path, json.as_bytes())?,
+        None => {
+            let _ = std::io::stdout().write_all(json.as_bytes());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Temporary file beside the target, then rename: a failed run leaves the
+/// previous baseline in place.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

@@ -1,0 +1,390 @@
+//! `egressgen catalog`: the normalized catalog as a table, JSON or CSV.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::error::Result;
+use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
+use crate::normalize::prefix::PrefixRules;
+use crate::normalize::text::display_escape;
+use crate::sources::ReadOptions;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A Microsoft file (.xlsx workbook, Learn-page .md table, service-tag
+    /// or Microsoft 365 .json), `builtin:mma`, `builtin:mdi` or `baseline`.
+    /// Repeatable. Without any, the built-in baseline is shown.
+    #[arg(long = "source", value_name = "FILE")]
+    pub sources: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also select this service tag (and its regional variants) from
+    /// service-tag files. Repeatable.
+    #[arg(long = "tag", value_name = "NAME")]
+    pub tags: Vec<String>,
+    /// Shortest IPv4 prefix accepted
+    #[arg(long, default_value_t = PrefixRules::default().min_v4, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub min_prefix_v4: u8,
+    /// Shortest IPv6 prefix accepted
+    #[arg(long, default_value_t = PrefixRules::default().min_v6, value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub min_prefix_v6: u8,
+    /// Exit with status 3 when any cell was rejected
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let opts = ReadOptions {
+        extra_tags: args.tags.clone(),
+        prefix_rules: PrefixRules {
+            min_v4: args.min_prefix_v4,
+            min_v6: args.min_prefix_v6,
+        },
+    };
+    let catalog = crate::load_catalog(&args.sources, &opts)?;
+    let text = match args.format {
+        Format::Table => to_table(&catalog),
+        Format::Json => to_json(&catalog),
+        Format::Csv => to_csv(&catalog),
+    };
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    if args.strict && !catalog.rejected.is_empty() {
+        return Ok(ExitCode::from(super::EXIT_REJECTED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stable JSON shape (docs/catalog-json.md), pretty-printed.
+pub fn to_json(catalog: &Catalog) -> String {
+    let mut text = serde_json::to_string_pretty(catalog).unwrap_or_else(|e| {
+        // Serializing plain data structures cannot fail; say so if it does.
+        format!("{{\"error\": {:?}}}", e.to_string())
+    });
+    text.push('\n');
+    text
+}
+
+/// `W M L` for Windows, macOS, Linux; `*` after a conditional yes, `-`
+/// before a No.
+pub fn os_summary(endpoint: &Endpoint) -> String {
+    let letter = |os: Os| match os {
+        Os::Windows => "W",
+        Os::WindowsLegacy => "7",
+        Os::WindowsServerMma => "S",
+        Os::Macos => "M",
+        Os::Linux => "L",
+    };
+    let parts: Vec<String> = endpoint
+        .os
+        .iter()
+        .map(|(os, flag)| match flag {
+            OsFlag::Yes => letter(*os).to_string(),
+            OsFlag::Conditional => format!("{}*", letter(*os)),
+            OsFlag::No => format!("-{}", letter(*os)),
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn ports_text(endpoint: &Endpoint) -> String {
+    endpoint
+        .ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn clouds_text<'a>(clouds: impl Iterator<Item = &'a crate::model::Cloud>) -> String {
+    clouds.map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn provenance_text(p: &[Provenance]) -> String {
+    p.iter()
+        .map(|p| display_escape(&p.to_string()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn endpoint_row(e: &Endpoint) -> Vec<String> {
+    vec![
+        e.host.to_string(),
+        e.host.kind().to_string(),
+        e.path.clone().unwrap_or_else(|| "-".to_string()),
+        ports_text(e),
+        e.product.as_str().to_string(),
+        clouds_text(e.clouds.iter()),
+        display_escape(e.geography.as_str()),
+        os_summary(e),
+        format!("{:?}", e.required).to_lowercase(),
+        format!("{:?}", e.route).to_lowercase(),
+        tls_text(e),
+        provenance_text(&e.provenance),
+    ]
+}
+
+fn tls_text(e: &Endpoint) -> String {
+    match e.tls {
+        crate::model::TlsHandling::Unspecified => "-",
+        crate::model::TlsHandling::MustNotInspect => "no-inspect",
+        crate::model::TlsHandling::MustBeInspected => "inspect",
+    }
+    .to_string()
+}
+
+fn prefix_row(p: &Prefix) -> Vec<String> {
+    vec![
+        p.net.to_string(),
+        p.tag.clone(),
+        p.region.clone().unwrap_or_else(|| "-".to_string()),
+        p.change_number.map_or("-".to_string(), |c| c.to_string()),
+        clouds_text(p.clouds.iter()),
+        provenance_text(std::slice::from_ref(&p.provenance)),
+    ]
+}
+
+/// Human-readable report: sources, endpoints, prefixes, tag references,
+/// rejected cells and notes, each as an aligned table.
+pub fn to_table(catalog: &Catalog) -> String {
+    let mut out = String::new();
+    section(&mut out, "sources", catalog.sources.len());
+    let rows: Vec<Vec<String>> = catalog
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                display_escape(&s.file),
+                s.kind.as_str().to_string(),
+                s.layout.clone().unwrap_or_else(|| "-".to_string()),
+                s.version.clone().unwrap_or_else(|| "-".to_string()),
+                s.sha256
+                    .as_deref()
+                    .map_or("-".to_string(), |h| h.chars().take(16).collect()),
+            ]
+        })
+        .collect();
+    aligned(
+        &mut out,
+        &["FILE", "KIND", "LAYOUT", "VERSION", "SHA256"],
+        &rows,
+    );
+
+    section(&mut out, "endpoints", catalog.endpoints.len());
+    let rows: Vec<Vec<String>> = catalog.endpoints.iter().map(endpoint_row).collect();
+    aligned(
+        &mut out,
+        &[
+            "PATTERN",
+            "KIND",
+            "PATH",
+            "PORTS",
+            "PRODUCT",
+            "CLOUD",
+            "GEO",
+            "OS",
+            "REQUIRED",
+            "ROUTE",
+            "TLS",
+            "PROVENANCE",
+        ],
+        &rows,
+    );
+
+    section(&mut out, "prefixes", catalog.prefixes.len());
+    let rows: Vec<Vec<String>> = catalog.prefixes.iter().map(prefix_row).collect();
+    aligned(
+        &mut out,
+        &["PREFIX", "TAG", "REGION", "CHANGE", "CLOUD", "PROVENANCE"],
+        &rows,
+    );
+
+    if !catalog.tag_refs.is_empty() {
+        section(
+            &mut out,
+            "service tags named by workbooks",
+            catalog.tag_refs.len(),
+        );
+        let rows: Vec<Vec<String>> = catalog
+            .tag_refs
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tag.clone(),
+                    provenance_text(std::slice::from_ref(&t.provenance)),
+                ]
+            })
+            .collect();
+        aligned(&mut out, &["TAG", "PROVENANCE"], &rows);
+    }
+
+    section(&mut out, "rejected", catalog.rejected.len());
+    let rows: Vec<Vec<String>> = catalog
+        .rejected
+        .iter()
+        .map(|r| {
+            vec![
+                provenance_text(std::slice::from_ref(&r.provenance)),
+                r.code.clone(),
+                r.value.clone(),
+                display_escape(&r.reason),
+            ]
+        })
+        .collect();
+    aligned(&mut out, &["WHERE", "CODE", "VALUE", "REASON"], &rows);
+
+    if !catalog.notes.is_empty() {
+        section(&mut out, "notes", catalog.notes.len());
+        let rows: Vec<Vec<String>> = catalog
+            .notes
+            .iter()
+            .map(|n| {
+                vec![
+                    provenance_text(std::slice::from_ref(&n.provenance)),
+                    display_escape(&n.message),
+                ]
+            })
+            .collect();
+        aligned(&mut out, &["WHERE", "NOTE"], &rows);
+    }
+    out
+}
+
+fn section(out: &mut String, title: &str, count: usize) {
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&format!("# {title} ({count})\n"));
+}
+
+fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i] - cell.chars().count() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// CSV columns, one record per endpoint, prefix, or rejected value.
+pub const CSV_HEADER: [&str; 17] = [
+    "record",
+    "pattern",
+    "kind",
+    "path",
+    "ports",
+    "product",
+    "service",
+    "clouds",
+    "geography",
+    "os",
+    "required",
+    "route",
+    "tls",
+    "category",
+    "provenance",
+    "code",
+    "reason",
+];
+
+/// A field that a spreadsheet would run as a formula gets a leading `'`.
+fn csv_safe(field: &str) -> String {
+    let escaped = display_escape(field);
+    if escaped.starts_with(['=', '+', '-', '@']) {
+        format!("'{escaped}")
+    } else {
+        escaped
+    }
+}
+
+pub fn to_csv(catalog: &Catalog) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut records: Vec<Vec<String>> = vec![CSV_HEADER.iter().map(|h| h.to_string()).collect()];
+    for e in &catalog.endpoints {
+        records.push(vec![
+            "endpoint".into(),
+            e.host.to_string(),
+            e.host.kind().into(),
+            e.path.clone().unwrap_or_default(),
+            ports_text(e),
+            e.product.as_str().into(),
+            e.service.clone().unwrap_or_default(),
+            clouds_text(e.clouds.iter()),
+            e.geography.as_str().into(),
+            os_summary(e),
+            format!("{:?}", e.required).to_lowercase(),
+            format!("{:?}", e.route).to_lowercase(),
+            tls_text(e),
+            e.category.clone().unwrap_or_default(),
+            provenance_text(&e.provenance),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for p in &catalog.prefixes {
+        let kind = if p.net.addr().is_ipv4() {
+            "ipv4"
+        } else {
+            "ipv6"
+        };
+        let mut record = vec![String::new(); CSV_HEADER.len()];
+        record[0] = "prefix".into();
+        record[1] = p.net.to_string();
+        record[2] = kind.into();
+        record[5] = p
+            .product
+            .map(|x| x.as_str().to_string())
+            .unwrap_or_default();
+        record[6] = p.tag.clone();
+        record[7] = clouds_text(p.clouds.iter());
+        record[14] = provenance_text(std::slice::from_ref(&p.provenance));
+        records.push(record);
+    }
+    for r in &catalog.rejected {
+        let mut record = vec![String::new(); CSV_HEADER.len()];
+        record[0] = "rejected".into();
+        record[1] = r.value.clone();
+        record[14] = provenance_text(std::slice::from_ref(&r.provenance));
+        record[15] = r.code.clone();
+        record[16] = r.reason.clone();
+        records.push(record);
+    }
+    for record in records {
+        let safe: Vec<String> = record.iter().map(|f| csv_safe(f)).collect();
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(&safe);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

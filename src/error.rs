@@ -1,0 +1,67 @@
+//! Errors that stop a file from being read at all. Problems with single
+//! cells are not errors: they become [`crate::model::Rejected`] entries and
+//! the rest of the file is still read.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{}: file is {size} bytes, above the limit of {limit} bytes for {kind}", path.display())]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+        kind: &'static str,
+    },
+
+    #[error("{}: not an xlsx workbook: {detail}", path.display())]
+    NotXlsx { path: PathBuf, detail: String },
+
+    #[error("{}: sheet {sheet:?}: {detail}", path.display())]
+    Sheet {
+        path: PathBuf,
+        sheet: String,
+        detail: String,
+    },
+
+    #[error("{}: invalid JSON at line {line}, column {column}: {detail}", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+
+    #[error("{}: at {json_path}: {detail}", path.display())]
+    JsonShape {
+        path: PathBuf,
+        json_path: String,
+        detail: String,
+    },
+
+    #[error("{}: no table with an Endpoint/URL column was found ({detail})", path.display())]
+    NoTable { path: PathBuf, detail: String },
+
+    #[error("{}: not a source egressgen knows: {detail}", path.display())]
+    UnknownSource { path: PathBuf, detail: String },
+
+    #[error("{}: not UTF-8 text: {detail}", path.display())]
+    NotText { path: PathBuf, detail: String },
+
+    #[error("unknown built-in source {0:?} (known: builtin:mma, builtin:mdi, baseline)")]
+    UnknownBuiltin(String),
+
+    #[error("invalid service tag name {0:?}: letters, digits and dots only")]
+    BadTagName(String),
+
+    #[error("the built-in baseline catalog is damaged: {0}")]
+    Baseline(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,696 @@
+//! The catalog model: what Microsoft publishes, normalized and validated,
+//! with the provenance of every entry.
+//!
+//! Everything in here has passed validation at the edge (see
+//! [`crate::normalize`]); a [`DnsName`] cannot be built from an unchecked
+//! string, including when a catalog is read back from JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::host::{self, HostError};
+
+/// A validated DNS name: lower-case ASCII (IDNA/punycode), no trailing dot,
+/// at least two labels, labels of at most 63 and a name of at most 253
+/// characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DnsName(String);
+
+impl DnsName {
+    /// Validates `text` as a host name (IDNA applied).
+    pub fn parse(text: &str) -> Result<Self, HostError> {
+        host::parse_dns_name(text)
+    }
+
+    /// Wraps a name that [`host::parse_dns_name`] has already checked.
+    pub(crate) fn from_checked(name: String) -> Self {
+        DnsName(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `other` equals this name or lies below it.
+    pub fn covers(&self, other: &DnsName) -> bool {
+        other.0 == self.0 || other.is_below(self)
+    }
+
+    /// Whether this name lies strictly below `parent`.
+    pub fn is_below(&self, parent: &DnsName) -> bool {
+        self.0.len() > parent.0.len()
+            && self.0.ends_with(parent.0.as_str())
+            && self.0.as_bytes()[self.0.len() - parent.0.len() - 1] == b'.'
+    }
+}
+
+impl TryFrom<String> for DnsName {
+    type Error = HostError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let name = DnsName::parse(&value)?;
+        // A stored catalog must already be in canonical form; anything
+        // else means it was edited by hand or produced by another tool.
+        if name.0 != value {
+            return Err(HostError::NotCanonical(value));
+        }
+        Ok(name)
+    }
+}
+
+impl From<DnsName> for String {
+    fn from(value: DnsName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a site fills in for a placeholder in a template host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placeholder {
+    /// A Log Analytics workspace ID (a GUID), for the MMA endpoints.
+    WorkspaceId,
+    /// A Defender for Identity instance (workspace) name.
+    Instance,
+}
+
+impl Placeholder {
+    pub fn token(self) -> &'static str {
+        match self {
+            Placeholder::WorkspaceId => "<workspace-id>",
+            Placeholder::Instance => "<instance>",
+        }
+    }
+}
+
+/// A host with a placeholder: `<placeholder><label_suffix>.<domain>`, for
+/// example `<workspace-id>.ods.opinsights.azure.com` or
+/// `<instance>sensorapi.atp.azure.com`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Template {
+    pub placeholder: Placeholder,
+    /// Text glued to the placeholder inside the same label (`sensorapi`).
+    pub label_suffix: String,
+    pub domain: DnsName,
+    /// The wildcard Microsoft publishes for sites that do not fill the
+    /// placeholder in: `*.<fallback>`.
+    pub fallback: DnsName,
+}
+
+/// The host part of an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HostPattern {
+    /// That host only.
+    Exact(DnsName),
+    /// `*.name` as Microsoft writes it: any host below `name`, not `name`.
+    Subdomains(DnsName),
+    /// `name` and every host below it.
+    Domain(DnsName),
+    /// `*name` without a dot after the star: any host whose name ends with
+    /// the text `name` (`*smartscreen.microsoft.com` also matches
+    /// `foosmartscreen.microsoft.com`). Kept as written, never widened.
+    SuffixGlob(DnsName),
+    /// A host with a placeholder the site must fill in.
+    Template(Template),
+}
+
+impl HostPattern {
+    /// A short stable name of the kind, as used in JSON and CSV.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostPattern::Exact(_) => "exact",
+            HostPattern::Subdomains(_) => "subdomains",
+            HostPattern::Domain(_) => "domain",
+            HostPattern::SuffixGlob(_) => "suffix-glob",
+            HostPattern::Template(_) => "template",
+        }
+    }
+
+    /// The DNS name the pattern is anchored on.
+    pub fn name(&self) -> &DnsName {
+        match self {
+            HostPattern::Exact(n)
+            | HostPattern::Subdomains(n)
+            | HostPattern::Domain(n)
+            | HostPattern::SuffixGlob(n) => n,
+            HostPattern::Template(t) => &t.domain,
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(n) => write!(f, "{n}"),
+            HostPattern::Subdomains(n) => write!(f, "*.{n}"),
+            HostPattern::Domain(n) => write!(f, ".{n}"),
+            HostPattern::SuffixGlob(n) => write!(f, "*{n}"),
+            HostPattern::Template(t) => write!(
+                f,
+                "{}{}.{}",
+                t.placeholder.token(),
+                t.label_suffix,
+                t.domain
+            ),
+        }
+    }
+}
+
+/// JSON form of a [`HostPattern`]: the pattern as text plus its parts, so a
+/// reader never has to parse the text.
+#[derive(Serialize, Deserialize)]
+struct HostRepr {
+    pattern: String,
+    kind: String,
+    name: DnsName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placeholder: Option<Placeholder>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label_suffix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fallback: Option<DnsName>,
+}
+
+impl Serialize for HostPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (placeholder, label_suffix, fallback) = match self {
+            HostPattern::Template(t) => (
+                Some(t.placeholder),
+                Some(t.label_suffix.clone()),
+                Some(t.fallback.clone()),
+            ),
+            _ => (None, None, None),
+        };
+        HostRepr {
+            pattern: self.to_string(),
+            kind: self.kind().to_string(),
+            name: self.name().clone(),
+            placeholder,
+            label_suffix,
+            fallback,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let repr = HostRepr::deserialize(d)?;
+        let pattern = match repr.kind.as_str() {
+            "exact" => HostPattern::Exact(repr.name),
+            "subdomains" => HostPattern::Subdomains(repr.name),
+            "domain" => HostPattern::Domain(repr.name),
+            "suffix-glob" => HostPattern::SuffixGlob(repr.name),
+            "template" => {
+                let label_suffix = repr.label_suffix.unwrap_or_default();
+                if !label_suffix
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    return Err(D::Error::custom("template label_suffix is not LDH"));
+                }
+                HostPattern::Template(Template {
+                    placeholder: repr
+                        .placeholder
+                        .ok_or_else(|| D::Error::custom("template without placeholder"))?,
+                    label_suffix,
+                    domain: repr.name,
+                    fallback: repr
+                        .fallback
+                        .ok_or_else(|| D::Error::custom("template without fallback"))?,
+                })
+            }
+            other => return Err(D::Error::custom(format!("unknown host kind {other:?}"))),
+        };
+        host::check_pattern(&pattern).map_err(D::Error::custom)?;
+        if pattern.to_string() != repr.pattern {
+            return Err(D::Error::custom(format!(
+                "pattern {:?} does not match its parts ({pattern})",
+                repr.pattern
+            )));
+        }
+        Ok(pattern)
+    }
+}
+
+/// The product an endpoint serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Product {
+    /// Defender for Endpoint (sensor, EDR, command and control).
+    Mde,
+    /// Defender Antivirus (cloud protection, updates).
+    Mdav,
+    SmartScreen,
+    /// The legacy Microsoft Monitoring Agent / Log Analytics agent.
+    Mma,
+    /// Defender for Identity.
+    Mdi,
+    /// Admin portals: needed by operators' browsers, not by devices.
+    Portal,
+    /// Microsoft 365 endpoints web service entries.
+    M365,
+}
+
+impl Product {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::Mde => "mde",
+            Product::Mdav => "mdav",
+            Product::SmartScreen => "smart-screen",
+            Product::Mma => "mma",
+            Product::Mdi => "mdi",
+            Product::Portal => "portal",
+            Product::M365 => "m365",
+        }
+    }
+}
+
+/// The Microsoft cloud a requirement applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cloud {
+    Commercial,
+    Gcc,
+    GccHigh,
+    Dod,
+}
+
+impl Cloud {
+    pub const GOV: [Cloud; 3] = [Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Commercial => "commercial",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcc-high",
+            Cloud::Dod => "dod",
+        }
+    }
+}
+
+/// The Geography column of the workbooks, normalized (`All` and blank
+/// become `WW`; `GCC-H` becomes `GCC High`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Geography(String);
+
+impl Geography {
+    pub fn worldwide() -> Self {
+        Geography("WW".to_string())
+    }
+
+    /// Normalizes a Geography cell. Unknown values are kept (trimmed, with
+    /// inner whitespace collapsed) so a new region is not lost.
+    pub fn parse(cell: &str) -> Self {
+        let collapsed = crate::normalize::text::collapse_ws(cell);
+        let key = collapsed.to_ascii_lowercase().replace(['-', '_'], " ");
+        let canonical = match key.as_str() {
+            "" | "ww" | "all" | "worldwide" | "global" => "WW",
+            "us gov" | "usgov" | "us government" | "us gov (all)" => "US Gov",
+            "gcc" => "GCC",
+            "gcc high" | "gcch" | "gcc h" => "GCC High",
+            "dod" => "DoD",
+            _ if collapsed.len() <= 3 && collapsed.chars().all(|c| c.is_ascii_alphabetic()) => {
+                return Geography(collapsed.to_ascii_uppercase());
+            }
+            _ => return Geography(collapsed),
+        };
+        Geography(canonical.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The US Government geographies of the Gov workbooks.
+    pub fn is_gov(&self) -> bool {
+        matches!(self.0.as_str(), "US Gov" | "GCC" | "GCC High" | "DoD")
+    }
+
+    /// The clouds a row with this geography applies to, given whether its
+    /// table is a Gov table.
+    pub fn clouds(&self, gov_table: bool) -> BTreeSet<Cloud> {
+        match self.0.as_str() {
+            "GCC" => [Cloud::Gcc].into(),
+            "GCC High" => [Cloud::GccHigh].into(),
+            "DoD" => [Cloud::Dod].into(),
+            "US Gov" => Cloud::GOV.into(),
+            _ if gov_table => Cloud::GOV.into(),
+            _ => [Cloud::Commercial].into(),
+        }
+    }
+}
+
+/// Operating-system families, as the workbooks' OS columns group them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Os {
+    /// Windows 10/11 and servers on the unified agent.
+    Windows,
+    /// Windows 7 and 8.1.
+    WindowsLegacy,
+    /// Windows Server 2008 R2 / 2012 R2 / 2016 onboarded through MMA.
+    WindowsServerMma,
+    Macos,
+    Linux,
+}
+
+impl Os {
+    pub const ALL: [Os; 5] = [
+        Os::Windows,
+        Os::WindowsLegacy,
+        Os::WindowsServerMma,
+        Os::Macos,
+        Os::Linux,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Os::Windows => "windows",
+            Os::WindowsLegacy => "windows-legacy",
+            Os::WindowsServerMma => "windows-server-mma",
+            Os::Macos => "macos",
+            Os::Linux => "linux",
+        }
+    }
+}
+
+/// One OS cell: `Yes`, `Yes*` (yes, with a condition in the comments), `No`.
+/// A blank cell is simply absent from the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum OsFlag {
+    #[serde(rename = "yes")]
+    Yes,
+    #[serde(rename = "yes*")]
+    Conditional,
+    #[serde(rename = "no")]
+    No,
+}
+
+impl OsFlag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OsFlag::Yes => "yes",
+            OsFlag::Conditional => "yes*",
+            OsFlag::No => "no",
+        }
+    }
+}
+
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Requirement {
+    Required,
+    Optional,
+    #[default]
+    Unspecified,
+}
+
+/// Whether a TLS-inspecting proxy may terminate connections to the endpoint.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsHandling {
+    #[default]
+    Unspecified,
+    /// Inspection breaks it (certificate pinning, mutual TLS).
+    MustNotInspect,
+    /// Guidance says never exempt it from inspection.
+    MustBeInspected,
+}
+
+/// How traffic to the endpoint must leave the site.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    #[default]
+    Proxy,
+    /// "Direct Connection/Proxy bypass required".
+    Direct,
+}
+
+/// Where an entry came from. Only the fields that apply are set: a workbook
+/// cell has sheet, cell, row and column; a Markdown table has table, line
+/// and column; JSON has a path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The file name (or `builtin:<table>`).
+    pub file: String,
+    /// Sheet name (workbooks) or table heading (Markdown, built-ins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// Cell reference such as `E12`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    /// One-based row of the sheet or built-in table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u32>,
+    /// One-based line of a text file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Header of the column the value was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// JSON path such as `$.values[3].properties.addressPrefixes[7]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(sheet) = &self.sheet {
+            write!(f, " [{}]", sheet.trim_end())?;
+        }
+        if let Some(cell) = &self.cell {
+            write!(f, " {cell}")?;
+        } else if let Some(row) = self.row {
+            write!(f, " row {row}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, " ({})", column.trim())?;
+        }
+        if let Some(path) = &self.json_path {
+            write!(f, " {path}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One required destination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub host: HostPattern,
+    /// Path prefix, starting with `/`, when only part of the site is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// TCP ports.
+    pub ports: BTreeSet<u16>,
+    pub product: Product,
+    /// The Service column as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub clouds: BTreeSet<Cloud>,
+    pub geography: Geography,
+    /// OS cells that were filled in; a missing OS means a blank cell.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub os: BTreeMap<Os, OsFlag>,
+    pub required: Requirement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    pub tls: TlsHandling,
+    pub route: Route,
+    /// What the reader had to decide about this row (an assumed port, a
+    /// ragged row), so nobody has to guess.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub provenance: Vec<Provenance>,
+}
+
+/// An IP prefix from a service tag or an M365 endpoint set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefix {
+    #[serde(with = "prefix_text")]
+    pub net: IpNet,
+    /// Service tag name (`AzureAdvancedThreatProtection`,
+    /// `AzureAdvancedThreatProtection.WestEurope`) or `m365/<area>/<id>`.
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_number: Option<u64>,
+    pub clouds: BTreeSet<Cloud>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    pub provenance: Provenance,
+}
+
+/// Prefixes go through the same validation when a catalog is read back.
+mod prefix_text {
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(net: &IpNet, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(net)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::normalize::prefix::parse_prefix(&text, &Default::default())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A workbook row that names a service tag instead of listing addresses
+/// (the streamlined workbook's `IP addresses` sheet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRef {
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub provenance: Provenance,
+}
+
+/// A cell or value that was not taken into the catalog, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub provenance: Provenance,
+    /// The offending value, with control characters escaped and long values
+    /// cut, safe to print.
+    pub value: String,
+    /// Stable machine-readable reason code.
+    pub code: String,
+    pub reason: String,
+}
+
+/// Something the reader noticed at file or sheet level (a skipped sheet, a
+/// requested tag that is absent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub provenance: Provenance,
+    pub message: String,
+}
+
+/// The kind of a source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    MdeWorkbook,
+    LearnTable,
+    ServiceTags,
+    M365,
+    Builtin,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::MdeWorkbook => "mde-workbook",
+            SourceKind::LearnTable => "learn-table",
+            SourceKind::ServiceTags => "service-tags",
+            SourceKind::M365 => "m365",
+            SourceKind::Builtin => "builtin",
+        }
+    }
+}
+
+/// A service tag selected from a service-tag file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagInfo {
+    pub name: String,
+    pub change_number: u64,
+    pub prefixes: usize,
+}
+
+/// One input file, identified well enough to tell two versions apart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub file: String,
+    pub kind: SourceKind,
+    /// SHA-256 of the file as read (absent for built-in tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The file's own version: the latest change-log date of a workbook,
+    /// `ms.date` of a Learn page, the document date of a built-in table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Workbook layout: `classic`, `standard` or `streamlined`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    /// Service-tag file: its `cloud` and top-level `changeNumber`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagInfo>,
+    /// Where the facts come from, for built-in tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+pub const CATALOG_FORMAT: &str = "egressgen-catalog";
+pub const CATALOG_VERSION: u32 = 1;
+
+/// Everything read from the sources, before any site's choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub format: String,
+    pub version: u32,
+    pub sources: Vec<SourceInfo>,
+    pub endpoints: Vec<Endpoint>,
+    pub prefixes: Vec<Prefix>,
+    pub tag_refs: Vec<TagRef>,
+    pub rejected: Vec<Rejected>,
+    pub notes: Vec<Note>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            format: CATALOG_FORMAT.to_string(),
+            version: CATALOG_VERSION,
+            sources: Vec::new(),
+            endpoints: Vec::new(),
+            prefixes: Vec::new(),
+            tag_refs: Vec::new(),
+            rejected: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Catalog {
+    /// Appends another catalog (another source file).
+    pub fn extend(&mut self, other: Catalog) {
+        self.sources.extend(other.sources);
+        self.endpoints.extend(other.endpoints);
+        self.prefixes.extend(other.prefixes);
+        self.tag_refs.extend(other.tag_refs);
+        self.rejected.extend(other.rejected);
+        self.notes.extend(other.notes);
+    }
+}

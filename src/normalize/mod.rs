@@ -1,0 +1,8 @@
+//! Validation at the edge: every name, wildcard, path, port and prefix is
+//! checked here, once, when it enters the catalog.
+
+pub mod cell;
+pub mod host;
+pub mod prefix;
+pub mod text;
+pub mod url_cell;

@@ -1,0 +1,68 @@
+//! Small text helpers shared by the readers.
+
+/// Characters that render as nothing and have no business in a table cell
+/// (zero-width spaces, joiners, the BOM, bidirectional controls).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Trims, and turns every run of whitespace (including non-breaking spaces
+/// and newlines) into one space.
+pub fn collapse_ws(text: &str) -> String {
+    text.split(char::is_whitespace)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Like [`collapse_ws`], but `None` for a blank cell.
+pub fn non_blank(text: &str) -> Option<String> {
+    let collapsed = collapse_ws(text);
+    (!collapsed.is_empty()).then_some(collapsed)
+}
+
+/// A value that is safe to print in a report: control and invisible
+/// characters are escaped, and long values are cut.
+pub fn display_escape(raw: &str) -> String {
+    const MAX_CHARS: usize = 120;
+    let mut out = String::new();
+    for (count, c) in raw.chars().enumerate() {
+        if count == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_invisible(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapse_handles_nbsp_tabs_and_newlines() {
+        assert_eq!(collapse_ws("\u{a0} Yes\t\n "), "Yes");
+        assert_eq!(
+            collapse_ws("Endpoint/URL Description "),
+            "Endpoint/URL Description"
+        );
+        assert_eq!(non_blank(" \u{a0}\t"), None);
+    }
+
+    #[test]
+    fn escape_neutralizes_control_characters_and_cuts() {
+        assert_eq!(display_escape("a.com\nhttp_access"), "a.com\\nhttp_access");
+        assert_eq!(display_escape("x\u{200b}y"), "x\\u{200b}y");
+        let long = "a".repeat(300);
+        let shown = display_escape(&long);
+        assert_eq!(shown.chars().count(), 121);
+        assert!(shown.ends_with('…'));
+    }
+}

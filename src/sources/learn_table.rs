@@ -1,0 +1,362 @@
+//! Learn-page Markdown tables: the standard connectivity URL pages, which
+//! replaced the downloadable commercial and Gov workbooks and keep their
+//! columns.
+//!
+//! The published pages are not tidy: Gov rows miss cells or have them
+//! shifted, stray TAB characters sit inside cells (sometimes where a `|`
+//! belongs), and a quoted cell can run over two lines. Rows are realigned
+//! and every endpoint of a realigned row carries a note saying so.
+
+use super::table::{
+    Cell, CellAt, Col, Collected, Header, HeaderKind, TableCtx, TableReader, detect_header,
+};
+use super::{SourceFile, finish_source};
+use crate::error::{Error, Result};
+use crate::model::{Catalog, SourceKind};
+use crate::normalize::cell::parse_os_flag;
+
+pub fn read(src: &SourceFile) -> Result<Catalog> {
+    let text = src.text()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let (title, version) = front_matter(&lines);
+    let mut out = Collected::default();
+    let mut section = String::new();
+    let mut tables = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        if let Some(heading) = heading(line) {
+            section = heading;
+        }
+        let starts_table =
+            line.starts_with('|') && lines.get(i + 1).is_some_and(|l| is_separator(l));
+        if !starts_table {
+            i += 1;
+            continue;
+        }
+        let header_cells = to_cells(split_row(line), i);
+        let body_start = i + 2;
+        let (rows, next) = gather_rows(&lines, body_start);
+        i = next;
+        let Some(HeaderKind::Endpoints(header)) = detect_header(&header_cells) else {
+            continue;
+        };
+        tables += 1;
+        let sheet = if section.is_empty() {
+            "table".to_string()
+        } else {
+            section.clone()
+        };
+        let ctx = TableCtx::new(&src.name, &sheet, &title);
+        let mut reader = TableReader::new(&ctx, header);
+        for (line_index, row_text) in rows {
+            let (cells, notes) = realign(split_row(&row_text), reader.header());
+            reader.read_row(&to_cells(cells, line_index), &notes, &mut out);
+        }
+    }
+    if tables == 0 {
+        return Err(Error::NoTable {
+            path: src.path.clone(),
+            detail: "no Markdown table has an Endpoint/URL column".to_string(),
+        });
+    }
+    let mut catalog = finish_source(src, SourceKind::LearnTable, out);
+    catalog.sources[0].version = version;
+    catalog.sources[0].layout = Some("standard".to_string());
+    Ok(catalog)
+}
+
+/// The page title and `ms.date` (as `YYYY-MM-DD`) from the front matter.
+fn front_matter(lines: &[&str]) -> (String, Option<String>) {
+    let mut title = String::new();
+    let mut date = None;
+    if lines.first().map(|l| l.trim()) != Some("---") {
+        return (title, date);
+    }
+    for line in lines.iter().skip(1) {
+        let line = line.trim();
+        if line == "---" {
+            break;
+        }
+        if let Some(t) = line.strip_prefix("title:") {
+            title = t.trim().to_string();
+        } else if let Some(d) = line.strip_prefix("ms.date:") {
+            date = us_date(d.trim());
+        }
+    }
+    (title, date)
+}
+
+/// `10/16/2025` -> `2025-10-16`.
+fn us_date(text: &str) -> Option<String> {
+    let mut parts = text.split('/').map(|p| p.trim().parse::<u32>());
+    let (Some(Ok(m)), Some(Ok(d)), Some(Ok(y)), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    ((1..=12).contains(&m) && (1..=31).contains(&d) && (2000..=2200).contains(&y))
+        .then(|| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+fn heading(line: &str) -> Option<String> {
+    let rest = line.strip_prefix('#')?;
+    Some(rest.trim_start_matches('#').trim().to_string())
+}
+
+fn is_separator(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('|')
+        && line.contains('-')
+        && line
+            .chars()
+            .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+}
+
+/// The table's rows, each with its first line (zero-based) and its text.
+/// A row whose quotes are unbalanced continues on the next line.
+fn gather_rows(lines: &[&str], start: usize) -> (Vec<(usize, String)>, usize) {
+    let mut rows = Vec::new();
+    let mut i = start;
+    while i < lines.len() && lines[i].trim_start().starts_with('|') {
+        let first = i;
+        let mut text = lines[i].to_string();
+        i += 1;
+        while text.matches('"').count() % 2 == 1
+            && i < lines.len()
+            && !lines[i].trim_start().starts_with('|')
+        {
+            text.push('\n');
+            text.push_str(lines[i]);
+            i += 1;
+        }
+        rows.push((first, text));
+    }
+    (rows, i)
+}
+
+/// Splits a row on unescaped `|`, dropping the outer pipes.
+fn split_row(row: &str) -> Vec<String> {
+    let row = row.trim();
+    let row = row.strip_prefix('|').unwrap_or(row);
+    let mut cells = Vec::new();
+    let mut current = String::new();
+    let mut chars = row.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                current.push('|');
+                chars.next();
+            }
+            '|' => cells.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    // Text after the last pipe is a cell only when the row does not end
+    // with a pipe (the source's last rows sometimes omit it).
+    if !current.trim().is_empty() {
+        cells.push(current);
+    }
+    cells.into_iter().map(|c| clean_cell(&c)).collect()
+}
+
+/// Markdown and page artifacts out of a cell: outer quotes, `<br>`,
+/// backslash escapes, code spans. Inner TABs stay for [`realign`].
+fn clean_cell(cell: &str) -> String {
+    let mut text = cell
+        .trim_matches(|c: char| c == ' ' || c == '\t')
+        .to_string();
+    if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
+        text = text[1..text.len() - 1].to_string();
+    }
+    for br in ["<br>", "<br/>", "<br />", "<BR>"] {
+        text = text.replace(br, "\n");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(|n| n.is_ascii_punctuation()) => {
+                out.extend(chars.next());
+            }
+            '`' => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fits a ragged row to the header: splits cells at stray TABs, takes the
+/// leading columns (up to Required/Optional) by position, then gives the
+/// remaining `Yes`/`No`/blank cells to the OS columns from left to right
+/// and any other text to Comments.
+fn realign(mut cells: Vec<String>, header: &Header) -> (Vec<String>, Vec<String>) {
+    let width = header.width();
+    while cells.len() > width && cells.last().is_some_and(|c| c.trim().is_empty()) {
+        cells.pop();
+    }
+    if cells.len() == width {
+        return (trim_all(cells), Vec::new());
+    }
+    let found = cells.len();
+    if cells.len() < width {
+        cells = cells.iter().flat_map(|c| split_inner_tabs(c)).collect();
+    }
+    let cells = trim_all(cells);
+    if cells.len() == width {
+        return (
+            cells,
+            vec![format!(
+                "ragged row: {found} cells for {width} columns; a TAB inside a cell read as a column break"
+            )],
+        );
+    }
+    let first_os = (0..width)
+        .find(|&i| matches!(header.col(i), Some(Col::Os(_))))
+        .unwrap_or(width);
+    let os_cols: Vec<usize> = (first_os..width)
+        .filter(|&i| matches!(header.col(i), Some(Col::Os(_))))
+        .collect();
+    let mut cells = cells;
+    let dropped = drop_surplus_blanks(&mut cells, width, first_os..first_os + os_cols.len() + 1);
+    if cells.len() == width && dropped > 0 {
+        return (
+            cells,
+            vec![format!(
+                "ragged row: {found} cells for {width} columns; {dropped} surplus blank OS cell(s) dropped"
+            )],
+        );
+    }
+    let comments = header.index(Col::Comments);
+    let mut out = vec![String::new(); width];
+    let mut extra = Vec::new();
+    let mut os_iter = os_cols.iter();
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i < first_os {
+            out[i] = cell;
+        } else if parse_os_flag(&cell).is_ok() {
+            match os_iter.next() {
+                Some(&col) => out[col] = cell,
+                None if cell.is_empty() => {}
+                None => extra.push(cell),
+            }
+        } else {
+            extra.push(cell);
+        }
+    }
+    match comments {
+        Some(c) => {
+            extra.retain(|e| !e.is_empty());
+            out[c] = extra.join(" ");
+        }
+        None if extra.iter().any(|e| !e.is_empty()) => {
+            return (
+                out,
+                vec![format!(
+                    "ragged row: {found} cells for {width} columns; extra text dropped"
+                )],
+            );
+        }
+        None => {}
+    }
+    (
+        out,
+        vec![format!(
+            "ragged row: {found} cells for {width} columns; OS flags assigned left to right and may be misplaced, other text taken as Comments"
+        )],
+    )
+}
+
+/// A row with more cells than the header: blank cells among the OS
+/// columns are the surplus (`|Yes||||Yes|Yes|` for five OS columns).
+/// Removes them from the right; returns how many.
+fn drop_surplus_blanks(
+    cells: &mut Vec<String>,
+    width: usize,
+    region: std::ops::Range<usize>,
+) -> usize {
+    let mut dropped = 0;
+    let mut i = region.end.min(cells.len());
+    while cells.len() > width && i > region.start {
+        i -= 1;
+        if cells[i].is_empty() {
+            cells.remove(i);
+            dropped += 1;
+        }
+    }
+    dropped
+}
+
+/// `"Storage\tRequired"` -> two cells; leading or trailing TABs are only
+/// whitespace.
+fn split_inner_tabs(cell: &str) -> Vec<String> {
+    let trimmed = cell.trim_matches(|c: char| c == ' ' || c == '\t');
+    if !trimmed.contains('\t') {
+        return vec![cell.to_string()];
+    }
+    trimmed
+        .split('\t')
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn trim_all(cells: Vec<String>) -> Vec<String> {
+    cells
+        .into_iter()
+        .map(|c| c.trim_matches(|c: char| c == ' ' || c == '\t').to_string())
+        .collect()
+}
+
+fn to_cells(texts: Vec<String>, line_index: usize) -> Vec<Cell> {
+    let line = u32::try_from(line_index + 1).unwrap_or(u32::MAX);
+    texts
+        .into_iter()
+        .map(|text| Cell {
+            text,
+            problem: None,
+            at: CellAt {
+                cell: None,
+                row: None,
+                line: Some(line),
+            },
+            merged: false,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_on_unescaped_pipes() {
+        assert_eq!(split_row("|a|b\\|c| `d` |"), vec!["a", "b|c", "d"]);
+        assert_eq!(split_row("|a|\\*.x.com|last"), vec!["a", "*.x.com", "last"]);
+        assert_eq!(split_row("|\"q\nr\"|x|"), vec!["q\nr", "x"]);
+        assert_eq!(split_row("|a<br>b|"), vec!["a\nb"]);
+    }
+
+    #[test]
+    fn quoted_cells_continue_on_the_next_line() {
+        let lines = ["|a|\"one", "two\"|", "|b|c|", "after"];
+        let (rows, next) = gather_rows(&lines, 0);
+        assert_eq!(
+            rows,
+            vec![
+                (0, "|a|\"one\ntwo\"|".to_string()),
+                (2, "|b|c|".to_string())
+            ]
+        );
+        assert_eq!(next, 3);
+    }
+
+    #[test]
+    fn dates_and_separators() {
+        assert_eq!(us_date("10/16/2025").as_deref(), Some("2025-10-16"));
+        assert_eq!(us_date("16/10/2025"), None);
+        assert!(is_separator("|-|-|"));
+        assert!(is_separator("|---|:---:|"));
+        assert!(!is_separator("|a|-|"));
+    }
+}

@@ -1,0 +1,368 @@
+//! Defender for Endpoint URL workbooks (xlsx), in all three layouts:
+//! classic `mde-urls.xlsx`, the standard commercial/Gov workbooks, and the
+//! streamlined workbook with banner rows, repeated headers, multi-URL
+//! cells and merged continuation cells.
+//!
+//! Cells are read sparsely (a stray cell at XFD1048576 costs nothing), and
+//! a blank cell inside a merged region takes the value of the region's
+//! anchor, which is how Excel shows it.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read, Seek};
+use std::path::Path;
+
+use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
+
+use super::table::{
+    Cell, CellAt, CellProblem, Collected, HeaderKind, TableCtx, TableReader, detect_header,
+};
+use super::{SourceFile, finish_source};
+use crate::error::{Error, Result};
+use crate::model::{Catalog, Note, Provenance, SourceKind};
+
+/// Refuse archives that would inflate past this: no real workbook is close.
+const MAX_UNCOMPRESSED: u64 = 256 * 1024 * 1024;
+const MAX_ZIP_ENTRIES: usize = 10_000;
+/// Cells kept per sheet, merged-region copies included.
+const MAX_CELLS: usize = 1_000_000;
+/// Columns kept per row: the widest Microsoft table has 13.
+const MAX_COLUMNS: u32 = 256;
+
+type Grid = BTreeMap<u32, BTreeMap<u32, Cell>>;
+
+/// Reads a workbook.
+pub fn read(src: &SourceFile) -> Result<Catalog> {
+    vet_archive(&src.path, &src.bytes)?;
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(&src.bytes[..])).map_err(|e| Error::NotXlsx {
+        path: src.path.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut out = Collected::default();
+    let mut dates = Vec::new();
+    let mut layout = Layout::default();
+    let mut tables = 0;
+    for sheet in wb.sheet_names() {
+        let here = Provenance {
+            file: src.name.clone(),
+            sheet: Some(sheet.clone()),
+            ..Default::default()
+        };
+        let lower = sheet.to_ascii_lowercase();
+        if lower.contains("process") {
+            out.notes.push(Note {
+                provenance: here,
+                message: "process list skipped".to_string(),
+            });
+            continue;
+        }
+        let grid = read_grid(&mut wb, &src.path, &sheet)?;
+        if lower.contains("change log") || lower.contains("changelog") {
+            dates.extend(change_log_dates(&grid));
+            continue;
+        }
+        let ctx = TableCtx::new(&src.name, &sheet, "");
+        tables += read_tables(&ctx, &grid, &mut out, &mut layout);
+    }
+    if tables == 0 {
+        return Err(Error::NoTable {
+            path: src.path.clone(),
+            detail: "no sheet has a header row with an Endpoint/URL column".to_string(),
+        });
+    }
+    let mut catalog = finish_source(src, SourceKind::MdeWorkbook, out);
+    let info = &mut catalog.sources[0];
+    info.version = dates.into_iter().max();
+    info.layout = Some(layout.name().to_string());
+    Ok(catalog)
+}
+
+/// Checks that the bytes are a zip holding a workbook, and not a bomb,
+/// before calamine inflates anything.
+fn vet_archive(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |detail: String| Error::NotXlsx {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| fail(format!("not a readable zip archive ({e})")))?;
+    if zip.len() > MAX_ZIP_ENTRIES {
+        return Err(fail(format!("{} archive entries", zip.len())));
+    }
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| fail(format!("damaged zip entry {i} ({e})")))?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > MAX_UNCOMPRESSED {
+        return Err(fail(format!(
+            "archive inflates to {total} bytes, above {MAX_UNCOMPRESSED}"
+        )));
+    }
+    for required in ["[Content_Types].xml", "xl/workbook.xml"] {
+        if zip.index_for_name(required).is_none() {
+            return Err(fail(format!(
+                "a zip archive, but without {required}: not a spreadsheet"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// All non-empty cells of a sheet, with merged regions filled in.
+fn read_grid<RS: Read + Seek>(wb: &mut Xlsx<RS>, path: &Path, sheet: &str) -> Result<Grid> {
+    let sheet_err = |detail: String| Error::Sheet {
+        path: path.to_path_buf(),
+        sheet: sheet.to_string(),
+        detail,
+    };
+    let mut grid = Grid::new();
+    let mut count = 0usize;
+    {
+        let mut reader = wb
+            .worksheet_cells_reader(sheet)
+            .map_err(|e| sheet_err(e.to_string()))?;
+        while let Some(record) = reader
+            .next_cell_with_formula()
+            .map_err(|e| sheet_err(e.to_string()))?
+        {
+            let (row, col) = record.pos;
+            let cell = to_cell(row, col, &record.value, record.formula);
+            if col >= MAX_COLUMNS || (cell.text.is_empty() && cell.problem.is_none()) {
+                continue;
+            }
+            count += 1;
+            if count > MAX_CELLS {
+                return Err(sheet_err(format!("more than {MAX_CELLS} cells")));
+            }
+            grid.entry(row).or_default().insert(col, cell);
+        }
+    }
+    let merges = wb
+        .merge_cells_by_sheet_name(sheet)
+        .map_err(|e| sheet_err(e.to_string()))?;
+    fill_merges(&mut grid, &merges, count).map_err(sheet_err)?;
+    Ok(grid)
+}
+
+fn to_cell(row: u32, col: u32, value: &DataRef<'_>, formula: Option<String>) -> Cell {
+    let mut problem = formula
+        .filter(|f| !f.trim().is_empty())
+        .map(CellProblem::Formula);
+    let text = match value {
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => s.to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => number_text(*f),
+        DataRef::Bool(b) => b.to_string().to_uppercase(),
+        DataRef::DateTime(dt) => number_text(dt.as_f64()),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => {
+            problem.get_or_insert(CellProblem::Error(e.to_string()));
+            String::new()
+        }
+        DataRef::Empty => String::new(),
+    };
+    Cell {
+        text,
+        problem,
+        at: CellAt {
+            cell: Some(a1(row, col)),
+            row: Some(row + 1),
+            line: None,
+        },
+        merged: false,
+    }
+}
+
+/// `443.0` from a number cell reads as `443`.
+fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        f.to_string()
+    }
+}
+
+/// `(0, 4)` -> `E1`.
+pub fn a1(row: u32, col: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = col + 1;
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push((b'A' + rem as u8) as char);
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect::<String>() + &(row + 1).to_string()
+}
+
+/// Copies each merged region's anchor value into its blank cells, within
+/// the rows and columns that hold data (a hostile A1:XFD1048576 merge
+/// must not allocate billions of cells).
+fn fill_merges(
+    grid: &mut Grid,
+    merges: &[calamine::Dimensions],
+    mut count: usize,
+) -> std::result::Result<(), String> {
+    let Some(&last_row) = grid.keys().next_back() else {
+        return Ok(());
+    };
+    for region in merges {
+        let (r0, c0) = region.start;
+        let Some(anchor) = grid.get(&r0).and_then(|r| r.get(&c0)).cloned() else {
+            continue;
+        };
+        if anchor.text.trim().is_empty() {
+            continue;
+        }
+        for r in r0..=region.end.0.min(last_row) {
+            for c in c0..=region.end.1.min(MAX_COLUMNS - 1) {
+                let row = grid.entry(r).or_default();
+                if row.get(&c).is_some_and(|x| !x.text.trim().is_empty()) {
+                    continue;
+                }
+                count += 1;
+                if count > MAX_CELLS {
+                    return Err(format!("merged regions expand past {MAX_CELLS} cells"));
+                }
+                let mut copy = anchor.clone();
+                copy.merged = true;
+                copy.at.row = Some(r + 1);
+                row.insert(c, copy);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which layout a workbook is, from the headers it has.
+#[derive(Default)]
+struct Layout {
+    streamlined: bool,
+    standard: bool,
+}
+
+impl Layout {
+    fn name(&self) -> &'static str {
+        if self.streamlined {
+            "streamlined"
+        } else if self.standard {
+            "standard"
+        } else {
+            "classic"
+        }
+    }
+}
+
+/// Reads every table of a sheet; returns how many header rows with an
+/// endpoint column it found.
+fn read_tables(ctx: &TableCtx, grid: &Grid, out: &mut Collected, layout: &mut Layout) -> usize {
+    let mut reader: Option<TableReader> = None;
+    let mut found = 0;
+    for cells in grid.values() {
+        let row = dense(cells);
+        match detect_header(&row) {
+            Some(HeaderKind::Endpoints(header)) => {
+                found += 1;
+                let names: Vec<String> = (0..header.width())
+                    .map(|i| header.name(i).to_ascii_lowercase())
+                    .collect();
+                layout.streamlined |= names.iter().any(|n| n == "type" || n == "os");
+                layout.standard |= names.iter().any(|n| n.starts_with("required"));
+                reader = Some(TableReader::new(ctx, header));
+            }
+            Some(HeaderKind::Foreign) => reader = None,
+            None => {
+                if let Some(r) = reader.as_mut() {
+                    r.read_row(&row, &[], out);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A row as a vector indexed by column.
+fn dense(cells: &BTreeMap<u32, Cell>) -> Vec<Cell> {
+    let width = cells.keys().next_back().map_or(0, |&c| c as usize + 1);
+    let mut row = vec![Cell::default(); width];
+    for (&c, cell) in cells {
+        row[c as usize] = cell.clone();
+    }
+    row
+}
+
+/// Dates of a change-log sheet, as `YYYY-MM-DD`: Excel serial numbers
+/// (date-formatted or not) in the first column under a `Date` header.
+fn change_log_dates(grid: &Grid) -> Vec<String> {
+    let mut date_col = None;
+    let mut dates = Vec::new();
+    for cells in grid.values() {
+        if date_col.is_none() {
+            date_col = cells
+                .iter()
+                .find(|(_, c)| c.text.trim().eq_ignore_ascii_case("date"))
+                .map(|(&i, _)| i);
+            continue;
+        }
+        let Some(cell) = date_col.and_then(|i| cells.get(&i)) else {
+            continue;
+        };
+        if cell.problem.is_none() {
+            dates.extend(parse_date(&cell.text));
+        }
+    }
+    dates
+}
+
+/// An Excel serial (`45418`) or an ISO date (`2024-05-07`).
+fn parse_date(text: &str) -> Option<String> {
+    let text = text.trim();
+    if let Ok(serial) = text.parse::<f64>() {
+        // 1 = 1900-01-01; anything before 2000 or after 2200 is not a
+        // change-log date.
+        if !(36526.0..=110_000.0).contains(&serial) {
+            return None;
+        }
+        let (y, m, d, ..) =
+            ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false).to_ymd_hms_milli();
+        return Some(format!("{y:04}-{m:02}-{d:02}"));
+    }
+    let iso = text.get(..10)?;
+    let ok = iso.len() == 10
+        && iso.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    ok.then(|| iso.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a1_references() {
+        assert_eq!(a1(0, 0), "A1");
+        assert_eq!(a1(11, 4), "E12");
+        assert_eq!(a1(0, 25), "Z1");
+        assert_eq!(a1(0, 26), "AA1");
+        assert_eq!(a1(1_048_575, 16_383), "XFD1048576");
+    }
+
+    #[test]
+    fn change_log_dates_from_serials() {
+        assert_eq!(parse_date("45418").as_deref(), Some("2024-05-06"));
+        assert_eq!(parse_date("44245").as_deref(), Some("2021-02-18"));
+        assert_eq!(
+            parse_date("2024-05-07T00:00:00").as_deref(),
+            Some("2024-05-07")
+        );
+        assert_eq!(parse_date("File Created"), None);
+        assert_eq!(parse_date("3"), None);
+    }
+}

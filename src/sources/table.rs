@@ -1,0 +1,602 @@
+//! Reading a table of endpoint rows, whatever file it came from.
+//!
+//! The workbook and Markdown readers turn their rows into [`Cell`]s; this
+//! module finds header rows by their names (case- and
+//! whitespace-insensitive), maps columns, and turns each data row into
+//! endpoints or rejections. Columns are never found by position.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::model::{
+    Endpoint, Geography, HostPattern, Note, Os, OsFlag, Product, Provenance, Rejected, Requirement,
+    Route, TagRef, TlsHandling,
+};
+use crate::normalize::cell::{parse_os_flag, parse_os_list, parse_ports, parse_requirement};
+use crate::normalize::text::{collapse_ws, display_escape, non_blank};
+use crate::normalize::url_cell::{parse_entry, split_cell};
+
+/// Where a cell sits, for provenance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellAt {
+    /// `E12` in a workbook.
+    pub cell: Option<String>,
+    pub row: Option<u32>,
+    /// Line in a text file.
+    pub line: Option<u32>,
+}
+
+/// Why a cell's value cannot be trusted as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CellProblem {
+    /// A formula: its cached value may not be what the formula computes.
+    Formula(String),
+    /// A spreadsheet error value such as `#REF!`.
+    Error(String),
+}
+
+/// One cell of a row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub problem: Option<CellProblem>,
+    pub at: CellAt,
+    /// The value was copied from the anchor of a merged region.
+    pub merged: bool,
+}
+
+impl Cell {
+    fn is_blank(&self) -> bool {
+        self.problem.is_none() && self.text.trim().is_empty()
+    }
+}
+
+/// What a header cell names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    Service,
+    Geography,
+    Category,
+    Port,
+    Endpoint,
+    Description,
+    Required,
+    Os(Os),
+    /// The streamlined workbook's single `OS` column.
+    OsList,
+    Comments,
+    TagName,
+    /// A known header of a table we do not read (processes, change log).
+    Foreign,
+}
+
+/// Recognizes a header cell.
+pub fn classify(text: &str) -> Option<Col> {
+    let key = collapse_ws(text).to_ascii_lowercase();
+    let key = key.trim_end_matches([':', '.']).replace(" / ", "/");
+    let col = match key.as_str() {
+        "service" | "services" => Col::Service,
+        "geography" | "region" => Col::Geography,
+        "category" => Col::Category,
+        "port" | "ports" | "tcp port" | "tcp ports" => Col::Port,
+        "endpoint/url" | "endpoint/urls" | "endpoints/urls" | "endpoint" | "endpoints" | "url"
+        | "urls" => Col::Endpoint,
+        "endpoint/url description" | "endpoint/urls description" | "description" => {
+            Col::Description
+        }
+        "required or optional" | "required/optional" | "type" | "required" => Col::Required,
+        "comments" | "comment" | "notes" => Col::Comments,
+        "os" | "operating system" | "operating systems" => Col::OsList,
+        "service tag name" | "service tag" => Col::TagName,
+        "mac" | "macos" => Col::Os(Os::Macos),
+        "linux" => Col::Os(Os::Linux),
+        "process" | "path" | "date" | "change log" => Col::Foreign,
+        k if k.starts_with("windows") => Col::Os(windows_family(k)?),
+        _ => return None,
+    };
+    Some(col)
+}
+
+fn windows_family(key: &str) -> Option<Os> {
+    if key.contains("mma") || key.contains("2008 r2") {
+        Some(Os::WindowsServerMma)
+    } else if key.contains("windows 7") {
+        Some(Os::WindowsLegacy)
+    } else if key.contains("windows 10") || key.contains("windows 11") {
+        Some(Os::Windows)
+    } else {
+        None
+    }
+}
+
+/// A header row: which column holds what.
+#[derive(Clone, Debug)]
+pub struct Header {
+    cols: Vec<Option<Col>>,
+    names: Vec<String>,
+}
+
+/// What a row of header names starts.
+pub enum HeaderKind {
+    /// A table with an Endpoint/URL or service-tag column.
+    Endpoints(Header),
+    /// Some other table (processes, change log): rows below it are not ours.
+    Foreign,
+}
+
+/// Recognizes a header row: at least two known header names making up at
+/// least half of the filled cells (a data row can hold `Required` and
+/// `Linux`, but not mostly header names), one of them an endpoint or
+/// service-tag column for a table we read, or a process/change-log column
+/// for one we skip.
+pub fn detect_header(row: &[Cell]) -> Option<HeaderKind> {
+    let cols: Vec<Option<Col>> = row
+        .iter()
+        .map(|c| if c.merged { None } else { classify(&c.text) })
+        .collect();
+    let known = cols.iter().flatten().count();
+    let filled = row.iter().filter(|c| !c.is_blank()).count();
+    if known < 2 || known * 2 < filled {
+        return None;
+    }
+    let ours = cols
+        .iter()
+        .any(|c| matches!(c, Some(Col::Endpoint | Col::TagName)));
+    if ours {
+        let names = row.iter().map(|c| collapse_ws(&c.text)).collect();
+        return Some(HeaderKind::Endpoints(Header { cols, names }));
+    }
+    cols.contains(&Some(Col::Foreign))
+        .then_some(HeaderKind::Foreign)
+}
+
+impl Header {
+    pub fn index(&self, col: Col) -> Option<usize> {
+        self.cols.iter().position(|c| *c == Some(col))
+    }
+
+    /// Number of columns, for realigning ragged rows.
+    pub fn width(&self) -> usize {
+        self.cols.len()
+    }
+
+    pub fn col(&self, index: usize) -> Option<Col> {
+        self.cols.get(index).copied().flatten()
+    }
+
+    pub fn name(&self, index: usize) -> &str {
+        self.names.get(index).map(String::as_str).unwrap_or("")
+    }
+
+    fn os_columns(&self) -> impl Iterator<Item = (usize, Os)> + '_ {
+        self.cols.iter().enumerate().filter_map(|(i, c)| match c {
+            Some(Col::Os(os)) => Some((i, *os)),
+            _ => None,
+        })
+    }
+}
+
+/// Facts about the table as a whole.
+#[derive(Clone, Debug)]
+pub struct TableCtx {
+    pub file: String,
+    /// Sheet name or Markdown section heading.
+    pub sheet: String,
+    /// A US Government table: WW rows apply to the Gov clouds.
+    pub gov: bool,
+    /// Admin portal URLs, needed by browsers rather than devices.
+    pub portal: bool,
+}
+
+impl TableCtx {
+    /// Derives the Gov and portal flags from the sheet name and the
+    /// document title.
+    pub fn new(file: &str, sheet: &str, title: &str) -> Self {
+        let both = format!("{sheet} {title}").to_ascii_lowercase();
+        let gov = both.contains("gov") || file.to_ascii_lowercase().contains("gov");
+        let sheet_lower = sheet.to_ascii_lowercase();
+        let portal = sheet_lower.contains("portal") || sheet_lower.contains("security center");
+        TableCtx {
+            file: file.to_string(),
+            sheet: sheet.to_string(),
+            gov,
+            portal,
+        }
+    }
+
+    fn provenance(&self, at: &CellAt, column: &str) -> Provenance {
+        Provenance {
+            file: self.file.clone(),
+            sheet: Some(self.sheet.clone()),
+            cell: at.cell.clone(),
+            row: at.row,
+            line: at.line,
+            column: non_blank(column),
+            json_path: None,
+        }
+    }
+}
+
+/// What reading rows produced.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub endpoints: Vec<Endpoint>,
+    pub rejected: Vec<Rejected>,
+    pub tag_refs: Vec<TagRef>,
+    pub notes: Vec<Note>,
+}
+
+/// The columns of a row shared by every entry of its URL cell.
+struct RowFacts {
+    product: Product,
+    service: Option<String>,
+    clouds: std::collections::BTreeSet<crate::model::Cloud>,
+    geography: Geography,
+    os: BTreeMap<Os, OsFlag>,
+    required: Requirement,
+    category: Option<String>,
+    description: Option<String>,
+    comments: Option<String>,
+    route: Route,
+    notes: Vec<String>,
+}
+
+impl RowFacts {
+    fn endpoint(
+        &self,
+        host: HostPattern,
+        path: Option<String>,
+        ports: std::collections::BTreeSet<u16>,
+        provenance: Provenance,
+    ) -> Endpoint {
+        Endpoint {
+            host,
+            path,
+            ports,
+            product: self.product,
+            service: self.service.clone(),
+            clouds: self.clouds.clone(),
+            geography: self.geography.clone(),
+            os: self.os.clone(),
+            required: self.required,
+            category: self.category.clone(),
+            description: self.description.clone(),
+            comments: self.comments.clone(),
+            tls: TlsHandling::Unspecified,
+            route: self.route,
+            notes: self.notes.clone(),
+            provenance: vec![provenance],
+        }
+    }
+}
+
+/// Values a continuation row takes from the row above.
+#[derive(Clone, Debug, Default)]
+struct Carried {
+    values: BTreeMap<usize, String>,
+    label: String,
+}
+
+/// Reads the data rows under one header.
+pub struct TableReader<'a> {
+    ctx: &'a TableCtx,
+    header: Header,
+    carried: Option<Carried>,
+}
+
+static DIRECT_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)proxy\s*bypass\s+required|direct\s+connection\s+required")
+        .expect("static regex")
+});
+
+impl<'a> TableReader<'a> {
+    pub fn new(ctx: &'a TableCtx, header: Header) -> Self {
+        TableReader {
+            ctx,
+            header,
+            carried: None,
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Reads one data row. `notes` are remarks from the caller (a ragged
+    /// Markdown row) that go on every endpoint of the row.
+    pub fn read_row(&mut self, row: &[Cell], notes: &[String], out: &mut Collected) {
+        if let Some(tag_col) = self.header.index(Col::TagName) {
+            self.read_tag_row(row, tag_col, out);
+            return;
+        }
+        let Some(url_col) = self.header.index(Col::Endpoint) else {
+            return;
+        };
+        let url_cell = match row.get(url_col) {
+            Some(c) if !c.merged && !c.is_blank() => c,
+            // Banner, blank, or the tail of a merged URL cell.
+            _ => return,
+        };
+        if self.reject_untrusted_cells(row, out) {
+            return;
+        }
+        let mut notes = notes.to_vec();
+        let values = self.carry_over(row, &mut notes);
+        let get = |col: Col| {
+            self.header
+                .index(col)
+                .and_then(|i| values.get(&i))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let port_text = get(Col::Port);
+        let ports = match parse_ports(&port_text) {
+            Ok(p) => p,
+            Err(why) => {
+                let at = self.cell_at(row, Col::Port, url_cell);
+                self.reject(out, &at, Col::Port, &port_text, "port", why);
+                return;
+            }
+        };
+        let facts = self.facts(&values, &get, &mut notes);
+        let prov = self.ctx.provenance(&url_cell.at, self.header.name(url_col));
+        for token in split_cell(&url_cell.text) {
+            match parse_entry(token) {
+                Ok(entry) => {
+                    let mut ports = ports.clone();
+                    ports.extend(entry.explicit_port);
+                    let mut assumed = None;
+                    if ports.is_empty() {
+                        match entry.scheme_port {
+                            Some(p) => ports.insert(p),
+                            None => {
+                                assumed = Some("no port given; 443 assumed".to_string());
+                                ports.insert(443)
+                            }
+                        };
+                    }
+                    let mut e = facts.endpoint(entry.host, entry.path, ports, prov.clone());
+                    e.notes.extend(assumed);
+                    out.endpoints.push(e);
+                }
+                Err(err) => out.rejected.push(Rejected {
+                    provenance: prov.clone(),
+                    value: display_escape(token),
+                    code: err.code().to_string(),
+                    reason: err.to_string(),
+                }),
+            }
+        }
+    }
+
+    /// What the row says about every entry of its URL cell.
+    fn facts(
+        &self,
+        values: &BTreeMap<usize, String>,
+        get: &dyn Fn(Col) -> String,
+        notes: &mut Vec<String>,
+    ) -> RowFacts {
+        let service = non_blank(&get(Col::Service));
+        let category = non_blank(&get(Col::Category));
+        let comments = non_blank(&get(Col::Comments));
+        let geography = Geography::parse(&get(Col::Geography));
+        let required = match parse_requirement(&get(Col::Required)) {
+            Ok(r) => r,
+            Err(_) => {
+                notes.push(format!(
+                    "unrecognized Required/Optional value {:?}",
+                    display_escape(&get(Col::Required))
+                ));
+                Requirement::Unspecified
+            }
+        };
+        let route = match &comments {
+            Some(c) if DIRECT_ROUTE.is_match(c) => Route::Direct,
+            _ => Route::Proxy,
+        };
+        RowFacts {
+            product: self.product(service.as_deref(), category.as_deref()),
+            clouds: geography.clouds(self.ctx.gov),
+            geography,
+            os: self.os_flags(values, notes),
+            required,
+            category,
+            description: non_blank(&get(Col::Description)),
+            comments,
+            service,
+            route,
+            notes: notes.clone(),
+        }
+    }
+
+    fn os_flags(
+        &self,
+        values: &BTreeMap<usize, String>,
+        notes: &mut Vec<String>,
+    ) -> BTreeMap<Os, OsFlag> {
+        let mut os = BTreeMap::new();
+        for (i, family) in self.header.os_columns() {
+            let text = values.get(&i).map(String::as_str).unwrap_or("");
+            match parse_os_flag(text) {
+                Ok(Some(flag)) => {
+                    os.insert(family, flag);
+                }
+                Ok(None) => {}
+                Err(_) => notes.push(format!(
+                    "OS column {:?}: unrecognized value {:?} ignored",
+                    self.header.name(i),
+                    display_escape(text)
+                )),
+            }
+        }
+        if let Some(i) = self.header.index(Col::OsList) {
+            let text = values.get(&i).map(String::as_str).unwrap_or("");
+            match parse_os_list(text) {
+                Ok(list) => os.extend(list),
+                Err(why) => notes.push(format!("OS column: {why}")),
+            }
+        }
+        os
+    }
+
+    fn product(&self, service: Option<&str>, category: Option<&str>) -> Product {
+        if self.ctx.portal {
+            return Product::Portal;
+        }
+        let text = format!("{} {}", service.unwrap_or(""), category.unwrap_or("")).to_lowercase();
+        if text.contains("monitoring agent") || text.contains("(mma)") {
+            Product::Mma
+        } else if text.contains("smartscreen") || text.contains("web & network protection") {
+            Product::SmartScreen
+        } else if text.contains("antivirus") || text.contains("security intelligence") {
+            Product::Mdav
+        } else if text.contains("defender for identity") {
+            Product::Mdi
+        } else {
+            Product::Mde
+        }
+    }
+
+    /// The row's values by column index; a continuation row (its first
+    /// column blank, not merged) takes Service, Geography, Category and
+    /// Port from the row above.
+    fn carry_over(&mut self, row: &[Cell], notes: &mut Vec<String>) -> BTreeMap<usize, String> {
+        let mut values: BTreeMap<usize, String> = row
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.header.col(*i).is_some())
+            .map(|(i, c)| (i, c.text.clone()))
+            .collect();
+        let key = self
+            .header
+            .index(Col::Service)
+            .or_else(|| (0..self.header.width()).find(|&i| self.header.col(i).is_some()));
+        let is_continuation = key
+            .map(|k| values.get(&k).is_none_or(|v| v.trim().is_empty()))
+            .unwrap_or(false);
+        if let (true, Some(prev)) = (is_continuation, &self.carried) {
+            let mut taken = Vec::new();
+            for col in [Col::Service, Col::Geography, Col::Category, Col::Port] {
+                let Some(i) = self.header.index(col) else {
+                    continue;
+                };
+                let blank = values.get(&i).is_none_or(|v| v.trim().is_empty());
+                if let (true, Some(v)) = (blank, prev.values.get(&i))
+                    && !v.trim().is_empty()
+                {
+                    values.insert(i, v.clone());
+                    taken.push(self.header.name(i).to_string());
+                }
+            }
+            if !taken.is_empty() {
+                notes.push(format!(
+                    "continuation row: {} taken from {}",
+                    taken.join(", "),
+                    prev.label
+                ));
+            }
+        }
+        let label = row
+            .iter()
+            .find_map(|c| {
+                c.at.row
+                    .map(|r| format!("row {r}"))
+                    .or(c.at.line.map(|l| format!("line {l}")))
+            })
+            .unwrap_or_default();
+        self.carried = Some(Carried {
+            values: values.clone(),
+            label,
+        });
+        values
+    }
+
+    /// A formula or error value in any column we read rejects the row.
+    fn reject_untrusted_cells(&self, row: &[Cell], out: &mut Collected) -> bool {
+        for (i, cell) in row.iter().enumerate() {
+            let (Some(col), Some(problem)) = (self.header.col(i), &cell.problem) else {
+                continue;
+            };
+            let (code, value, why) = match problem {
+                CellProblem::Formula(f) => (
+                    "formula-cell",
+                    f.clone(),
+                    "formula cell: a cached formula result is not trusted; the row is skipped"
+                        .to_string(),
+                ),
+                CellProblem::Error(e) => (
+                    "error-cell",
+                    e.clone(),
+                    format!("spreadsheet error value {e}; the row is skipped"),
+                ),
+            };
+            self.reject(out, &cell.at, col, &value, code, why);
+            return true;
+        }
+        false
+    }
+
+    fn cell_at(&self, row: &[Cell], col: Col, fallback: &Cell) -> CellAt {
+        self.header
+            .index(col)
+            .and_then(|i| row.get(i))
+            .map(|c| c.at.clone())
+            .filter(|at| *at != CellAt::default())
+            .unwrap_or_else(|| fallback.at.clone())
+    }
+
+    fn reject(
+        &self,
+        out: &mut Collected,
+        at: &CellAt,
+        col: Col,
+        value: &str,
+        code: &str,
+        reason: String,
+    ) {
+        let name = self
+            .header
+            .index(col)
+            .map(|i| self.header.name(i))
+            .unwrap_or("");
+        out.rejected.push(Rejected {
+            provenance: self.ctx.provenance(at, name),
+            value: display_escape(value),
+            code: code.to_string(),
+            reason,
+        });
+    }
+
+    /// A row of the `IP addresses` sheet: `OneDsCollector (EDR Cyberdata)`.
+    fn read_tag_row(&mut self, row: &[Cell], tag_col: usize, out: &mut Collected) {
+        let Some(cell) = row.get(tag_col).filter(|c| !c.merged && !c.is_blank()) else {
+            return;
+        };
+        if self.reject_untrusted_cells(row, out) {
+            return;
+        }
+        let provenance = self.ctx.provenance(&cell.at, self.header.name(tag_col));
+        let name = cell.text.split_whitespace().next().unwrap_or("");
+        if !crate::sources::service_tags::valid_tag_name(name) {
+            out.rejected.push(Rejected {
+                provenance,
+                value: display_escape(&cell.text),
+                code: "tag-name".to_string(),
+                reason: "not a service tag name (letters, digits and dots)".to_string(),
+            });
+            return;
+        }
+        let description = self
+            .header
+            .index(Col::Comments)
+            .and_then(|i| row.get(i))
+            .and_then(|c| non_blank(&c.text));
+        out.tag_refs.push(TagRef {
+            tag: name.to_string(),
+            description,
+            provenance,
+        });
+    }
+}
