@@ -20,6 +20,7 @@ pub use sources::{ReadOptions, read_sources};
 /// The catalog a command works on: the given sources, or the built-in
 /// baseline when there are none.
 pub fn load_catalog<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
+    opts.check()?;
     if specs.is_empty() {
         baseline::load()
     } else {

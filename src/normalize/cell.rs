@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(parse_os_flag("Yes*"), Ok(Some(OsFlag::Conditional)));
         assert_eq!(parse_os_flag("No"), Ok(Some(OsFlag::No)));
         assert_eq!(parse_os_flag("\u{a0}"), Ok(None));
-        assert_eq!(parse_os_flag("Required for Live Response"), Err(Unrecognized));
+        assert_eq!(
+            parse_os_flag("Required for Live Response"),
+            Err(Unrecognized)
+        );
     }
 
     #[test]

@@ -199,72 +199,80 @@ fn realign(mut cells: Vec<String>, header: &Header) -> (Vec<String>, Vec<String>
         return (trim_all(cells), Vec::new());
     }
     let found = cells.len();
+    let mut fixes = Vec::new();
     if cells.len() < width {
-        cells = cells.iter().flat_map(|c| split_inner_tabs(c)).collect();
+        let split: Vec<String> = cells.iter().flat_map(|c| split_inner_tabs(c)).collect();
+        if split.len() != cells.len() {
+            fixes.push("a TAB inside a cell read as a column break".to_string());
+        }
+        cells = split;
     }
-    let cells = trim_all(cells);
-    if cells.len() == width {
-        return (
-            cells,
-            vec![format!(
-                "ragged row: {found} cells for {width} columns; a TAB inside a cell read as a column break"
-            )],
-        );
-    }
+    let mut cells = trim_all(cells);
     let first_os = (0..width)
         .find(|&i| matches!(header.col(i), Some(Col::Os(_))))
         .unwrap_or(width);
     let os_cols: Vec<usize> = (first_os..width)
         .filter(|&i| matches!(header.col(i), Some(Col::Os(_))))
         .collect();
-    let mut cells = cells;
     let dropped = drop_surplus_blanks(&mut cells, width, first_os..first_os + os_cols.len() + 1);
-    if cells.len() == width && dropped > 0 {
-        return (
-            cells,
-            vec![format!(
-                "ragged row: {found} cells for {width} columns; {dropped} surplus blank OS cell(s) dropped"
-            )],
-        );
+    if dropped > 0 {
+        fixes.push(format!("{dropped} surplus blank OS cell(s) dropped"));
     }
-    let comments = header.index(Col::Comments);
-    let mut out = vec![String::new(); width];
+    let note = |fixes: Vec<String>| {
+        vec![format!(
+            "ragged row: {found} cells for {width} columns; {}",
+            fixes.join("; ")
+        )]
+    };
+    if cells.len() == width {
+        return (cells, note(fixes));
+    }
+    let (out, dropped_text) = fill_by_content(cells, header, first_os, &os_cols);
+    fixes.push(
+        "OS flags assigned left to right and may be misplaced, other text taken as Comments"
+            .to_string(),
+    );
+    if dropped_text {
+        fixes.push("text beyond the columns dropped".to_string());
+    }
+    (out, note(fixes))
+}
+
+/// Leading columns by position; after them `Yes`/`No`/blank cells go to
+/// the OS columns in order and other text to Comments. Returns the row
+/// and whether text had nowhere to go.
+fn fill_by_content(
+    cells: Vec<String>,
+    header: &Header,
+    first_os: usize,
+    os_cols: &[usize],
+) -> (Vec<String>, bool) {
+    let mut out = vec![String::new(); header.width()];
     let mut extra = Vec::new();
     let mut os_iter = os_cols.iter();
     for (i, cell) in cells.into_iter().enumerate() {
         if i < first_os {
             out[i] = cell;
-        } else if parse_os_flag(&cell).is_ok() {
-            match os_iter.next() {
-                Some(&col) => out[col] = cell,
-                None if cell.is_empty() => {}
-                None => extra.push(cell),
-            }
+            continue;
+        }
+        let next_os = if parse_os_flag(&cell).is_ok() {
+            os_iter.next()
         } else {
-            extra.push(cell);
+            None
+        };
+        match next_os {
+            Some(&col) => out[col] = cell,
+            None if cell.is_empty() => {}
+            None => extra.push(cell),
         }
     }
-    match comments {
+    match header.index(Col::Comments) {
         Some(c) => {
-            extra.retain(|e| !e.is_empty());
             out[c] = extra.join(" ");
+            (out, false)
         }
-        None if extra.iter().any(|e| !e.is_empty()) => {
-            return (
-                out,
-                vec![format!(
-                    "ragged row: {found} cells for {width} columns; extra text dropped"
-                )],
-            );
-        }
-        None => {}
+        None => (out, !extra.is_empty()),
     }
-    (
-        out,
-        vec![format!(
-            "ragged row: {found} cells for {width} columns; OS flags assigned left to right and may be misplaced, other text taken as Comments"
-        )],
-    )
 }
 
 /// A row with more cells than the header: blank cells among the OS

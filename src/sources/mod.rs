@@ -31,6 +31,20 @@ pub struct ReadOptions {
     pub prefix_rules: PrefixRules,
 }
 
+impl ReadOptions {
+    /// Refuses tag names that are not identifiers before anything is read.
+    pub fn check(&self) -> Result<()> {
+        match self
+            .extra_tags
+            .iter()
+            .find(|t| !service_tags::valid_tag_name(t))
+        {
+            Some(bad) => Err(Error::BadTagName(bad.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A file read into memory, with its identity.
 pub struct SourceFile {
     pub path: PathBuf,
@@ -120,11 +134,7 @@ pub fn read_source(spec: &str, opts: &ReadOptions) -> Result<Catalog> {
 
 /// Reads the given sources, in order, into one catalog.
 pub fn read_sources<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
-    for tag in &opts.extra_tags {
-        if !service_tags::valid_tag_name(tag) {
-            return Err(Error::BadTagName(tag.clone()));
-        }
-    }
+    opts.check()?;
     let mut catalog = Catalog::default();
     for spec in specs {
         catalog.extend(read_source(spec.as_ref(), opts)?);

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod xlsx;
+
+use std::path::PathBuf;
+
+use egressgen::model::{Catalog, Endpoint};
+use egressgen::sources::{ReadOptions, read_file};
+
+/// `../shared/data`, beside the project (CI clones it there). Missing data
+/// is a failure, never a skip.
+pub fn shared_data() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the tests need Microsoft's reference files beside the project",
+        dir.display()
+    );
+    dir
+}
+
+pub fn data(rel: &str) -> PathBuf {
+    shared_data().join(rel)
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+pub fn read(path: &std::path::Path) -> Catalog {
+    read_file(path, &ReadOptions::default())
+        .unwrap_or_else(|e| panic!("{} should read: {e}", path.display()))
+}
+
+/// Endpoints whose first provenance is on `sheet`.
+pub fn on_sheet<'a>(catalog: &'a Catalog, sheet: &str) -> Vec<&'a Endpoint> {
+    catalog
+        .endpoints
+        .iter()
+        .filter(|e| e.provenance[0].sheet.as_deref() == Some(sheet))
+        .collect()
+}
+
+/// The endpoints with this pattern text (`*.x`, `x`, `*x`).
+pub fn find<'a>(catalog: &'a Catalog, pattern: &str) -> Vec<&'a Endpoint> {
+    catalog
+        .endpoints
+        .iter()
+        .filter(|e| e.host.to_string() == pattern)
+        .collect()
+}
+
+/// Compact description of an endpoint for spot checks:
+/// `pattern|path|ports|geography|os|required|route`.
+pub fn spot(e: &Endpoint) -> String {
+    let os: Vec<String> =
+        e.os.iter()
+            .map(|(os, f)| format!("{}={}", os.as_str(), f.as_str()))
+            .collect();
+    let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
+    format!(
+        "{}|{}|{}|{}|{}|{:?}|{:?}",
+        e.host,
+        e.path.as_deref().unwrap_or("-"),
+        ports.join(","),
+        e.geography.as_str(),
+        os.join(" "),
+        e.required,
+        e.route
+    )
+}
