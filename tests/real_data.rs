@@ -375,3 +375,76 @@ fn m365_endpoint_sets() {
     assert_eq!(exo[0].ports, [80, 443].into());
     assert_eq!(exo[1].ports, [25, 143, 587, 993, 995].into());
 }
+
+/// The standard layout as a workbook: the commercial Learn table written
+/// out as the `mde-urls-commercial.xlsx` successor would hold it (same
+/// headers, one row per table row), then read back by the workbook reader.
+#[test]
+fn standard_layout_workbook_reads_like_the_learn_table() {
+    use common::xlsx::{Sheet, save, workbook};
+    use egressgen::model::{Os, OsFlag};
+
+    let md = read(&data(
+        "mde/standard-device-connectivity-urls-commercial.urltables.md",
+    ));
+    let rows: Vec<&egressgen::model::Endpoint> = on_sheet(&md, "Microsoft Defender URLs");
+    let header = [
+        "Service",
+        "Geography",
+        "Category",
+        "Port",
+        "Endpoint/URL",
+        "Endpoint/URL Description",
+        "Required or Optional",
+        "Windows 10, 11; Server 2022, 2019, 2016 (Unified Agent); Server 2012 R2 (Unified Agent) ",
+        "Windows 7, 8.1",
+        "Windows Server 2008 R2, 2012 R2, 2016 (MMA Based)",
+        "Mac",
+        "Linux",
+        "Comments",
+    ];
+    let mut sheet = Sheet::new("Microsoft Defender URLs").row(&header);
+    for e in &rows {
+        let url = format!("{}{}", e.host, e.path.as_deref().unwrap_or(""));
+        let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
+        let flag = |os: Os| match e.os.get(&os) {
+            Some(OsFlag::Yes) => "Yes",
+            Some(OsFlag::Conditional) => "Yes*",
+            Some(OsFlag::No) => "No",
+            None => "",
+        };
+        let required = format!("{:?}", e.required);
+        sheet = sheet.row(&[
+            e.service.as_deref().unwrap_or(""),
+            e.geography.as_str(),
+            e.category.as_deref().unwrap_or(""),
+            &ports.join(", "),
+            &url,
+            e.description.as_deref().unwrap_or(""),
+            &required,
+            flag(Os::Windows),
+            flag(Os::WindowsLegacy),
+            flag(Os::WindowsServerMma),
+            flag(Os::Macos),
+            flag(Os::Linux),
+            e.comments.as_deref().unwrap_or(""),
+        ]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = read(&save(
+        dir.path(),
+        "mde-urls-commercial.xlsx",
+        &workbook(&[sheet]),
+    ));
+    assert_eq!(xlsx.sources[0].layout.as_deref(), Some("standard"));
+    assert!(xlsx.rejected.is_empty());
+    let from_md: Vec<String> = rows.iter().map(|e| spot(e)).collect();
+    let from_xlsx: Vec<String> = xlsx.endpoints.iter().map(spot).collect();
+    assert_eq!(from_xlsx, from_md);
+    for (a, b) in xlsx.endpoints.iter().zip(&rows) {
+        assert_eq!(
+            (a.product, &a.comments, &a.clouds),
+            (b.product, &b.comments, &b.clouds)
+        );
+    }
+}
