@@ -388,3 +388,45 @@ fn fifty_megabyte_service_tag_file() {
     );
     assert!(c.rejected.is_empty());
 }
+
+/// A cell at XFD1048576 costs nothing (cells are read sparsely), and a
+/// merged region over a million rows is refused instead of expanded.
+#[test]
+fn far_cells_and_huge_merges_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = Sheet::new("Microsoft Defender URLs").row(&HEADER).row(&[
+        "Microsoft Defender for Endpoint",
+        "WW",
+        "443",
+        "near.example.com",
+        "",
+    ]);
+    let bytes = workbook(&[sheet]);
+    let far = edit_member(&bytes, "xl/worksheets/sheet1.xml", |xml| {
+        xml.replace(
+            "</sheetData>",
+            r#"<row r="1048576"><c r="D1048576" t="inlineStr"><is><t>far.example.com</t></is></c><c r="XFD1048576" t="inlineStr"><is><t>farther.example.com</t></is></c></row></sheetData>"#,
+        )
+    });
+    let c = read(&save(dir.path(), "far.xlsx", &far));
+    assert_eq!(find(&c, "near.example.com").len(), 1);
+    let far_row = find(&c, "far.example.com");
+    assert_eq!(far_row[0].provenance[0].cell.as_deref(), Some("D1048576"));
+    // Column XFD is outside any table: ignored, not an error.
+    assert!(find(&c, "farther.example.com").is_empty());
+
+    let huge = edit_member(&far, "xl/worksheets/sheet1.xml", |xml| {
+        xml.replace(
+            "</sheetData>",
+            r#"</sheetData><mergeCells count="1"><mergeCell ref="A2:P1048576"/></mergeCells>"#,
+        )
+    });
+    let path = save(dir.path(), "huge-merge.xlsx", &huge);
+    match read_file(&path, &ReadOptions::default()) {
+        Err(Error::Sheet { sheet, detail, .. }) => {
+            assert_eq!(sheet, "Microsoft Defender URLs");
+            assert!(detail.contains("merged regions"), "{detail}");
+        }
+        other => panic!("expected a sheet error, got {other:?}"),
+    }
+}

@@ -128,8 +128,11 @@ fn read_grid<RS: Read + Seek>(wb: &mut Xlsx<RS>, path: &Path, sheet: &str) -> Re
             .map_err(|e| sheet_err(e.to_string()))?
         {
             let (row, col) = record.pos;
+            if col >= MAX_COLUMNS {
+                continue;
+            }
             let cell = to_cell(row, col, &record.value, record.formula);
-            if col >= MAX_COLUMNS || (cell.text.is_empty() && cell.problem.is_none()) {
+            if cell.text.is_empty() && cell.problem.is_none() {
                 continue;
             }
             count += 1;
@@ -169,7 +172,7 @@ fn to_cell(row: u32, col: u32, value: &DataRef<'_>, formula: Option<String>) -> 
         problem,
         at: CellAt {
             cell: Some(a1(row, col)),
-            row: Some(row + 1),
+            row: Some(row.saturating_add(1)),
             line: None,
         },
         merged: false,
@@ -188,13 +191,13 @@ fn number_text(f: f64) -> String {
 /// `(0, 4)` -> `E1`.
 pub fn a1(row: u32, col: u32) -> String {
     let mut letters = Vec::new();
-    let mut n = col + 1;
+    let mut n = u64::from(col) + 1;
     while n > 0 {
         let rem = (n - 1) % 26;
         letters.push((b'A' + rem as u8) as char);
         n = (n - 1) / 26;
     }
-    letters.iter().rev().collect::<String>() + &(row + 1).to_string()
+    letters.iter().rev().collect::<String>() + &(u64::from(row) + 1).to_string()
 }
 
 /// Copies each merged region's anchor value into its blank cells, within
@@ -228,7 +231,7 @@ fn fill_merges(
                 }
                 let mut copy = anchor.clone();
                 copy.merged = true;
-                copy.at.row = Some(r + 1);
+                copy.at.row = Some(r.saturating_add(1));
                 row.insert(c, copy);
             }
         }
