@@ -333,6 +333,17 @@ impl Geography {
         &self.0
     }
 
+    /// The region at the end of a Category such as "Microsoft Defender for
+    /// Endpoint AU".
+    pub fn from_category(category: &str) -> Option<Self> {
+        let words: Vec<&str> = category.split_whitespace().collect();
+        let last = *words.last()?;
+        if words.len() >= 2 && words[words.len() - 2..] == ["GCC", "High"] {
+            return Some(Geography("GCC High".to_string()));
+        }
+        matches!(last, "US" | "EU" | "UK" | "AU" | "GCC" | "DoD").then(|| Geography::parse(last))
+    }
+
     /// The US Government geographies of the Gov workbooks.
     pub fn is_gov(&self) -> bool {
         matches!(self.0.as_str(), "US Gov" | "GCC" | "GCC High" | "DoD")

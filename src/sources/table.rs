@@ -381,7 +381,18 @@ impl<'a> TableReader<'a> {
         let service = non_blank(&get(Col::Service));
         let category = non_blank(&get(Col::Category));
         let comments = non_blank(&get(Col::Comments));
-        let geography = Geography::parse(&get(Col::Geography));
+        let geography = match self.header.index(Col::Geography) {
+            Some(_) => Geography::parse(&get(Col::Geography)),
+            // Sheets without a Geography column (the streamlined MMA sheet)
+            // name the region in the Category: "... for Endpoint EU".
+            None => match category.as_deref().and_then(Geography::from_category) {
+                Some(g) => {
+                    notes.push(format!("geography {} taken from the Category", g.as_str()));
+                    g
+                }
+                None => Geography::worldwide(),
+            },
+        };
         let required = match parse_requirement(&get(Col::Required)) {
             Ok(r) => r,
             Err(_) => {
