@@ -60,6 +60,12 @@ pub enum Error {
     #[error("invalid service tag name {0:?}: letters, digits and dots only")]
     BadTagName(String),
 
+    #[error("{0}")]
+    Ruleset(String),
+
+    #[error("{host:?} is not a host name: {detail}")]
+    BadHost { host: String, detail: String },
+
     #[error("the built-in baseline catalog is damaged: {0}")]
     Baseline(String),
 }

@@ -6,11 +6,17 @@
 //! every row); later stages turn a catalog and a site's ruleset into a
 //! policy and the backends render it.
 
+pub mod backends;
 pub mod baseline;
 pub mod cli;
 pub mod error;
+pub mod explain;
+pub mod generate;
 pub mod model;
 pub mod normalize;
+pub mod policy;
+pub mod publish;
+pub mod ruleset;
 pub mod sources;
 
 pub use error::{Error, Result};

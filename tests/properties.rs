@@ -76,3 +76,108 @@ proptest! {
         let _ = parse_prefix(&text, &PrefixRules::default());
     }
 }
+
+mod collapse_props {
+    use std::collections::BTreeSet;
+
+    use egressgen::model::{
+        DnsName, HostPattern, Product, Provenance, Requirement, Route, TlsHandling,
+    };
+    use egressgen::policy::collapse::{Candidate, collapse};
+    use egressgen::policy::matching::{admits, covers, path_covers};
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 6] = [
+        "example.com",
+        "a.example.com",
+        "b.a.example.com",
+        "ba.example.com",
+        "c.example.org",
+        "a.c.example.org",
+    ];
+    const PATHS: [Option<&str>; 3] = [None, Some("/a/"), Some("/a/b")];
+
+    fn pattern(kind: u8, name: &str) -> HostPattern {
+        let n = DnsName::parse(name).unwrap();
+        match kind % 4 {
+            0 => HostPattern::Exact(n),
+            1 => HostPattern::Subdomains(n),
+            2 => HostPattern::Domain(n),
+            _ => HostPattern::SuffixGlob(n),
+        }
+    }
+
+    fn candidate() -> impl Strategy<Value = Candidate> {
+        (
+            0u8..4,
+            0..NAMES.len(),
+            0..PATHS.len(),
+            prop::sample::subsequence(vec![80u16, 443, 8443], 1..=3),
+            any::<bool>(),
+        )
+            .prop_filter(
+                "suffix globs need a parent below a public suffix",
+                |(kind, n, ..)| !(kind % 4 == 3 && NAMES[*n].matches('.').count() < 2),
+            )
+            .prop_map(|(kind, n, p, ports, direct)| Candidate {
+                host: pattern(kind, NAMES[n]),
+                path: PATHS[p].map(str::to_string),
+                ports: ports.into_iter().collect(),
+                route: if direct { Route::Direct } else { Route::Proxy },
+                tls: TlsHandling::Unspecified,
+                products: [Product::Mde].into(),
+                required: Requirement::Required,
+                notes: Vec::new(),
+                provenance: vec![Provenance {
+                    file: format!("{kind}-{n}-{p}"),
+                    ..Default::default()
+                }],
+            })
+    }
+
+    /// Hosts to probe: every name, a child of each, and look-alikes.
+    fn probes() -> Vec<DnsName> {
+        let mut out = Vec::new();
+        for n in NAMES {
+            for h in [n.to_string(), format!("x.{n}"), format!("x{n}")] {
+                out.push(DnsName::parse(&h).unwrap());
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn collapse_keeps_meaning_and_leaves_no_covered_pair(cands in prop::collection::vec(candidate(), 1..25)) {
+            let entries = collapse(cands.clone(), &mut Vec::new());
+            // No entry covers another on a shared port and the same route.
+            for a in &entries {
+                for b in &entries {
+                    if std::ptr::eq(a, b) || a.route != b.route || a.ports.is_disjoint(&b.ports) {
+                        continue;
+                    }
+                    prop_assert!(!(covers(&a.host, &b.host) && path_covers(a.path.as_deref(), b.path.as_deref())),
+                        "{}{:?} covers {}{:?}", a.host, a.path, b.host, b.path);
+                }
+            }
+            // The same host, port and path combinations are allowed.
+            for host in probes() {
+                for port in [80u16, 443, 8443] {
+                    for path in ["/", "/a/x", "/a/b/x"] {
+                        let before = cands.iter().any(|c| admits(&c.host, &host) && c.ports.contains(&port)
+                            && path_covers(c.path.as_deref(), Some(path)));
+                        let after = entries.iter().any(|e| admits(&e.host, &host) && e.ports.contains(&port)
+                            && path_covers(e.path.as_deref(), Some(path)));
+                        prop_assert_eq!(before, after, "{} {} {}", host, port, path);
+                    }
+                }
+            }
+            // Nothing is lost from the record.
+            let before: BTreeSet<_> = cands.iter().flat_map(|c| c.provenance.clone()).collect();
+            let after: BTreeSet<_> = entries.iter().flat_map(|e| e.provenance.clone()).collect();
+            prop_assert_eq!(before, after);
+        }
+    }
+}

@@ -2,6 +2,8 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod explain;
+pub mod generate;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Print the normalized catalog of endpoints and prefixes, and what was rejected
     Catalog(catalog::Args),
+    /// Resolve rulesets into policies and write every configured output
+    Generate(generate::Args),
+    /// Say whether a host is allowed, by what, and how each output expresses it
+    Explain(explain::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
 }
@@ -36,6 +42,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Catalog(args) => catalog::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Baseline(args) => baseline::run(&args),
     }
 }

@@ -1,0 +1,76 @@
+//! `egressgen explain HOST [--ruleset R] [--port N]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::error::{Error, Result};
+use crate::explain::{Verdict, explain, to_text};
+use crate::generate;
+use crate::model::DnsName;
+use crate::ruleset::Ruleset;
+
+/// The ruleset `explain` uses without `--ruleset`: commercial cloud,
+/// worldwide endpoints, every OS, Defender for Endpoint, Antivirus and
+/// SmartScreen, on the built-in baseline.
+pub const DEFAULT_RULESET: &str = r#"
+name = "default"
+description = "commercial cloud, worldwide endpoints, all operating systems, MDE + Defender Antivirus + SmartScreen"
+[scope]
+cloud = "commercial"
+[outputs.plain]
+"#;
+
+/// Not allowed: a distinct status so scripts can test a host.
+pub const EXIT_NOT_ALLOWED: u8 = 4;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Host name to explain (e.g. winatp-gw-cus.microsoft.com)
+    pub host: String,
+    /// Ruleset to explain against (default: a built-in commercial one)
+    #[arg(long, value_name = "RULESET")]
+    pub ruleset: Option<PathBuf>,
+    /// TCP port of the connection
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let host = DnsName::parse(args.host.trim()).map_err(|e| Error::BadHost {
+        host: crate::normalize::text::display_escape(&args.host),
+        detail: e.to_string(),
+    })?;
+    let ruleset = match &args.ruleset {
+        Some(path) => Ruleset::load(path),
+        None => Ruleset::parse(DEFAULT_RULESET, Path::new("default ruleset")),
+    }
+    .map_err(|e| Error::Ruleset(e.to_string()))?;
+    let policy = generate::policy_for(&ruleset).map_err(|e| Error::Ruleset(e.to_string()))?;
+    let backends =
+        generate::select_backends(&ruleset, None).map_err(|e| Error::Ruleset(e.to_string()))?;
+    let rendered = generate::render_all(&policy, &ruleset, &backends)
+        .map_err(|e| Error::Ruleset(e.to_string()))?;
+    let x = explain(&policy, &rendered, &host, args.port);
+    match args.format {
+        Format::Text => print!("{}", to_text(&x)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&x)
+                .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+        ),
+    }
+    Ok(if x.verdict == Verdict::NotAllowed {
+        ExitCode::from(EXIT_NOT_ALLOWED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

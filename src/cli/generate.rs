@@ -1,0 +1,75 @@
+//! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::error::Result;
+use crate::generate::{self, GenerateError};
+use crate::model::Route;
+use crate::ruleset::Ruleset;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Ruleset files (TOML), e.g. rulesets/commercial-eu.toml
+    #[arg(required = true, value_name = "RULESET")]
+    pub rulesets: Vec<PathBuf>,
+    /// Output directory. With one ruleset the files go straight into DIR,
+    /// with several into DIR/<ruleset name>. Default: the ruleset's
+    /// outputs.dir, else out/<ruleset name>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only these output formats (comma-separated), e.g. --only plain
+    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
+    pub only: Option<Vec<String>>,
+}
+
+/// Failures in `generate` are reported and the next ruleset still runs;
+/// the exit status says whether any failed.
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let mut failed = false;
+    for path in &args.rulesets {
+        if let Err(message) = one(args, path) {
+            eprintln!("egressgen: error: {message}");
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(super::EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn one(args: &Args, path: &std::path::Path) -> std::result::Result<(), String> {
+    let ruleset = Ruleset::load(path).map_err(|e| e.to_string())?;
+    let out = match &args.out {
+        Some(dir) if args.rulesets.len() == 1 => dir.clone(),
+        Some(dir) => dir.join(ruleset.name.as_str()),
+        None => ruleset.default_out_dir(),
+    };
+    let backends =
+        generate::select_backends(&ruleset, args.only.as_deref()).map_err(|e| e.to_string())?;
+    let done =
+        generate::generate(&ruleset, &backends, &out).map_err(|e: GenerateError| e.to_string())?;
+    let p = &done.policy;
+    let direct = p
+        .entries
+        .iter()
+        .filter(|e| e.route == Route::Direct)
+        .count();
+    println!(
+        "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders -> {}",
+        p.ruleset.name,
+        p.entries.len(),
+        direct,
+        p.tls.bypass.len(),
+        p.tls.conflicts.len(),
+        p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
+        p.report.unresolved.len(),
+        done.out_dir.display()
+    );
+    for f in &done.files {
+        println!("  {f}");
+    }
+    Ok(())
+}

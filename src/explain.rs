@@ -1,0 +1,361 @@
+//! `explain`: is a host allowed, by which policy entry, from which source
+//! rows, routed how, inspected or not, and how each configured backend
+//! expresses it. For a host that is not allowed: the nearest entries and
+//! why they do not match, and catalog rows the ruleset left out.
+
+use serde::Serialize;
+
+use crate::backends::{LossEntry, Rendered, loss::entry_label};
+use crate::model::{DnsName, HostPattern, Provenance, Route, TlsHandling};
+use crate::normalize::host::parse_pattern;
+use crate::policy::matching::admits;
+use crate::policy::{Policy, PolicyEntry};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Allowed,
+    /// Allowed, but only for URLs under a path.
+    AllowedUnderPath,
+    NotAllowed,
+}
+
+/// How one backend carries a matching entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Expression {
+    pub backend: String,
+    pub outcome: String,
+    pub expressed_as: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub why: String,
+}
+
+/// A policy entry that admits the host.
+#[derive(Clone, Debug, Serialize)]
+pub struct Match {
+    pub entry: String,
+    pub kind: &'static str,
+    pub ports: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub route: Route,
+    pub tls: TlsHandling,
+    pub provenance: Vec<Provenance>,
+    pub backends: Vec<Expression>,
+}
+
+/// An entry that does not admit the host, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Near {
+    pub entry: String,
+    pub why_not: String,
+}
+
+/// A catalog row for this host that the ruleset left out.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeftOut {
+    pub pattern: String,
+    pub reason: String,
+    pub provenance: Vec<Provenance>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub verdict: Verdict,
+    pub matches: Vec<Match>,
+    pub nearest: Vec<Near>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Explains `host` (and `port`, if given) against a policy and what its
+/// backends rendered.
+pub fn explain(
+    policy: &Policy,
+    rendered: &[Rendered],
+    host: &DnsName,
+    port: Option<u16>,
+) -> Explanation {
+    let admitting: Vec<&PolicyEntry> = policy
+        .entries
+        .iter()
+        .filter(|e| admits(&e.host, host))
+        .collect();
+    let matches: Vec<Match> = admitting
+        .iter()
+        .filter(|e| port.is_none_or(|p| e.ports.contains(&p)))
+        .map(|e| to_match(e, rendered))
+        .collect();
+    let verdict = if matches.iter().any(|m| m.path.is_none()) {
+        Verdict::Allowed
+    } else if !matches.is_empty() {
+        Verdict::AllowedUnderPath
+    } else {
+        Verdict::NotAllowed
+    };
+    let nearest = if verdict == Verdict::NotAllowed {
+        nearest(policy, host, port)
+    } else {
+        Vec::new()
+    };
+    // Rows the ruleset left out explain a refusal; next to an allowed
+    // entry they are only noise.
+    let left_out = if verdict == Verdict::Allowed {
+        Vec::new()
+    } else {
+        left_out(policy, host)
+    };
+    Explanation {
+        host: host.to_string(),
+        port,
+        verdict,
+        matches,
+        nearest,
+        left_out,
+    }
+}
+
+/// Catalog rows that would admit the host but were filtered out, one per
+/// pattern and reason.
+fn left_out(policy: &Policy, host: &DnsName) -> Vec<LeftOut> {
+    let mut out: Vec<LeftOut> = Vec::new();
+    for f in &policy.report.filtered {
+        if !parse_pattern(&f.host).is_ok_and(|p| admits(&p, host)) {
+            continue;
+        }
+        let pattern = format!("{}{}", f.host, f.path.as_deref().unwrap_or(""));
+        match out
+            .iter_mut()
+            .find(|l| l.pattern == pattern && l.reason == f.reason)
+        {
+            Some(l) => l.provenance.extend(f.provenance.iter().cloned()),
+            None => out.push(LeftOut {
+                pattern,
+                reason: f.reason.clone(),
+                provenance: f.provenance.clone(),
+            }),
+        }
+    }
+    out
+}
+
+fn to_match(e: &PolicyEntry, rendered: &[Rendered]) -> Match {
+    let label = entry_label(e);
+    let backends = rendered
+        .iter()
+        .filter_map(|r| {
+            let l: &LossEntry = r
+                .loss
+                .entries
+                .iter()
+                .find(|l| l.entry == label && l.route == e.route)?;
+            Some(Expression {
+                backend: r.loss.backend.clone(),
+                outcome: l.outcome.as_str().to_string(),
+                expressed_as: l.expressed_as.clone(),
+                why: l.why.clone(),
+            })
+        })
+        .collect();
+    Match {
+        entry: e.host.to_string(),
+        kind: e.host.kind(),
+        ports: e.ports.iter().copied().collect(),
+        path: e.path.clone(),
+        route: e.route,
+        tls: e.tls,
+        provenance: e.provenance.clone(),
+        backends,
+    }
+}
+
+/// The three entries most like the host: same name on another port first,
+/// then by shared trailing labels, then by how much of the entry's name
+/// the host contains, then by edit distance.
+fn nearest(policy: &Policy, host: &DnsName, port: Option<u16>) -> Vec<Near> {
+    let mut scored: Vec<(i64, &PolicyEntry)> =
+        policy.entries.iter().map(|e| (score(e, host), e)).collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.host.cmp(&b.1.host)));
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, e)| Near {
+            entry: format!("{}{}", e.host, e.path.as_deref().unwrap_or("")),
+            why_not: why_not(e, host, port),
+        })
+        .collect()
+}
+
+fn score(e: &PolicyEntry, host: &DnsName) -> i64 {
+    if admits(&e.host, host) {
+        return i64::MAX;
+    }
+    let name = e.host.name().as_str();
+    let h = host.as_str();
+    let shared = h
+        .rsplit('.')
+        .zip(name.rsplit('.'))
+        .take_while(|(a, b)| a == b)
+        .count() as i64;
+    let contained = if h.contains(name) {
+        name.len() as i64
+    } else {
+        0
+    };
+    let run = common_run(h, name) as i64;
+    shared * 1000 + run * 100 + contained * 10 - edit_distance(h, name) as i64
+}
+
+/// The longest run of labels two names share, anywhere in them:
+/// `blob.core.windows.net` between `blob.core.windows.net.evil.example`
+/// and `x.blob.core.windows.net`.
+fn common_run(a: &str, b: &str) -> usize {
+    let a: Vec<&str> = a.split('.').collect();
+    let b: Vec<&str> = b.split('.').collect();
+    let mut best = 0;
+    for i in 0..a.len() {
+        for j in 0..b.len() {
+            let run = a[i..]
+                .iter()
+                .zip(&b[j..])
+                .take_while(|(x, y)| x == y)
+                .count();
+            best = best.max(run);
+        }
+    }
+    best
+}
+
+/// Why `e` does not admit `host` (on `port`).
+fn why_not(e: &PolicyEntry, host: &DnsName, port: Option<u16>) -> String {
+    let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
+    if admits(&e.host, host) {
+        return format!(
+            "admits {host} but only on port {}{}",
+            ports.join(", "),
+            port.map(|p| format!(", not {p}")).unwrap_or_default()
+        );
+    }
+    let name = e.host.name().as_str();
+    let h = host.as_str();
+    let base = psl::domain_str(h).unwrap_or(h);
+    match &e.host {
+        HostPattern::Exact(_) if host.is_below(e.host.name()) => {
+            format!("{h} is below {name}; the entry allows {name} only")
+        }
+        HostPattern::Subdomains(_) if h == name => {
+            format!("*.{name} admits names below {name}, not {name} itself")
+        }
+        HostPattern::SuffixGlob(_) => format!("{h} does not end with {name}"),
+        _ if h.ends_with(name) => {
+            format!("{h} ends with {name} but not at a label boundary: it is a different name")
+        }
+        _ if h.contains(name) => format!(
+            "{h} contains {name} but belongs to {base}, not {}",
+            psl::domain_str(name).unwrap_or(name)
+        ),
+        _ if common_run(h, name) > 0 && base != psl::domain_str(name).unwrap_or(name) => {
+            format!("{} is a different name: {h} belongs to {base}", e.host)
+        }
+        _ => format!("{} is a different name", e.host),
+    }
+}
+
+/// Levenshtein distance over bytes (names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Human-readable form.
+pub fn to_text(x: &Explanation) -> String {
+    let on = x.port.map(|p| format!(" port {p}")).unwrap_or_default();
+    let verdict = match x.verdict {
+        Verdict::Allowed => "ALLOWED",
+        Verdict::AllowedUnderPath => "ALLOWED only under a path",
+        Verdict::NotAllowed => "NOT ALLOWED",
+    };
+    let mut out = format!("{}{on}: {verdict}\n", x.host);
+    for m in &x.matches {
+        let ports: Vec<String> = m.ports.iter().map(u16::to_string).collect();
+        out.push_str(&format!(
+            "  by {}{} ({}) on port {}, route {}, TLS {}\n",
+            m.entry,
+            m.path.as_deref().unwrap_or(""),
+            m.kind,
+            ports.join(", "),
+            format!("{:?}", m.route).to_lowercase(),
+            match m.tls {
+                TlsHandling::Unspecified => "may be inspected",
+                TlsHandling::MustNotInspect => "must not be inspected (spliced)",
+                TlsHandling::MustBeInspected => "must be inspected (never spliced)",
+            }
+        ));
+        if let Some(p) = &m.path {
+            out.push_str(&format!("    only for URLs under {p}\n"));
+        }
+        for p in &m.provenance {
+            out.push_str(&format!(
+                "    from {}\n",
+                crate::normalize::text::display_escape(&p.to_string())
+            ));
+        }
+        for b in &m.backends {
+            out.push_str(&format!(
+                "    {}: {} {}",
+                b.backend,
+                b.outcome,
+                b.expressed_as.join("; ")
+            ));
+            if !b.why.is_empty() {
+                out.push_str(&format!(" ({})", b.why));
+            }
+            out.push('\n');
+        }
+    }
+    for n in &x.nearest {
+        out.push_str(&format!("  nearest: {}: {}\n", n.entry, n.why_not));
+    }
+    for l in &x.left_out {
+        out.push_str(&format!(
+            "  in the catalog but left out: {}: {}\n",
+            l.pattern, l.reason
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_runs() {
+        assert_eq!(
+            common_run(
+                "blob.core.windows.net.evil.example",
+                "x.blob.core.windows.net"
+            ),
+            4
+        );
+        assert_eq!(common_run("a.b", "c.d"), 0);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("xabc", "abc"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,194 @@
+//! Catalog + Ruleset -> Policy: what one site must allow, routed and
+//! TLS-classified, with every decision reported. Every backend renders the
+//! same Policy.
+//!
+//! The steps, in order: scope filters ([`scope`]), placeholders
+//! ([`placeholders`]), the ruleset's own allow and exclude entries,
+//! collapse of covered and duplicate entries ([`collapse`]), TLS decisions
+//! ([`tls`]), prefixes ([`prefixes`]).
+
+pub mod collapse;
+pub mod matching;
+pub mod placeholders;
+pub mod prefixes;
+pub mod scope;
+pub mod tls;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::model::{
+    Catalog, HostPattern, Product, Provenance, Requirement, Route, SourceInfo, TlsHandling,
+};
+use crate::ruleset::{Connectivity, Ruleset};
+use collapse::Candidate;
+
+pub const POLICY_FORMAT: &str = "egressgen-policy";
+pub const POLICY_VERSION: u32 = 1;
+
+/// One allowed destination after collapse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyEntry {
+    pub host: HostPattern,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub ports: BTreeSet<u16>,
+    pub route: Route,
+    pub tls: TlsHandling,
+    pub products: BTreeSet<Product>,
+    pub required: Requirement,
+    /// What was decided for this entry (merges, resolved placeholders).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Every source row that contributed, including covered entries that
+    /// were merged into this one.
+    pub provenance: Vec<Provenance>,
+}
+
+/// A TLS decision about one host pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsEntry {
+    pub host: HostPattern,
+    pub reasons: Vec<String>,
+    pub provenance: Vec<Provenance>,
+}
+
+/// A host that one source says must not be inspected and another says
+/// must never be exempted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsConflict {
+    pub bypass: HostPattern,
+    pub never_bypass: HostPattern,
+    /// `not-bypassed` or `bypassed`.
+    pub decision: String,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsPolicy {
+    /// Hosts a TLS-inspecting proxy must splice, collapsed.
+    pub bypass: Vec<TlsEntry>,
+    /// Hosts that must never be spliced.
+    pub never_bypass: Vec<TlsEntry>,
+    pub conflicts: Vec<TlsConflict>,
+}
+
+/// A catalog entry the policy left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Filtered {
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub reason: String,
+    pub provenance: Vec<Provenance>,
+}
+
+/// A placeholder the ruleset gave no value for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unresolved {
+    pub pattern: String,
+    pub needs: String,
+    /// The wildcard kept instead, when the ruleset allows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_as: Option<String>,
+    pub provenance: Vec<Provenance>,
+}
+
+/// Decisions that are not entries of their own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PolicyReport {
+    pub unresolved: Vec<Unresolved>,
+    pub filtered: Vec<Filtered>,
+    /// Ruleset excludes that could not be applied (inside a wildcard).
+    pub unapplied_excludes: Vec<String>,
+    /// Hosts some rows route direct and others through the proxy: direct
+    /// wins.
+    pub route_conflicts: Vec<String>,
+    /// Cells the catalog rejected (see `egressgen catalog`).
+    pub rejected_cells: usize,
+}
+
+/// The ruleset facts the outputs need, copied so a policy stands alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RulesetSummary {
+    pub name: String,
+    pub file: String,
+    pub cloud: crate::model::Cloud,
+    pub geographies: Vec<String>,
+    pub os: BTreeSet<crate::model::Os>,
+    pub products: BTreeSet<Product>,
+    pub connectivity: Connectivity,
+    pub include_optional: bool,
+    pub proxies: Vec<String>,
+}
+
+/// What one site must allow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub format: &'static str,
+    pub version: u32,
+    pub ruleset: RulesetSummary,
+    pub sources: Vec<SourceInfo>,
+    /// Allowed destinations, sorted; no entry covers another on the same
+    /// port and route.
+    pub entries: Vec<PolicyEntry>,
+    pub tls: TlsPolicy,
+    pub prefixes: prefixes::PrefixPolicy,
+    pub report: PolicyReport,
+}
+
+/// Builds the policy of one site.
+pub fn resolve(catalog: &Catalog, ruleset: &Ruleset) -> Policy {
+    let mut report = PolicyReport {
+        rejected_cells: catalog.rejected.len(),
+        ..Default::default()
+    };
+    let in_scope = scope::select(catalog, ruleset, &mut report.filtered);
+    let mut candidates = placeholders::resolve(in_scope, ruleset, &mut report.unresolved);
+    candidates.extend(scope::ruleset_allows(ruleset));
+    let candidates = scope::apply_excludes(candidates, ruleset, &mut report);
+    let tls_policy = tls::decide(&candidates, ruleset);
+    let entries = collapse::collapse(candidates, &mut report.route_conflicts);
+    let entries = tls::classify(entries, &tls_policy);
+    Policy {
+        format: POLICY_FORMAT,
+        version: POLICY_VERSION,
+        ruleset: summary(ruleset),
+        sources: catalog.sources.clone(),
+        entries,
+        tls: tls_policy,
+        prefixes: prefixes::select(catalog, ruleset),
+        report,
+    }
+}
+
+fn summary(ruleset: &Ruleset) -> RulesetSummary {
+    RulesetSummary {
+        name: ruleset.name.to_string(),
+        file: ruleset
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        cloud: ruleset.scope.cloud,
+        geographies: scope::geographies(ruleset),
+        os: ruleset.scope.os.clone(),
+        products: ruleset.scope.products.clone(),
+        connectivity: ruleset.scope.connectivity,
+        include_optional: ruleset.scope.include_optional,
+        proxies: ruleset
+            .proxy
+            .addresses
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+    }
+}
+
+impl Candidate {
+    /// Short text for reports: `pattern[path]`.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.host, self.path.as_deref().unwrap_or(""))
+    }
+}

@@ -1,0 +1,553 @@
+//! Rulesets: what one site is (cloud, data location, operating systems,
+//! products, workspace IDs, MDI instances, proxy, TLS decisions) and which
+//! outputs it wants. Read from TOML; an unknown key or an invalid value is
+//! an error naming the file, line and column.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::{Cloud, Geography, Os, Product};
+
+/// A ruleset that failed to load.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesetError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// A site's ruleset.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ruleset {
+    /// Names the output directory and appears in every file header.
+    pub name: RulesetName,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub sources: Sources,
+    pub scope: Scope,
+    #[serde(default)]
+    pub site: Site,
+    #[serde(default)]
+    pub proxy: Proxy,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub allow: Vec<AllowEntry>,
+    #[serde(default)]
+    pub exclude: Vec<HostText>,
+    #[serde(default)]
+    pub outputs: Outputs,
+    /// Where the ruleset was read from (relative source paths resolve
+    /// against its directory).
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// `baseline`, `builtin:mma`, `builtin:mdi`, or file paths (relative to
+    /// the ruleset file).
+    #[serde(default = "default_sources")]
+    pub files: Vec<String>,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            files: default_sources(),
+        }
+    }
+}
+
+fn default_sources() -> Vec<String> {
+    vec!["baseline".to_string()]
+}
+
+/// Which connectivity model the devices use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connectivity {
+    /// The per-service URLs of the standard workbooks and Learn tables.
+    #[default]
+    Standard,
+    /// The consolidated `*.endpoint.security.microsoft.com` model of the
+    /// streamlined workbook.
+    Streamlined,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub cloud: Cloud,
+    /// Data locations beyond WW (`EU`, `US`, `UK`, `AU`, ...). WW is always
+    /// included; Gov clouds take their Gov geographies from the cloud.
+    #[serde(default)]
+    pub geographies: Vec<GeoName>,
+    /// Operating systems of the site's devices.
+    #[serde(default = "all_os")]
+    pub os: BTreeSet<Os>,
+    #[serde(default = "default_products")]
+    pub products: BTreeSet<Product>,
+    #[serde(default)]
+    pub connectivity: Connectivity,
+    /// Keep endpoints marked Optional.
+    #[serde(default = "yes")]
+    pub include_optional: bool,
+}
+
+fn all_os() -> BTreeSet<Os> {
+    Os::ALL.into_iter().collect()
+}
+
+fn default_products() -> BTreeSet<Product> {
+    [Product::Mde, Product::Mdav, Product::SmartScreen].into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Log Analytics workspace IDs for the MMA endpoints.
+    #[serde(default)]
+    pub workspace_ids: Vec<WorkspaceId>,
+    /// Defender for Identity instance (workspace) names.
+    #[serde(default)]
+    pub mdi_instances: Vec<InstanceName>,
+    /// Keep Microsoft's wildcard when a placeholder has no value here
+    /// (otherwise the endpoint is dropped and reported).
+    #[serde(default)]
+    pub allow_unresolved_wildcards: bool,
+    /// Service tags whose prefixes go into the policy. Default: the tags
+    /// the selected products need (AzureAdvancedThreatProtection for MDI;
+    /// MicrosoftDefenderForEndpoint and OneDsCollector for streamlined).
+    #[serde(default)]
+    pub service_tags: Option<Vec<TagName>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// `host:port` of the site's forward proxies, in order of preference.
+    #[serde(default)]
+    pub addresses: Vec<ProxyAddress>,
+}
+
+/// How a conflict between "do not inspect" and "never exempt from
+/// inspection" is decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictRule {
+    #[default]
+    NeverBypassWins,
+    BypassWins,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Hosts that must never be exempted from inspection, beyond the
+    /// built-in guidance (`*.blob.core.windows.net`).
+    #[serde(default)]
+    pub never_bypass: Vec<HostText>,
+    /// Extra hosts to exempt from inspection.
+    #[serde(default)]
+    pub bypass: Vec<HostText>,
+    #[serde(default)]
+    pub conflict: ConflictRule,
+}
+
+/// An extra destination the site allows: a host pattern with optional
+/// scheme, port and path (`http://crl.contoso.com/pki/*`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowEntry {
+    pub url: UrlText,
+    /// TCP ports; default from the URL (scheme or `:port`), else 443.
+    #[serde(default)]
+    pub ports: Vec<PortNumber>,
+    #[serde(default)]
+    pub direct: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// Output directory; `generate --out` overrides it. Default
+    /// `out/<name>`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    #[serde(default)]
+    pub plain: Option<PlainOutput>,
+}
+
+/// Which routes a list holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteFilter {
+    /// Entries that go through the proxy.
+    #[default]
+    Proxy,
+    /// Entries that must bypass the proxy.
+    Direct,
+    All,
+}
+
+/// The plain list: one entry per line.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainOutput {
+    #[serde(default = "plain_file")]
+    pub file: FileName,
+    #[serde(default)]
+    pub route: RouteFilter,
+    /// Also write the policy's aggregated prefixes, one per line.
+    #[serde(default)]
+    pub prefixes_file: Option<FileName>,
+}
+
+fn plain_file() -> FileName {
+    FileName("allowlist.txt".to_string())
+}
+
+/// Validated newtypes: each refuses a bad value with a message that the
+/// TOML error then places on its line.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                let check: fn(&str) -> Result<String, String> = $check;
+                check(&value).map($name)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// Lower-case letters, digits, `-` and `_`: it names a directory.
+    RulesetName,
+    |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if ok {
+            Ok(s.to_string())
+        } else {
+            Err(format!("name {s:?}: use 1-64 lower-case letters, digits, '-' or '_'"))
+        }
+    }
+);
+
+checked_string!(
+    /// A Log Analytics workspace ID: a GUID, stored lower-case.
+    WorkspaceId,
+    |s| {
+        let groups: Vec<&str> = s.split('-').collect();
+        let lens = [8, 4, 4, 4, 12];
+        let ok = groups.len() == 5
+            && groups
+                .iter()
+                .zip(lens)
+                .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+        if ok {
+            Ok(s.to_ascii_lowercase())
+        } else {
+            Err(format!("workspace ID {s:?} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"))
+        }
+    }
+);
+
+checked_string!(
+    /// A Defender for Identity instance name: one DNS label short enough
+    /// that `<instance>sensorapi` still fits in 63 characters.
+    InstanceName,
+    |s| {
+        let lower = s.to_ascii_lowercase();
+        let ok = !lower.is_empty()
+            && lower.len() <= 63 - "sensorapi".len()
+            && !lower.starts_with('-')
+            && !lower.ends_with('-')
+            && lower
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(lower)
+        } else {
+            Err(format!(
+                "MDI instance {s:?}: one DNS label of letters, digits and '-', at most 54 characters, no dot or space"
+            ))
+        }
+    }
+);
+
+checked_string!(
+    /// A service tag name (`AzureCloud.westeurope`).
+    TagName,
+    |s| {
+        if crate::sources::service_tags::valid_tag_name(s) {
+            Ok(s.to_string())
+        } else {
+            Err(format!("service tag {s:?}: letters, digits and dots only"))
+        }
+    }
+);
+
+checked_string!(
+    /// A host pattern (`x`, `*.x`, `*x`, `.x`), validated like catalog
+    /// entries.
+    HostText,
+    |s| crate::normalize::host::parse_pattern(s.trim())
+        .map(|p| p.to_string())
+        .map_err(|e| format!("host {s:?}: {e}"))
+);
+
+checked_string!(
+    /// A URL cell (`[scheme://]host[:port][/path]`), validated like
+    /// catalog entries.
+    UrlText,
+    |s| crate::normalize::url_cell::parse_entry(s.trim())
+        .map(|_| s.trim().to_string())
+        .map_err(|e| format!("allow entry {s:?}: {e}"))
+);
+
+checked_string!(
+    /// `host:port` of a proxy.
+    ProxyAddress,
+    |s| {
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("proxy {s:?}: expected host:port"))?;
+        port.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("proxy {s:?}: invalid port"))?;
+        let host_ok = host.parse::<std::net::Ipv4Addr>().is_ok()
+            || crate::model::DnsName::parse(host).is_ok()
+            || host == "localhost";
+        if host_ok {
+            Ok(s.to_ascii_lowercase())
+        } else {
+            Err(format!("proxy {s:?}: not a host name or IPv4 address"))
+        }
+    }
+);
+
+checked_string!(
+    /// A plain file name inside the output directory: no directories, no
+    /// dot files.
+    FileName,
+    |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 100
+            && !s.starts_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if ok {
+            Ok(s.to_string())
+        } else {
+            Err(format!("file name {s:?}: letters, digits, '.', '-', '_' only, no directories"))
+        }
+    }
+);
+
+checked_string!(
+    /// A data location (`EU`, `US`, ...), normalized like the workbooks'
+    /// Geography column.
+    GeoName,
+    |s| {
+        let g = Geography::parse(s);
+        let ok = !g.as_str().is_empty()
+            && g.as_str().len() <= 32
+            && g.as_str()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ');
+        if ok {
+            Ok(g.as_str().to_string())
+        } else {
+            Err(format!("geography {s:?}: letters, digits and spaces only"))
+        }
+    }
+);
+
+/// A TCP port in a ruleset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct PortNumber(pub u16);
+
+impl TryFrom<i64> for PortNumber {
+    type Error = String;
+    fn try_from(value: i64) -> Result<Self, String> {
+        u16::try_from(value)
+            .ok()
+            .filter(|p| *p > 0)
+            .map(PortNumber)
+            .ok_or_else(|| format!("port {value} is not 1-65535"))
+    }
+}
+
+impl Ruleset {
+    /// Reads and validates a ruleset file.
+    pub fn load(path: &Path) -> Result<Ruleset, RulesetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ruleset::parse(&text, path)
+    }
+
+    /// Parses ruleset text; `path` is used in errors and to resolve
+    /// relative source paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Ruleset, RulesetError> {
+        let mut ruleset: Ruleset = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_col(text, span.start))
+                .unwrap_or((1, 1));
+            RulesetError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        ruleset.file = path.to_path_buf();
+        Ok(ruleset)
+    }
+
+    /// Source specifications with file paths resolved against the
+    /// ruleset's directory.
+    pub fn source_specs(&self) -> Vec<String> {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        self.sources
+            .files
+            .iter()
+            .map(|s| {
+                if s == "baseline" || s.starts_with("builtin:") || Path::new(s).is_absolute() {
+                    s.clone()
+                } else {
+                    base.join(s).display().to_string()
+                }
+            })
+            .collect()
+    }
+
+    /// The output directory when `generate` gets no `--out`.
+    pub fn default_out_dir(&self) -> PathBuf {
+        match &self.outputs.dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => self.file.parent().unwrap_or(Path::new(".")).join(dir),
+            None => PathBuf::from("out").join(self.name.as_str()),
+        }
+    }
+}
+
+/// One-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Ruleset, String> {
+        Ruleset::parse(text, Path::new("r.toml")).map_err(|e| e.to_string())
+    }
+
+    const MIN: &str = "name = \"site\"\n[scope]\ncloud = \"commercial\"\n";
+
+    #[test]
+    fn minimal_ruleset_takes_defaults() {
+        let r = parse(MIN).unwrap();
+        assert_eq!(r.sources.files, ["baseline"]);
+        assert_eq!(r.scope.products.len(), 3);
+        assert_eq!(r.scope.os.len(), 5);
+        assert!(r.scope.include_optional);
+        assert_eq!(r.default_out_dir(), PathBuf::from("out/site"));
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = parse(&format!("{MIN}colour = \"blue\"\n")).unwrap_err();
+        assert!(e.starts_with("r.toml:4:1: unknown field `colour`"), "{e}");
+        let e = parse(&format!("{MIN}[site]\nworkspace_ids = [\"not-a-guid\"]\n")).unwrap_err();
+        assert!(e.starts_with("r.toml:5:"), "{e}");
+        assert!(e.contains("not a GUID"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[site]\nmdi_instances = [\"contoso.corp\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("no dot or space"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[site]\nmdi_instances = [\"contoso corp\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("no dot or space"), "{e}");
+        let e = parse("name = \"x\"\n[scope]\ncloud = \"mars\"\n").unwrap_err();
+        assert!(e.starts_with("r.toml:3:9:"), "{e}");
+        let e = parse(&format!("exclude = [\"*.com\"]\n{MIN}")).unwrap_err();
+        assert!(e.contains("public suffix"), "{e}");
+        let e = parse(&format!("{MIN}[outputs.plain]\nfile = \"../x\"\n")).unwrap_err();
+        assert!(e.contains("no directories"), "{e}");
+    }
+
+    #[test]
+    fn values_are_normalized() {
+        let r = parse(&format!(
+            "{MIN}[site]\nworkspace_ids = [\"0E2B1D6C-1111-2222-3333-444455556666\"]\nmdi_instances = [\"Contoso-Corp\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            r.site.workspace_ids[0].as_str(),
+            "0e2b1d6c-1111-2222-3333-444455556666"
+        );
+        assert_eq!(r.site.mdi_instances[0].as_str(), "contoso-corp");
+    }
+}
