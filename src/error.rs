@@ -63,6 +63,11 @@ pub enum Error {
     #[error("{0}")]
     Ruleset(String),
 
+    #[error(
+        "source {0}: a URL is fetched by `egressgen refresh`, which this version does not have yet; download the file and name its path"
+    )]
+    UrlSource(String),
+
     #[error("{host:?} is not a host name: {detail}")]
     BadHost { host: String, detail: String },
 

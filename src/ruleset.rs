@@ -466,7 +466,11 @@ impl Ruleset {
             .files
             .iter()
             .map(|s| {
-                if s == "baseline" || s.starts_with("builtin:") || Path::new(s).is_absolute() {
+                let keep = s == "baseline"
+                    || s.starts_with("builtin:")
+                    || crate::sources::is_url(s)
+                    || Path::new(s).is_absolute();
+                if keep {
                     s.clone()
                 } else {
                     base.join(s).display().to_string()

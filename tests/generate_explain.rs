@@ -373,3 +373,29 @@ fn explain_refuses_look_alikes() {
     let out = egressgen(&["explain", "evil.example\nhttp_access allow all"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn url_sources_are_refused_without_touching_the_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("url.toml");
+    std::fs::write(
+        &path,
+        "name = \"url\"\n[sources]\nfiles = [\"https://download.microsoft.com/mde-urls.xlsx\"]\n[scope]\ncloud = \"commercial\"\n[outputs.plain]\n",
+    )
+    .unwrap();
+    let out = egressgen(&[
+        "generate",
+        path.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "https://download.microsoft.com/mde-urls.xlsx: a URL is fetched by `egressgen refresh`"
+        ),
+        "{err}"
+    );
+    assert!(!tmp.path().join("o").exists());
+}

@@ -121,15 +121,23 @@ pub(crate) fn finish_source(src: &SourceFile, kind: SourceKind, collected: Colle
 }
 
 /// Reads one `--source` argument: a file path, `builtin:mma`,
-/// `builtin:mdi`, or `baseline`.
+/// `builtin:mdi`, or `baseline`. A URL is refused: the network is only
+/// for `refresh`.
 pub fn read_source(spec: &str, opts: &ReadOptions) -> Result<Catalog> {
     match spec {
         "baseline" => crate::baseline::load(),
         "builtin:mma" => Ok(builtin::mma()),
         "builtin:mdi" => Ok(builtin::mdi()),
         s if s.starts_with("builtin:") => Err(Error::UnknownBuiltin(s.to_string())),
+        s if is_url(s) => Err(Error::UrlSource(crate::normalize::text::display_escape(s))),
         path => read_file(Path::new(path), opts),
     }
+}
+
+/// `https://...` or `http://...`: fetched by `refresh`, never read here.
+pub fn is_url(spec: &str) -> bool {
+    let lower = spec.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
 }
 
 /// Reads the given sources, in order, into one catalog.
