@@ -85,13 +85,18 @@ pub fn select_backends(
         .collect())
 }
 
-/// Renders every backend.
+/// Renders every backend; `out` is where the files will be published.
 pub fn render_all(
     policy: &Policy,
     ruleset: &Ruleset,
     backends: &[Box<dyn Backend>],
+    out: &Path,
 ) -> Result<Vec<Rendered>, GenerateError> {
-    let opts = OutputOptions { ruleset };
+    let out_dir = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let opts = OutputOptions {
+        ruleset,
+        out_dir: &out_dir,
+    };
     backends
         .iter()
         .map(|b| {
@@ -111,7 +116,7 @@ pub fn generate(
     out: &Path,
 ) -> Result<Generated, GenerateError> {
     let policy = policy_for(ruleset)?;
-    let rendered = render_all(&policy, ruleset, backends)?;
+    let rendered = render_all(&policy, ruleset, backends, out)?;
     let files = output_files(&policy, &rendered);
     publish::publish(out, &files).map_err(|source| GenerateError::Publish {
         ruleset: ruleset.name.to_string(),

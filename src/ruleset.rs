@@ -198,6 +198,80 @@ pub struct Outputs {
     pub dir: Option<PathBuf>,
     #[serde(default)]
     pub plain: Option<PlainOutput>,
+    #[serde(default)]
+    pub squid: Option<SquidOutput>,
+    #[serde(default)]
+    pub pac: Option<PacOutput>,
+    #[serde(default)]
+    pub tls_bypass: Option<TlsBypassOutput>,
+}
+
+/// Squid ACL files, an include snippet and standalone configurations.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SquidOutput {
+    /// Absolute directory the ACL files will be read from on the proxy
+    /// (`/etc/squid/egressgen`). Default: the output directory itself, so
+    /// the generated configuration works in place.
+    #[serde(default)]
+    pub acl_dir: Option<AbsPath>,
+    /// Port of the standalone configuration's `http_port`.
+    #[serde(default = "default_listen")]
+    pub listen: PortNumber,
+    /// Client networks allowed to use the proxy for these destinations.
+    #[serde(default = "default_clients")]
+    pub clients: Vec<Cidr>,
+    /// PEM file (certificate and key) for the ssl-bump configuration's
+    /// `http_port ... ssl-bump`. Default `/etc/squid/egressgen-bump.pem`.
+    #[serde(default)]
+    pub bump_cert: Option<AbsPath>,
+}
+
+fn default_listen() -> PortNumber {
+    PortNumber(3128)
+}
+
+fn default_clients() -> Vec<Cidr> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .iter()
+    .map(|c| Cidr(c.to_string()))
+    .collect()
+}
+
+/// A PAC file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacOutput {
+    #[serde(default = "pac_file")]
+    pub file: FileName,
+    /// Answer for allowed endpoints. Default: the `[proxy]` addresses as
+    /// `PROXY host:port; ...`.
+    #[serde(default)]
+    pub proxy: Option<PacAnswer>,
+    /// Answer for every other host. Default: the same as `proxy`, so the
+    /// proxy decides.
+    #[serde(default)]
+    pub default: Option<PacAnswer>,
+}
+
+fn pac_file() -> FileName {
+    FileName("proxy.pac".to_string())
+}
+
+/// The hosts a TLS-inspecting proxy must leave alone, in several forms.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsBypassOutput {
+    /// The Palo Alto list's subdomain entries rely on "Automatically
+    /// expand to include subdomains" being enabled on the EDL object.
+    #[serde(default = "yes")]
+    pub edl_expands_subdomains: bool,
 }
 
 /// Which routes a list holds.
@@ -391,6 +465,60 @@ checked_string!(
         } else {
             Err(format!("file name {s:?}: letters, digits, '.', '-', '_' only, no directories"))
         }
+    }
+);
+
+checked_string!(
+    /// An absolute path made of characters that need no quoting in a
+    /// Squid configuration.
+    AbsPath,
+    |s| {
+        let ok = s.starts_with('/')
+            && s.len() <= 200
+            && !s.split('/').any(|seg| seg == "..")
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_'));
+        if ok {
+            Ok(s.trim_end_matches('/').to_string())
+        } else {
+            Err(format!("path {s:?}: absolute, letters, digits, '/', '.', '-', '_' only"))
+        }
+    }
+);
+
+checked_string!(
+    /// A client network (`10.0.0.0/8`, `2001:db8::/32`).
+    Cidr,
+    |s| s
+        .trim()
+        .parse::<ipnet::IpNet>()
+        .ok()
+        .filter(|n| n.trunc() == *n)
+        .map(|n| n.to_string())
+        .ok_or_else(|| format!("client network {s:?}: expected a network such as 10.0.0.0/8"))
+);
+
+checked_string!(
+    /// A PAC answer: `DIRECT` or `PROXY host:port` (also `HTTPS`, `SOCKS`,
+    /// `SOCKS4`, `SOCKS5`), several joined by `; `.
+    PacAnswer,
+    |s| {
+        let mut parts = Vec::new();
+        for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let ok = part == "DIRECT" || {
+                let (kind, target) = part.split_once(' ').unwrap_or(("", ""));
+                ["PROXY", "HTTPS", "SOCKS", "SOCKS4", "SOCKS5"].contains(&kind)
+                    && ProxyAddress::try_from(target.trim().to_string()).is_ok()
+            };
+            if !ok {
+                return Err(format!("PAC answer {s:?}: expected DIRECT or PROXY host:port, joined by '; '"));
+            }
+            parts.push(part.to_string());
+        }
+        if parts.is_empty() {
+            return Err("PAC answer is empty".to_string());
+        }
+        Ok(parts.join("; "))
     }
 );
 

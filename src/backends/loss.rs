@@ -56,6 +56,25 @@ impl LossEntry {
     }
 }
 
+impl LossEntry {
+    /// For entries that are not allow entries (TLS bypass hosts).
+    pub fn for_host(
+        host: &crate::model::HostPattern,
+        outcome: Outcome,
+        expressed_as: Vec<String>,
+        why: &str,
+    ) -> Self {
+        LossEntry {
+            entry: host.to_string(),
+            ports: Vec::new(),
+            route: Route::Proxy,
+            outcome,
+            expressed_as,
+            why: why.to_string(),
+        }
+    }
+}
+
 pub fn entry_label(e: &PolicyEntry) -> String {
     format!("{}{}", e.host, e.path.as_deref().unwrap_or(""))
 }

@@ -3,7 +3,10 @@
 //! A backend never reads a file and never sees the catalog.
 
 pub mod loss;
+pub mod pac;
 pub mod plain;
+pub mod squid;
+pub mod tls_bypass;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +43,9 @@ pub struct BackendError {
 /// Everything a backend may look at besides the policy.
 pub struct OutputOptions<'a> {
     pub ruleset: &'a Ruleset,
+    /// Absolute path of the output directory, for files that name each
+    /// other (a Squid configuration including its ACL files).
+    pub out_dir: &'a std::path::Path,
 }
 
 pub trait Backend {
@@ -54,7 +60,76 @@ pub fn configured(ruleset: &Ruleset) -> Vec<Box<dyn Backend>> {
     if let Some(cfg) = &ruleset.outputs.plain {
         out.push(Box::new(plain::Plain::new(cfg.clone())));
     }
+    if let Some(cfg) = &ruleset.outputs.squid {
+        out.push(Box::new(squid::Squid::new(cfg.clone())));
+    }
+    if let Some(cfg) = &ruleset.outputs.pac {
+        out.push(Box::new(pac::Pac::new(cfg.clone())));
+    }
+    if let Some(cfg) = &ruleset.outputs.tls_bypass {
+        out.push(Box::new(tls_bypass::TlsBypass::new(cfg.clone())));
+    }
     out
+}
+
+/// The host name of a pattern, refused unless it is plain LDH text. The
+/// policy only holds validated names; this is the backends' second line
+/// of defence, for formats with no escaping (Squid ACL files, lists).
+pub fn safe_name<'a>(
+    backend: &'static str,
+    host: &'a crate::model::HostPattern,
+) -> Result<&'a str, BackendError> {
+    let name = host.name().as_str();
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if ok {
+        Ok(name)
+    } else {
+        Err(BackendError {
+            backend,
+            message: format!(
+                "refusing host {:?}: not a plain host name",
+                display_escape(name)
+            ),
+        })
+    }
+}
+
+/// A path prefix, refused unless it holds only the characters the catalog
+/// admits.
+pub fn safe_path<'a>(backend: &'static str, path: &'a str) -> Result<&'a str, BackendError> {
+    let ok = path.starts_with('/')
+        && path.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '/' | '-' | '.' | '_' | '~' | '%' | ':' | '@' | '+' | '=')
+        });
+    if ok {
+        Ok(path)
+    } else {
+        Err(BackendError {
+            backend,
+            message: format!("refusing path {:?}", display_escape(path)),
+        })
+    }
+}
+
+/// `# ` before each line.
+pub fn comment_block(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("# {l}\n")).collect()
+}
+
+/// A one-line summary of where an entry came from, safe inside a comment.
+pub fn provenance_comment(provenance: &[crate::model::Provenance]) -> String {
+    let first = provenance
+        .first()
+        .map(|p| display_escape(&p.to_string()))
+        .unwrap_or_default();
+    match provenance.len() {
+        0 | 1 => first,
+        n => format!("{first} (+{} more)", n - 1),
+    }
 }
 
 /// Lines every generated file starts with: tool version, ruleset, and the
@@ -84,3 +159,6 @@ pub fn header_lines(policy: &Policy, what: &str) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod injection_tests;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    header_lines,
+    comment_block, header_lines, safe_name, safe_path,
 };
 use crate::model::{HostPattern, Route};
 use crate::policy::{Policy, PolicyEntry};
@@ -80,7 +80,7 @@ impl Backend for Plain {
             entries: Vec::new(),
         };
         for e in &policy.entries {
-            loss.entries.push(self.express(e, &mut per_port));
+            loss.entries.push(self.express(e, &mut per_port)?);
         }
         let mut files = BTreeMap::new();
         let route = match self.cfg.route {
@@ -121,18 +121,27 @@ impl Plain {
         &self,
         e: &PolicyEntry,
         per_port: &mut BTreeMap<u16, BTreeSet<String>>,
-    ) -> LossEntry {
+    ) -> Result<LossEntry, BackendError> {
         if !self.wanted(e.route) {
-            return LossEntry::new(
+            return Ok(LossEntry::new(
                 e,
                 Outcome::Dropped,
                 Vec::new(),
                 &format!("route {:?} is not in this list", e.route).to_lowercase(),
-            );
+            ));
+        }
+        safe_name("plain", &e.host)?;
+        if let Some(p) = &e.path {
+            safe_path("plain", p)?;
         }
         let lines = lines(&e.host, e.path.as_deref());
         if lines.is_empty() {
-            return LossEntry::new(e, Outcome::Dropped, Vec::new(), "an unfilled placeholder");
+            return Ok(LossEntry::new(
+                e,
+                Outcome::Dropped,
+                Vec::new(),
+                "an unfilled placeholder",
+            ));
         }
         let mut expressed = Vec::new();
         for &port in &e.ports {
@@ -142,13 +151,8 @@ impl Plain {
                 expressed.push(format!("{file}: {line}"));
             }
         }
-        LossEntry::new(e, Outcome::Exact, expressed, "")
+        Ok(LossEntry::new(e, Outcome::Exact, expressed, ""))
     }
-}
-
-/// `# ` before each line.
-fn comment_block(lines: &[String]) -> String {
-    lines.iter().map(|l| format!("# {l}\n")).collect()
 }
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let policy = generate::policy_for(&ruleset).map_err(|e| Error::Ruleset(e.to_string()))?;
     let backends =
         generate::select_backends(&ruleset, None).map_err(|e| Error::Ruleset(e.to_string()))?;
-    let rendered = generate::render_all(&policy, &ruleset, &backends)
+    let out = ruleset.default_out_dir();
+    let rendered = generate::render_all(&policy, &ruleset, &backends, &out)
         .map_err(|e| Error::Ruleset(e.to_string()))?;
     let x = explain(&policy, &rendered, &host, args.port);
     match args.format {

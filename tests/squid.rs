@@ -1,0 +1,382 @@
+//! The Squid output proven by a real Squid: `squid -k parse` on every
+//! generated configuration, and a live Squid on 127.0.0.1 that lets every
+//! allowed endpoint through and answers 403 to look-alikes, IP literals,
+//! other ports and paths outside a path-scoped entry.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::data;
+use common::tools::{require, squid_parse_problems, throwaway_cert};
+use egressgen::generate;
+use egressgen::model::{HostPattern, Route};
+use egressgen::policy::Policy;
+use egressgen::ruleset::Ruleset;
+
+fn write_ruleset(dir: &Path, name: &str, text: &str) -> Ruleset {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    Ruleset::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn generate_into(ruleset: &Ruleset, out: &Path) -> Policy {
+    let backends = generate::select_backends(ruleset, None).unwrap();
+    generate::generate(ruleset, &backends, out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .policy
+}
+
+fn assert_parses(out: &Path) {
+    for conf in ["squid.conf", "squid-sslbump.conf"] {
+        let problems = squid_parse_problems(&out.join(conf));
+        assert!(
+            problems.is_empty(),
+            "{}: {problems:#?}",
+            out.join(conf).display()
+        );
+    }
+}
+
+/// Every example ruleset, the built-in baseline, and Microsoft's real files
+/// (commercial, GCC and DoD scopes, every product).
+#[test]
+fn squid_parses_every_generated_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pem = throwaway_cert(tmp.path());
+    let bump = format!("[outputs.squid]\nbump_cert = \"{}\"\n", pem.display());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
+    for entry in std::fs::read_dir(examples).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("[outputs.squid]\n", &bump);
+        assert!(
+            text.contains("bump_cert"),
+            "{} has an [outputs.squid] table",
+            path.display()
+        );
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let r = write_ruleset(tmp.path(), &name, &text);
+        let out = tmp.path().join(format!("out-{name}"));
+        generate_into(&r, &out);
+        assert_parses(&out);
+    }
+    let real: Vec<String> = [
+        "mde/mde-urls_2021-03-25.xlsx",
+        "mde/mde-streamlined-urls-commercial.xlsx",
+        "mde/standard-device-connectivity-urls-commercial.urltables.md",
+        "mde/standard-device-connectivity-urls-gov.urltables.md",
+        "servicetags/ServiceTags_Public_20251013.json",
+        "servicetags/ServiceTags_AzureGovernment_20251013.json",
+        "m365/get_endpoints_usgov_dod.json",
+    ]
+    .iter()
+    .map(|f| format!("{:?}", data(f).display().to_string()))
+    .chain(["\"builtin:mma\"".to_string(), "\"builtin:mdi\"".to_string()])
+    .collect();
+    for (name, files, cloud, geos) in [
+        (
+            "baseline",
+            "\"baseline\"".to_string(),
+            "commercial",
+            "[\"US\", \"EU\", \"UK\", \"AU\"]",
+        ),
+        (
+            "real-commercial",
+            real.join(", "),
+            "commercial",
+            "[\"US\", \"EU\", \"UK\", \"AU\"]",
+        ),
+        ("real-gcc", real.join(", "), "gcc", "[]"),
+        ("real-dod", real.join(", "), "dod", "[]"),
+    ] {
+        let text = format!(
+            "name = \"{name}\"\n[sources]\nfiles = [{files}]\n[scope]\ncloud = \"{cloud}\"\ngeographies = {geos}\n\
+             products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\", \"portal\", \"m365\"]\n\
+             [site]\nworkspace_ids = [\"0e2b1d6c-1111-2222-3333-444455556666\"]\nmdi_instances = [\"contoso-corp\"]\n\
+             [proxy]\naddresses = [\"proxy.example.com:3128\"]\n{bump}"
+        );
+        let r = write_ruleset(tmp.path(), name, &text);
+        let out = tmp.path().join(format!("out-{name}"));
+        let policy = generate_into(&r, &out);
+        assert!(!policy.entries.is_empty(), "{name}");
+        assert_parses(&out);
+    }
+}
+
+/// Answers any HTTP request with 200 and accepts TLS-port connections, on
+/// 127.0.0.1:80 and :443, for the lifetime of the test.
+fn origin() {
+    let bind = |port: u16| {
+        TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| {
+            panic!("the live Squid test needs 127.0.0.1:{port} for its origin server (run as root, port free): {e}")
+        })
+    };
+    let http = bind(80);
+    let tls = bind(443);
+    std::thread::spawn(move || {
+        for conn in http.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\norigin",
+                );
+            });
+        }
+    });
+    std::thread::spawn(move || {
+        for conn in tls.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 256];
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+}
+
+struct SquidProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for SquidProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Squid in the foreground with the generated squid.conf, logs and pid in
+/// `dir`, names resolved by `hosts` only.
+fn start_squid(dir: &Path, out: &Path, port: u16, hosts: &BTreeSet<String>) -> SquidProcess {
+    let squid = require("squid", "squid-openssl");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // Squid started as root runs as its own user: it must read the output
+    // and write the logs.
+    chmod(dir, 0o755);
+    chmod(&logs, 0o777);
+    chmod(out, 0o755);
+    let hosts_file = dir.join("hosts");
+    // One name per line: Squid reads a bounded number of names per line.
+    let lines: String = hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect();
+    std::fs::write(&hosts_file, lines).unwrap();
+    let conf = dir.join("test-squid.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "visible_hostname egressgen-test\npid_filename {logs}/squid.pid\ncache_log {logs}/cache.log\n\
+             access_log stdio:{logs}/access.log\nhosts_file {hosts}\ndns_nameservers 127.0.0.1\n\
+             coredump_dir {logs}\nnetdb_filename none\nshutdown_lifetime 1 seconds\ninclude {out}/squid.conf\n",
+            logs = logs.display(),
+            hosts = hosts_file.display(),
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    let problems = squid_parse_problems(&conf);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let child = Command::new(squid)
+        .arg("-N")
+        .arg("-f")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start squid");
+    let mut proc = SquidProcess {
+        child,
+        log: logs.join("cache.log"),
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            panic!(
+                "squid exited ({status}): {}",
+                std::fs::read_to_string(&proc.log).unwrap_or_default()
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "squid did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proc
+}
+
+/// Sends one request through the proxy; returns the status code and
+/// whether Squid said access denied.
+fn ask(port: u16, request: &str) -> (u16, bool) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text.contains("X-Squid-Error: ERR_ACCESS_DENIED"))
+}
+
+fn connect(host: &str, port: u16) -> String {
+    format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n")
+}
+
+fn get(url: &str) -> String {
+    let host = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    format!("GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+}
+
+/// Concrete hosts an entry admits: the name itself, a name below it.
+fn probe_hosts(host: &HostPattern) -> Vec<String> {
+    let n = host.name().as_str();
+    match host {
+        HostPattern::Exact(_) => vec![n.to_string()],
+        HostPattern::Subdomains(_) => vec![format!("probe.{n}")],
+        HostPattern::Domain(_) => vec![n.to_string(), format!("probe.{n}")],
+        HostPattern::SuffixGlob(_) => vec![format!("probe{n}")],
+        HostPattern::Template(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn live_squid_enforces_the_policy() {
+    origin();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = format!(
+        "name = \"live\"\n[scope]\ncloud = \"commercial\"\ngeographies = [\"US\", \"EU\"]\n\
+         products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\"]\n\
+         [site]\nworkspace_ids = [\"0e2b1d6c-1111-2222-3333-444455556666\"]\nmdi_instances = [\"contoso-corp\"]\n\
+         [[allow]]\nurl = \"http://crl.contoso.com/pki/*\"\n\
+         [outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n"
+    );
+    let r = write_ruleset(tmp.path(), "live", &text);
+    let out = tmp.path().join("out");
+    let policy = generate_into(&r, &out);
+
+    let mut allowed: Vec<(String, String)> = Vec::new();
+    let mut hosts = BTreeSet::new();
+    for e in policy.entries.iter().filter(|e| e.route == Route::Proxy) {
+        for host in probe_hosts(&e.host) {
+            hosts.insert(host.clone());
+            for &p in &e.ports {
+                match p {
+                    443 => allowed.push((format!("{host}:443"), connect(&host, 443))),
+                    80 => {
+                        let url = format!("http://{host}{}probe", e.path.as_deref().unwrap_or("/"));
+                        allowed.push((url.clone(), get(&url)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        allowed.len() > 30,
+        "a real policy: {} probes",
+        allowed.len()
+    );
+    assert!(
+        allowed.iter().any(
+            |(what, _)| what.starts_with("http://crl.microsoft.com/pki/crl/")
+                || what.starts_with("http://www.microsoft.com/pki")
+        ),
+        "CRL paths probed"
+    );
+    let direct = policy
+        .entries
+        .iter()
+        .find(|e| e.route == Route::Direct)
+        .expect("a direct-route entry");
+    let direct_host = probe_hosts(&direct.host)[0].clone();
+    let denied = [
+        connect("blob.core.windows.net.evil.example", 443),
+        get("http://blob.core.windows.net.evil.example/"),
+        connect("xwinatp-gw-cus.microsoft.com", 443),
+        connect("winatp-gw-cus.microsoft.com.evil.example", 443),
+        get("http://127.0.0.1/"),
+        connect("127.0.0.1", 443),
+        connect("winatp-gw-cus.microsoft.com", 8443),
+        get("http://www.microsoft.com/outside/the/paths"),
+        connect(&direct_host, 443),
+    ];
+    for h in [
+        "blob.core.windows.net.evil.example",
+        "xwinatp-gw-cus.microsoft.com",
+        "winatp-gw-cus.microsoft.com.evil.example",
+        &direct_host,
+    ] {
+        hosts.insert(h.to_string());
+    }
+    let squid = start_squid(tmp.path(), &out, port, &hosts);
+
+    let mut failures = Vec::new();
+    for (what, request) in &allowed {
+        let (code, denied) = ask(port, request);
+        if code != 200 || denied {
+            failures.push(format!("{what}: {code} (expected 200)"));
+        }
+    }
+    // Squid lowercases the host: mixed case is the same destination.
+    let (code, _) = ask(port, &connect("WINATP-GW-CUS.Microsoft.COM", 443));
+    if code != 200 {
+        failures.push(format!("mixed-case CONNECT: {code}"));
+    }
+    for request in &denied {
+        let (code, access_denied) = ask(port, request);
+        if code != 403 || !access_denied {
+            failures.push(format!(
+                "{}: {code} (expected 403 ERR_ACCESS_DENIED)",
+                request.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    let log = std::fs::read_to_string(&squid.log).unwrap_or_default();
+    drop(squid);
+    assert!(failures.is_empty(), "{failures:#?}\ncache.log:\n{log}");
+}
