@@ -107,6 +107,29 @@ fn squid_parses_every_generated_configuration() {
         let policy = generate_into(&r, &out);
         assert!(!policy.entries.is_empty(), "{name}");
         assert_parses(&out);
+        // The MMA table asks to bypass *.blob.core.windows.net; the 2023
+        // guidance forbids it: nothing may splice a blob host.
+        let nobump =
+            std::fs::read_to_string(out.join("squid-nobump.ssl_server_name")).unwrap_or_default();
+        for line in nobump.lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                !line.ends_with("blob.core.windows.net"),
+                "{name}: splices {line}"
+            );
+        }
+        if cloud == "commercial" {
+            assert!(
+                policy
+                    .tls
+                    .conflicts
+                    .iter()
+                    .any(|c| c.never_bypass.to_string() == "*.blob.core.windows.net")
+            );
+            assert!(
+                nobump.lines().any(|l| l.ends_with("opinsights.azure.com")),
+                "{name}: MMA hosts spliced"
+            );
+        }
     }
 }
 
