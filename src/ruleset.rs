@@ -204,6 +204,120 @@ pub struct Outputs {
     pub pac: Option<PacOutput>,
     #[serde(default)]
     pub tls_bypass: Option<TlsBypassOutput>,
+    #[serde(default)]
+    pub nftables: Option<NftablesOutput>,
+    #[serde(default)]
+    pub pfsense: Option<PfsenseOutput>,
+    #[serde(default)]
+    pub azure_firewall: Option<AzureFirewallOutput>,
+}
+
+/// Azure Firewall Policy rule collection groups.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureFirewallOutput {
+    /// Groups are named `<group_name>-1`, `-2`, ...
+    #[serde(default = "az_group_name")]
+    pub group_name: Identifier,
+    /// Priority of the first group (100-65000); later groups follow.
+    #[serde(default = "az_group_priority")]
+    pub group_priority: Priority,
+    /// Priority of the no-inspect collection; the FQDN and network
+    /// collections follow at +100 and +200.
+    #[serde(default = "az_collection_priority")]
+    pub collection_priority: Priority,
+    /// `sourceAddresses` of every rule.
+    #[serde(default = "az_sources")]
+    pub source_addresses: Vec<AzureSource>,
+    /// Network rules name the service tag instead of listing prefixes.
+    #[serde(default = "yes")]
+    pub use_service_tags: bool,
+}
+
+fn az_group_name() -> Identifier {
+    Identifier("egressgen".to_string())
+}
+
+fn az_group_priority() -> Priority {
+    Priority(500)
+}
+
+fn az_collection_priority() -> Priority {
+    Priority(100)
+}
+
+fn az_sources() -> Vec<AzureSource> {
+    vec![AzureSource("*".to_string())]
+}
+
+/// A priority of Azure Firewall Policy: 100 to 65000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Priority(pub u16);
+
+impl TryFrom<i64> for Priority {
+    type Error = String;
+    fn try_from(value: i64) -> Result<Self, String> {
+        if (100..=65000).contains(&value) {
+            Ok(Priority(value as u16))
+        } else {
+            Err(format!("priority {value} is not 100-65000"))
+        }
+    }
+}
+
+/// pfSense aliases and pass rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PfsenseOutput {
+    /// Interface the pass rules sit on (`lan`, `opt1`, ...).
+    #[serde(default = "pf_interface")]
+    pub interface: Identifier,
+    /// Source of the rules: `any`, an interface's network (`lan`), or a
+    /// CIDR.
+    #[serde(default = "pf_source")]
+    pub source: PfSource,
+    /// Prefix of every alias name.
+    #[serde(default = "pf_prefix")]
+    pub alias_prefix: Identifier,
+}
+
+fn pf_interface() -> Identifier {
+    Identifier("lan".to_string())
+}
+
+fn pf_source() -> PfSource {
+    PfSource("lan".to_string())
+}
+
+fn pf_prefix() -> Identifier {
+    Identifier("EG".to_string())
+}
+
+/// nftables sets and a chain, declared in the site's own table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NftablesOutput {
+    #[serde(default = "nft_file")]
+    pub file: FileName,
+    /// The `inet` table the site's chains live in.
+    #[serde(default = "nft_table")]
+    pub table: Identifier,
+    /// The chain to jump to; its sets are `<chain>_v4` and `<chain>_v6`.
+    #[serde(default = "nft_chain")]
+    pub chain: Identifier,
+}
+
+fn nft_file() -> FileName {
+    FileName("egressgen.nft".to_string())
+}
+
+fn nft_table() -> Identifier {
+    Identifier("filter".to_string())
+}
+
+fn nft_chain() -> Identifier {
+    Identifier("egressgen_allow".to_string())
 }
 
 /// Squid ACL files, an include snippet and standalone configurations.
@@ -519,6 +633,46 @@ checked_string!(
             return Err("PAC answer is empty".to_string());
         }
         Ok(parts.join("; "))
+    }
+);
+
+checked_string!(
+    /// A name for nftables, pfSense or Azure: a letter, then letters,
+    /// digits and `_`, at most 31 characters.
+    Identifier,
+    |s| {
+        let ok = s.len() <= 31
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(s.to_string())
+        } else {
+            Err(format!("name {s:?}: a letter, then letters, digits or '_', at most 31 characters"))
+        }
+    }
+);
+
+checked_string!(
+    /// A pfSense rule source: `any`, an interface network, or a CIDR.
+    PfSource,
+    |s| {
+        if s == "any" || Identifier::try_from(s.to_string()).is_ok() {
+            Ok(s.to_string())
+        } else {
+            Cidr::try_from(s.to_string()).map(String::from)
+        }
+    }
+);
+
+checked_string!(
+    /// An Azure Firewall source address: `*` or a network.
+    AzureSource,
+    |s| {
+        if s == "*" {
+            Ok(s.to_string())
+        } else {
+            Cidr::try_from(s.to_string()).map(String::from)
+        }
     }
 );
 

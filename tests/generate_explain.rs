@@ -233,11 +233,11 @@ fn only_selects_configured_outputs() {
     let out = tmp.path().join("o");
     let r = ruleset_path("commercial-eu.toml");
     let out_s = out.to_str().unwrap();
-    let o = egressgen(&["generate", &r, "--out", out_s, "--only", "nftables"]);
+    let o = egressgen(&["generate", &r, "--out", out_s, "--only", "iptables"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--only nftables: this ruleset configures plain, squid, pac, tls-bypass"),
+        err.contains("--only iptables: this ruleset configures plain, squid, pac, tls-bypass, pfsense, azure-firewall, nftables"),
         "{err}"
     );
     ok(&egressgen(&[

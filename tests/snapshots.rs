@@ -13,7 +13,7 @@ fn every_output_of_a_small_policy() {
     let tmp = tempfile::tempdir().unwrap();
     let backends = generate::select_backends(&r, None).unwrap();
     let done = generate::generate(&r, &backends, &tmp.path().join("small")).unwrap();
-    assert_eq!(done.files.len(), 19, "{:?}", done.files);
+    assert_eq!(done.files.len(), 28, "{:?}", done.files);
     for file in &done.files {
         let text = std::fs::read_to_string(tmp.path().join("small").join(file)).unwrap();
         insta::assert_snapshot!(file.clone(), text);

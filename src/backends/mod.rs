@@ -2,8 +2,11 @@
 //! loss report saying, for every policy entry, how the format expressed it.
 //! A backend never reads a file and never sees the catalog.
 
+pub mod azure_firewall;
 pub mod loss;
+pub mod nftables;
 pub mod pac;
+pub mod pfsense;
 pub mod plain;
 pub mod squid;
 pub mod tls_bypass;
@@ -68,6 +71,15 @@ pub fn configured(ruleset: &Ruleset) -> Vec<Box<dyn Backend>> {
     }
     if let Some(cfg) = &ruleset.outputs.tls_bypass {
         out.push(Box::new(tls_bypass::TlsBypass::new(cfg.clone())));
+    }
+    if let Some(cfg) = &ruleset.outputs.pfsense {
+        out.push(Box::new(pfsense::Pfsense::new(cfg.clone())));
+    }
+    if let Some(cfg) = &ruleset.outputs.azure_firewall {
+        out.push(Box::new(azure_firewall::AzureFirewall::new(cfg.clone())));
+    }
+    if let Some(cfg) = &ruleset.outputs.nftables {
+        out.push(Box::new(nftables::Nftables::new(cfg.clone())));
     }
     out
 }

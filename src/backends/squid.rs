@@ -14,8 +14,7 @@ use super::{
     Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
     comment_block, header_lines, provenance_comment, safe_name, safe_path,
 };
-use crate::model::{DnsName, HostPattern, Route};
-use crate::policy::matching::covers;
+use crate::model::{HostPattern, Route};
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
 use crate::ruleset::SquidOutput;
 
@@ -102,32 +101,41 @@ fn host_regex(host: &HostPattern, name: &str) -> Option<String> {
 }
 
 /// Drops dstdomain lines another line of the same file covers under
-/// Squid's semantics, where `.x` admits `x` and everything below.
+/// Squid's semantics, where `.x` admits `x` and everything below. A line
+/// is covered by `.y` for its own name (an exact line) or any ancestor.
 fn squid_collapse(file: &mut AclFile) {
-    let as_pattern = |line: &str| -> Option<HostPattern> {
-        match line.strip_prefix('.') {
-            Some(rest) => DnsName::parse(rest).ok().map(HostPattern::Domain),
-            None => DnsName::parse(line).ok().map(HostPattern::Exact),
-        }
-    };
-    let lines: Vec<(String, Option<HostPattern>)> = file
+    let subtrees: std::collections::HashSet<String> = file
         .lines
         .keys()
-        .map(|l| (l.clone(), as_pattern(l)))
+        .filter_map(|l| l.strip_prefix('.').map(str::to_string))
         .collect();
-    for (line, pattern) in &lines {
-        let Some(pattern) = pattern else { continue };
-        let outer = lines
-            .iter()
-            .find(|(other, p)| other != line && p.as_ref().is_some_and(|p| covers(p, pattern)));
-        if let Some((outer, _)) = outer {
-            let comments = file.lines.remove(line).unwrap_or_default();
-            let slot = file.lines.entry(outer.clone()).or_default();
-            for c in comments {
-                let c = format!("{c} (within {outer})");
-                if !slot.contains(&c) {
-                    slot.push(c);
-                }
+    let lines: Vec<String> = file.lines.keys().cloned().collect();
+    for line in lines {
+        let (name, is_subtree) = match line.strip_prefix('.') {
+            Some(rest) => (rest.to_string(), true),
+            None => (line.clone(), false),
+        };
+        // The outermost covering subtree, so chains end at the top.
+        let mut outer = None;
+        let mut rest = name.as_str();
+        if !is_subtree && subtrees.contains(rest) {
+            outer = Some(rest.to_string());
+        }
+        while let Some((_, parent)) = rest.split_once('.') {
+            if subtrees.contains(parent) {
+                outer = Some(parent.to_string());
+            }
+            rest = parent;
+        }
+        let Some(outer) = outer.map(|o| format!(".{o}")) else {
+            continue;
+        };
+        let comments = file.lines.remove(&line).unwrap_or_default();
+        let slot = file.lines.entry(outer.clone()).or_default();
+        for c in comments {
+            let c = format!("{c} (within {outer})");
+            if !slot.contains(&c) {
+                slot.push(c);
             }
         }
     }

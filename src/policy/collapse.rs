@@ -4,7 +4,7 @@
 //! merges into it. Path-scoped entries stay path-scoped unless a whole-host
 //! entry covers them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::PolicyEntry;
 use super::matching::{covers, path_covers};
@@ -181,23 +181,52 @@ fn promote_domains(mut units: BTreeMap<Key, Meta>) -> BTreeMap<Key, Meta> {
 }
 
 /// Moves every unit covered by another into a maximal cover.
+///
+/// Only a unit with the same name, a unit named after an ancestor, or a
+/// suffix glob can cover another, so candidates come from a name index and
+/// the work grows with entries times labels, not entries squared.
 fn drop_covered(units: BTreeMap<Key, Meta>) -> BTreeMap<Key, Meta> {
     let keys: Vec<Key> = units.keys().cloned().collect();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut globs = Vec::new();
+    for (i, (host, _)) in keys.iter().enumerate() {
+        match host {
+            HostPattern::SuffixGlob(_) => globs.push(i),
+            _ => by_name.entry(host.name().as_str()).or_default().push(i),
+        }
+    }
     let covers_key = |a: &Key, b: &Key| {
         a != b && covers(&a.0, &b.0) && path_covers(a.1.as_deref(), b.1.as_deref())
     };
-    let maximal: Vec<&Key> = keys
-        .iter()
-        .filter(|k| !keys.iter().any(|o| covers_key(o, k)))
-        .collect();
+    let coverers = |k: &Key| -> Vec<usize> {
+        let name = k.0.name().as_str();
+        let mut names = vec![name];
+        let mut rest = name;
+        while let Some((_, parent)) = rest.split_once('.') {
+            names.push(parent);
+            rest = parent;
+        }
+        let mut out: Vec<usize> = names
+            .iter()
+            .filter_map(|n| by_name.get(n))
+            .flatten()
+            .chain(globs.iter())
+            .copied()
+            .filter(|&i| covers_key(&keys[i], k))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+    let maximal: Vec<bool> = keys.iter().map(|k| coverers(k).is_empty()).collect();
     let mut out: BTreeMap<Key, Meta> = BTreeMap::new();
     for (key, meta) in units {
         // The first maximal cover in key order, so the result does not
-        // depend on input order.
-        let target = maximal
-            .iter()
-            .find(|m| covers_key(m, &key))
-            .map(|m| (*m).clone())
+        // depend on input order. A chain's top is also a cover of `key`.
+        let target = coverers(&key)
+            .into_iter()
+            .find(|&i| maximal[i])
+            .map(|i| keys[i].clone())
             .unwrap_or(key);
         out.entry(target).or_default().absorb(&meta);
     }

@@ -30,6 +30,60 @@ pub struct PrefixPolicy {
     pub total_ipv6: Vec<Ipv6Net>,
 }
 
+/// Which service tag stands for which published host pattern: a firewall
+/// that cannot match names can allow the tag's prefixes instead. Our own
+/// reading of Microsoft's pages (the streamlined workbook's `IP addresses`
+/// sheet, the Defender for Identity proxy page).
+const TAG_HOSTS: &[(&str, &[&str])] = &[
+    (
+        "AzureAdvancedThreatProtection",
+        &["*.atp.azure.com", "*.atp.azure.us", "*.atp.gcc.azure.com"],
+    ),
+    (
+        "MicrosoftDefenderForEndpoint",
+        &["*.endpoint.security.microsoft.com"],
+    ),
+    ("OneDsCollector", &["*.events.data.microsoft.com"]),
+];
+
+/// How a service tag of the policy stands for a host pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagCover {
+    /// The tag's prefixes serve every host the pattern admits.
+    Whole(String),
+    /// The pattern is broader; the tag serves the part it names.
+    Part { tag: String, part: String },
+}
+
+/// The policy's service tag (with prefixes) that stands for `host`, if any.
+pub fn tag_for(policy: &PrefixPolicy, host: &crate::model::HostPattern) -> Option<TagCover> {
+    let mut part = None;
+    for (tag, patterns) in TAG_HOSTS {
+        let present = policy
+            .tags
+            .iter()
+            .any(|t| t.tag == *tag && !(t.ipv4.is_empty() && t.ipv6.is_empty()));
+        if !present {
+            continue;
+        }
+        for p in patterns
+            .iter()
+            .filter_map(|p| crate::normalize::host::parse_pattern(p).ok())
+        {
+            if super::matching::covers(&p, host) {
+                return Some(TagCover::Whole(tag.to_string()));
+            }
+            if part.is_none() && super::matching::covers(host, &p) {
+                part = Some(TagCover::Part {
+                    tag: tag.to_string(),
+                    part: p.to_string(),
+                });
+            }
+        }
+    }
+    part
+}
+
 /// The tags a ruleset takes: `site.service_tags` when given, otherwise
 /// what the products need.
 pub fn selected_tags(ruleset: &Ruleset) -> Vec<String> {

@@ -1,0 +1,382 @@
+//! pfSense: a config.xml fragment of `<aliases>` (host aliases for exact
+//! names, network aliases for the service tags' prefixes) and `<filter>`
+//! pass rules, plus one-entry-per-line files for Firewall > Aliases >
+//! Import. Aliases hold at most 5,000 entries (the GUI's limit) and are
+//! split into numbered aliases beyond that. pfSense takes no wildcards: a
+//! wildcard is replaced by a service tag's prefixes where one covers it,
+//! and reported as not expressible otherwise.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
+    header_lines, provenance_comment, safe_name,
+};
+use crate::model::HostPattern;
+use crate::policy::prefixes::{TagCover, tag_for};
+use crate::policy::{Policy, PolicyEntry};
+use crate::ruleset::PfsenseOutput;
+
+const NAME: &str = "pfsense";
+/// Entries per alias that the GUI accepts.
+pub const MAX_ALIAS_ENTRIES: usize = 5000;
+/// Alias names are shorter than 32 characters.
+const MAX_ALIAS_NAME: usize = 31;
+
+pub struct Pfsense {
+    cfg: PfsenseOutput,
+}
+
+impl Pfsense {
+    pub fn new(cfg: PfsenseOutput) -> Self {
+        Pfsense { cfg }
+    }
+}
+
+/// An alias before it is split.
+struct AliasSpec {
+    base: String,
+    kind: &'static str,
+    ipprotocol: &'static str,
+    ports: Vec<u16>,
+    descr: String,
+    /// Address -> detail.
+    entries: BTreeMap<String, String>,
+}
+
+/// One alias as written.
+struct Alias {
+    name: String,
+    kind: &'static str,
+    ipprotocol: &'static str,
+    ports: Vec<u16>,
+    descr: String,
+    entries: Vec<(String, String)>,
+}
+
+/// pfSense's rule: letters, digits and `_`, under 32 characters, not all
+/// digits.
+pub fn valid_alias_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_ALIAS_NAME
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.chars().all(|c| c.is_ascii_digit())
+}
+
+/// XML text: `& < > " '` escaped, control and invisible characters
+/// written as `\u{..}` (XML 1.0 cannot carry most of them at all).
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            c if c.is_control() || crate::normalize::text::is_invisible(c) => {
+                out.extend(c.escape_default())
+            }
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `EG` + `AzureAdvancedThreatProtection` + `_v4` cut to fit, with room
+/// for a `_NN` split suffix.
+fn alias_base(prefix: &str, what: &str, suffix: &str) -> String {
+    let clean: String = what.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let room = MAX_ALIAS_NAME.saturating_sub(prefix.len() + 1 + suffix.len() + 3);
+    let cut: String = clean.chars().take(room).collect();
+    format!("{prefix}_{cut}{suffix}")
+}
+
+impl Backend for Pfsense {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            exact: true,
+            prefixes: true,
+            ..Default::default()
+        }
+    }
+
+    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+        let prefix = self.cfg.alias_prefix.as_str();
+        let mut specs = Vec::new();
+        let mut loss = Vec::new();
+        let mut hosts: BTreeMap<u16, AliasSpec> = BTreeMap::new();
+        for e in &policy.entries {
+            loss.push(self.express(e, policy, prefix, &mut hosts)?);
+        }
+        specs.extend(hosts.into_values());
+        for t in &policy.prefixes.tags {
+            for (family, nets, proto) in [
+                (
+                    "_v4",
+                    t.ipv4.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    "inet",
+                ),
+                (
+                    "_v6",
+                    t.ipv6.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                    "inet6",
+                ),
+            ] {
+                if nets.is_empty() {
+                    continue;
+                }
+                let changes: Vec<String> = t.change_numbers.iter().map(u64::to_string).collect();
+                let detail = format!("{} changeNumber {}", t.tag, changes.join(","));
+                specs.push(AliasSpec {
+                    base: alias_base(prefix, &t.tag, family),
+                    kind: "network",
+                    ipprotocol: proto,
+                    ports: vec![443, 80],
+                    descr: format!("egressgen {}: {} prefixes", policy.ruleset.name, t.tag),
+                    entries: nets.into_iter().map(|n| (n, detail.clone())).collect(),
+                });
+            }
+        }
+        let aliases = split(specs)?;
+        let mut rendered = Rendered {
+            loss: LossReport {
+                backend: NAME.to_string(),
+                entries: loss,
+            },
+            ..Default::default()
+        };
+        let comment: String = header_lines(policy, "pfSense fragment")
+            .iter()
+            .map(|l| format!("<!-- {} -->\n", xml_escape(l).replace("--", "- -")))
+            .collect();
+        let aliases_xml = aliases_xml(&aliases);
+        let filter_xml = self.filter_xml(policy, &aliases);
+        let f = &mut rendered.files;
+        f.insert(
+            "pfsense-aliases.xml".into(),
+            format!("<?xml version=\"1.0\"?>\n{comment}{aliases_xml}").into_bytes(),
+        );
+        f.insert(
+            "pfsense-filter.xml".into(),
+            format!("<?xml version=\"1.0\"?>\n{comment}{filter_xml}").into_bytes(),
+        );
+        f.insert(
+            "pfsense-fragment.xml".into(),
+            format!(
+                "<?xml version=\"1.0\"?>\n{comment}<pfsense>\n{aliases_xml}{filter_xml}</pfsense>\n"
+            )
+            .into_bytes(),
+        );
+        for a in &aliases {
+            let text: String = a
+                .entries
+                .iter()
+                .map(|(addr, _)| format!("{addr}\n"))
+                .collect();
+            f.insert(format!("pfsense-import-{}.txt", a.name), text.into_bytes());
+        }
+        Ok(rendered)
+    }
+}
+
+impl Pfsense {
+    fn express(
+        &self,
+        e: &PolicyEntry,
+        policy: &Policy,
+        prefix: &str,
+        hosts: &mut BTreeMap<u16, AliasSpec>,
+    ) -> Result<LossEntry, BackendError> {
+        let name = safe_name(NAME, &e.host)?;
+        let tag = tag_for(&policy.prefixes, &e.host);
+        let fqdn = match &e.host {
+            HostPattern::Exact(_) | HostPattern::Domain(_) => name.to_string(),
+            _ => {
+                return Ok(match tag {
+                    Some(TagCover::Whole(t)) => LossEntry::new(
+                        e,
+                        Outcome::Replaced,
+                        vec![format!("{t} prefixes")],
+                        &format!("host aliases take no wildcards: the {t} prefixes stand for it"),
+                    ),
+                    Some(TagCover::Part { tag, part }) => LossEntry::new(
+                        e,
+                        Outcome::Narrowed,
+                        vec![format!("{tag} prefixes")],
+                        &format!(
+                            "host aliases take no wildcards: the {tag} prefixes serve only {part} within it"
+                        ),
+                    ),
+                    None => LossEntry::new(
+                        e,
+                        Outcome::Dropped,
+                        Vec::new(),
+                        "host aliases take no wildcards and no service tag covers this pattern",
+                    ),
+                });
+            }
+        };
+        let mut expressed = Vec::new();
+        let mut why = Vec::new();
+        let mut outcome = Outcome::Exact;
+        for &port in &e.ports {
+            if port != 443 && port != 80 {
+                why.push(format!(
+                    "port {port}: the rules pass tcp/443 and tcp/80 only"
+                ));
+                outcome = outcome.max(Outcome::Narrowed);
+                continue;
+            }
+            let spec = hosts.entry(port).or_insert_with(|| AliasSpec {
+                base: format!("{prefix}_hosts{port}"),
+                kind: "host",
+                ipprotocol: "inet46",
+                ports: vec![port],
+                descr: format!(
+                    "egressgen {}: host names for tcp/{port}",
+                    policy.ruleset.name
+                ),
+                entries: BTreeMap::new(),
+            });
+            let detail = provenance_comment(&e.provenance);
+            spec.entries.entry(fqdn.clone()).or_insert(detail);
+            expressed.push(format!("{}_*: {fqdn} (tcp/{port})", spec.base));
+        }
+        if matches!(e.host, HostPattern::Domain(_)) {
+            match &tag {
+                Some(TagCover::Whole(t)) => {
+                    why.push(format!(
+                        "the names below {name} go through the {t} prefixes"
+                    ));
+                    outcome = outcome.max(Outcome::Replaced);
+                }
+                _ => {
+                    why.push(format!("only {name} itself: aliases take no wildcards"));
+                    outcome = outcome.max(Outcome::Narrowed);
+                }
+            }
+        }
+        if let Some(p) = &e.path {
+            why.push(format!(
+                "a firewall sees no paths: {p} widened to the whole host"
+            ));
+            outcome = outcome.max(Outcome::Broadened);
+        }
+        if expressed.is_empty() {
+            outcome = Outcome::Dropped;
+        }
+        Ok(LossEntry::new(e, outcome, expressed, &why.join("; ")))
+    }
+
+    fn filter_xml(&self, policy: &Policy, aliases: &[Alias]) -> String {
+        let source = match self.cfg.source.as_str() {
+            "any" => "<any/>".to_string(),
+            s if s.contains('/') => format!("<address>{}</address>", xml_escape(s)),
+            s => format!("<network>{}</network>", xml_escape(s)),
+        };
+        let mut out = String::from("<filter>\n");
+        for a in aliases {
+            for port in &a.ports {
+                out.push_str(&format!(
+                    "  <rule>\n    <type>pass</type>\n    <interface>{}</interface>\n    <ipprotocol>{}</ipprotocol>\n    <protocol>tcp</protocol>\n    <source>{source}</source>\n    <destination><address>{}</address><port>{port}</port></destination>\n    <descr>{}</descr>\n  </rule>\n",
+                    xml_escape(self.cfg.interface.as_str()),
+                    a.ipprotocol,
+                    a.name,
+                    xml_escape(&format!("egressgen {}: {} tcp/{port}", policy.ruleset.name, a.name)),
+                ));
+            }
+        }
+        out.push_str("</filter>\n");
+        out
+    }
+}
+
+/// Splits every alias at 5,000 entries: `NAME`, then `NAME_2`, `NAME_3`...
+fn split(specs: Vec<AliasSpec>) -> Result<Vec<Alias>, BackendError> {
+    let mut out: Vec<Alias> = Vec::new();
+    for spec in specs {
+        let entries: Vec<(String, String)> = spec.entries.into_iter().collect();
+        let parts = entries.len().div_ceil(MAX_ALIAS_ENTRIES).max(1);
+        for (i, chunk) in entries.chunks(MAX_ALIAS_ENTRIES).enumerate() {
+            let mut name = if i == 0 {
+                spec.base.clone()
+            } else {
+                format!("{}_{}", spec.base, i + 1)
+            };
+            // Two tags cut to the same name: number the later one.
+            let mut n = 2;
+            while out.iter().any(|a| a.name == name) {
+                name = format!("{}{n}", spec.base);
+                n += 1;
+            }
+            if !valid_alias_name(&name) {
+                return Err(BackendError {
+                    backend: NAME,
+                    message: format!("alias name {name:?} breaks pfSense's naming rule"),
+                });
+            }
+            let descr = if parts > 1 {
+                format!("{} (part {} of {parts})", spec.descr, i + 1)
+            } else {
+                spec.descr.clone()
+            };
+            out.push(Alias {
+                name,
+                kind: spec.kind,
+                ipprotocol: spec.ipprotocol,
+                ports: spec.ports.clone(),
+                descr,
+                entries: chunk.to_vec(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn aliases_xml(aliases: &[Alias]) -> String {
+    let mut out = String::from("<aliases>\n");
+    for a in aliases {
+        let addresses: Vec<&str> = a.entries.iter().map(|(addr, _)| addr.as_str()).collect();
+        // `||` separates the per-entry details: keep it out of them.
+        let details: Vec<String> = a
+            .entries
+            .iter()
+            .map(|(_, d)| xml_escape(&d.replace('|', "/")))
+            .collect();
+        out.push_str(&format!(
+            "  <alias>\n    <name>{}</name>\n    <type>{}</type>\n    <address>{}</address>\n    <descr>{}</descr>\n    <detail>{}</detail>\n  </alias>\n",
+            a.name,
+            a.kind,
+            addresses.join(" "),
+            xml_escape(&a.descr),
+            details.join("||")
+        ));
+    }
+    out.push_str("</aliases>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names_follow_pfsense_rules() {
+        assert!(valid_alias_name("EG_hosts443"));
+        assert!(!valid_alias_name("12345"));
+        assert!(!valid_alias_name("EG-hosts"));
+        assert!(!valid_alias_name(&"a".repeat(32)));
+        let base = alias_base("EG", "AzureAdvancedThreatProtection", "_v4");
+        assert!(valid_alias_name(&format!("{base}_12")), "{base}");
+    }
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml_escape("a<b>&\"'\n"), "a&lt;b&gt;&amp;&quot;&apos;\\n");
+    }
+}
