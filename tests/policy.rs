@@ -62,6 +62,26 @@ fn gov_md() -> String {
         .to_string()
 }
 
+/// Every source row behind the policy's entries has one of `geos`.
+fn assert_rows_from(p: &Policy, source: &str, geos: &[&str]) {
+    let catalog = read_sources(&[source], &ReadOptions::default()).unwrap();
+    for e in &p.entries {
+        for prov in &e.provenance {
+            let row = catalog
+                .endpoints
+                .iter()
+                .find(|c| c.provenance.contains(prov))
+                .unwrap();
+            assert!(
+                geos.contains(&row.geography.as_str()),
+                "{} from a {} row",
+                e.host,
+                row.geography.as_str()
+            );
+        }
+    }
+}
+
 /// No entry covers another on the same port and route.
 fn assert_no_cover(p: &Policy) {
     for a in &p.entries {
@@ -116,22 +136,7 @@ fn commercial_eu_keeps_ww_and_eu_rows() {
         assert!(f.reason.starts_with("geography "), "{}", f.reason);
     }
     // Every kept row comes from a WW or EU line of the table.
-    let catalog = read_sources(std::slice::from_ref(&md), &ReadOptions::default()).unwrap();
-    for e in &p.entries {
-        for prov in &e.provenance {
-            let row = catalog
-                .endpoints
-                .iter()
-                .find(|c| c.provenance.contains(prov))
-                .unwrap();
-            assert!(
-                ["WW", "EU"].contains(&row.geography.as_str()),
-                "{} from a {} row",
-                e.host,
-                row.geography.as_str()
-            );
-        }
-    }
+    assert_rows_from(&p, &md, &["WW", "EU"]);
     assert_no_cover(&p);
 }
 
@@ -154,22 +159,7 @@ fn gcc_keeps_only_the_gov_geographies_of_gcc() {
     ] {
         assert!(!has(&p, other), "{other} is GCC High / DoD");
     }
-    let catalog = read_sources(std::slice::from_ref(&md), &ReadOptions::default()).unwrap();
-    for e in &p.entries {
-        for prov in &e.provenance {
-            let row = catalog
-                .endpoints
-                .iter()
-                .find(|c| c.provenance.contains(prov))
-                .unwrap();
-            assert!(
-                ["US Gov", "GCC", "WW"].contains(&row.geography.as_str()),
-                "{} from a {} row",
-                e.host,
-                row.geography.as_str()
-            );
-        }
-    }
+    assert_rows_from(&p, &md, &["US Gov", "GCC", "WW"]);
     // The commercial table gives a GCC site nothing.
     let r = ruleset(&[&commercial_md()], "[scope]\ncloud = \"gcc\"\n");
     assert!(policy(&r).entries.is_empty());
