@@ -118,36 +118,38 @@ fn generate_writes_outputs_deterministically() {
     assert_eq!(loss["backends"][0]["backend"], "plain");
 }
 
-#[test]
-fn a_bad_ruleset_names_its_line() {
+/// Runs `generate` on ruleset text that must fail: returns its stderr,
+/// after checking the exit status and that no output directory appeared.
+fn generate_fails(name: &str, text: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "name = \"bad\"\n[scope]\ncloud = \"commercial\"\n[site]\nworkspace_ids = [\"1234\"]\n",
-    )
-    .unwrap();
+    let path = tmp.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let out_dir = tmp.path().join("o");
     let out = egressgen(&[
         "generate",
         path.to_str().unwrap(),
         "--out",
-        tmp.path().join("o").to_str().unwrap(),
+        out_dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out_dir.exists(), "nothing written");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_ruleset_names_its_line() {
+    let err = generate_fails(
+        "bad.toml",
+        "name = \"bad\"\n[scope]\ncloud = \"commercial\"\n[site]\nworkspace_ids = [\"1234\"]\n",
+    );
     assert!(
         err.contains("bad.toml:5:17: workspace ID \"1234\" is not a GUID"),
         "{err}"
     );
-    assert!(!tmp.path().join("o").exists());
-
-    std::fs::write(
-        &path,
+    let err = generate_fails(
+        "bad.toml",
         "name = \"bad\"\n[scope]\ncloud = \"commercial\"\nregion = \"EU\"\n",
-    )
-    .unwrap();
-    let out = egressgen(&["generate", path.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         err.contains("bad.toml:4:1: unknown field `region`"),
         "{err}"
@@ -394,26 +396,14 @@ fn explain_refuses_look_alikes() {
 
 #[test]
 fn url_sources_are_refused_without_touching_the_network() {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("url.toml");
-    std::fs::write(
-        &path,
+    let err = generate_fails(
+        "url.toml",
         "name = \"url\"\n[sources]\nfiles = [\"https://download.microsoft.com/mde-urls.xlsx\"]\n[scope]\ncloud = \"commercial\"\n[outputs.plain]\n",
-    )
-    .unwrap();
-    let out = egressgen(&[
-        "generate",
-        path.to_str().unwrap(),
-        "--out",
-        tmp.path().join("o").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         err.contains(
             "https://download.microsoft.com/mde-urls.xlsx: a URL is fetched by `egressgen refresh`"
         ),
         "{err}"
     );
-    assert!(!tmp.path().join("o").exists());
 }

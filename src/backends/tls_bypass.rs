@@ -10,7 +10,7 @@ use super::{
     comment_block, header_lines, provenance_comment, safe_name,
 };
 use crate::model::HostPattern;
-use crate::normalize::text::display_escape;
+use crate::normalize::text::{display_escape, spreadsheet_safe};
 use crate::policy::{Policy, TlsEntry};
 use crate::ruleset::TlsBypassOutput;
 
@@ -166,17 +166,7 @@ fn csv_bytes(rows: &[[String; 5]]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["host", "kind", "reason", "provenance", "sources"]);
     for row in rows {
-        // Fields a spreadsheet would run as formulas get a leading quote.
-        let safe: Vec<String> = row
-            .iter()
-            .map(|f| {
-                if f.starts_with(['=', '+', '-', '@']) {
-                    format!("'{f}")
-                } else {
-                    f.clone()
-                }
-            })
-            .collect();
+        let safe: Vec<String> = row.iter().map(|f| spreadsheet_safe(f)).collect();
         let _ = w.write_record(&safe);
     }
     w.into_inner().unwrap_or_default()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::error::Result;
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
 use crate::normalize::prefix::PrefixRules;
-use crate::normalize::text::display_escape;
+use crate::normalize::text::{display_escape, spreadsheet_safe};
 use crate::sources::ReadOptions;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -318,16 +318,6 @@ pub const CSV_HEADER: [&str; 17] = [
     "reason",
 ];
 
-/// A field that a spreadsheet would run as a formula gets a leading `'`.
-fn csv_safe(field: &str) -> String {
-    let escaped = display_escape(field);
-    if escaped.starts_with(['=', '+', '-', '@']) {
-        format!("'{escaped}")
-    } else {
-        escaped
-    }
-}
-
 pub fn to_csv(catalog: &Catalog) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut records: Vec<Vec<String>> = vec![CSV_HEADER.iter().map(|h| h.to_string()).collect()];
@@ -381,7 +371,7 @@ pub fn to_csv(catalog: &Catalog) -> String {
         records.push(record);
     }
     for record in records {
-        let safe: Vec<String> = record.iter().map(|f| csv_safe(f)).collect();
+        let safe: Vec<String> = record.iter().map(|f| spreadsheet_safe(f)).collect();
         // Writing to a Vec cannot fail.
         let _ = writer.write_record(&safe);
     }

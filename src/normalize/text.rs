@@ -42,6 +42,18 @@ pub fn display_escape(raw: &str) -> String {
     out
 }
 
+/// A CSV field a spreadsheet will not run as a formula: printable (see
+/// [`display_escape`]) and, when it starts with `=`, `+`, `-` or `@`,
+/// prefixed with `'`.
+pub fn spreadsheet_safe(field: &str) -> String {
+    let escaped = display_escape(field);
+    if escaped.starts_with(['=', '+', '-', '@']) {
+        format!("'{escaped}")
+    } else {
+        escaped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +66,16 @@ mod tests {
             "Endpoint/URL Description"
         );
         assert_eq!(non_blank(" \u{a0}\t"), None);
+    }
+
+    #[test]
+    fn spreadsheet_fields_cannot_start_a_formula() {
+        assert_eq!(
+            spreadsheet_safe("=cmd|' /C calc'!A0"),
+            "'=cmd|' /C calc'!A0"
+        );
+        assert_eq!(spreadsheet_safe("-a.com"), "'-a.com");
+        assert_eq!(spreadsheet_safe("a.com"), "a.com");
     }
 
     #[test]
