@@ -9,7 +9,8 @@ use crate::backends::{LossEntry, Rendered, loss::entry_label};
 use crate::model::{DnsName, HostPattern, Provenance, Route, TlsHandling};
 use crate::normalize::host::parse_pattern;
 use crate::policy::matching::admits;
-use crate::policy::{Policy, PolicyEntry};
+use crate::policy::tls::UNSUPPORTED;
+use crate::policy::{Policy, PolicyEntry, TlsEntry, TlsPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -59,12 +60,30 @@ pub struct LeftOut {
     pub provenance: Vec<Provenance>,
 }
 
+/// Whether a TLS-inspecting proxy splices or bumps the host, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsVerdict {
+    /// `spliced` (not inspected) or `bumped` (inspected).
+    pub decision: &'static str,
+    /// The list that decides: `bypass`, `never_bypass`, `inspect_anyway`,
+    /// or `none` when nothing names the host.
+    pub list: &'static str,
+    /// The pattern of that list that admits the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    pub reasons: Vec<String>,
+    pub provenance: Vec<Provenance>,
+    /// Conflicts about a pattern that admits the host, as text.
+    pub conflicts: Vec<String>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
     pub host: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     pub verdict: Verdict,
+    pub tls: TlsVerdict,
     pub matches: Vec<Match>,
     pub nearest: Vec<Near>,
     pub left_out: Vec<LeftOut>,
@@ -111,9 +130,58 @@ pub fn explain(
         host: host.to_string(),
         port,
         verdict,
+        tls: tls_verdict(&policy.tls, host),
         matches,
         nearest,
         left_out,
+    }
+}
+
+/// The TLS decision for one host, in the order the policy applies it:
+/// the site's inspection, an exemption, a never-exempt pattern.
+fn tls_verdict(tls: &TlsPolicy, host: &DnsName) -> TlsVerdict {
+    let pick = |entries: &[TlsEntry]| entries.iter().find(|t| admits(&t.host, host)).cloned();
+    let (decision, list, hit) = if let Some(t) = pick(&tls.inspect_anyway) {
+        ("bumped", "inspect_anyway", Some(t))
+    } else if let Some(t) = pick(&tls.bypass) {
+        ("spliced", "bypass", Some(t))
+    } else if let Some(t) = pick(&tls.never_bypass) {
+        ("bumped", "never_bypass", Some(t))
+    } else {
+        ("bumped", "none", None)
+    };
+    let mut reasons = hit.as_ref().map(|t| t.reasons.clone()).unwrap_or_else(|| {
+        vec![
+            "no guidance or ruleset entry exempts it: a TLS-inspecting proxy inspects it"
+                .to_string(),
+        ]
+    });
+    if list == "inspect_anyway" && !reasons.iter().any(|r| r.contains(UNSUPPORTED)) {
+        reasons.push(format!(
+            "the site chose to inspect it; where Microsoft exempts a host, {UNSUPPORTED}"
+        ));
+    }
+    let conflicts = tls
+        .conflicts
+        .iter()
+        .filter(|c| admits(&c.bypass, host) || admits(&c.never_bypass, host))
+        .map(|c| {
+            format!(
+                "{} to be exempt ({}) vs {} never exempt: {}",
+                c.bypass,
+                c.bypass_reasons.join("; "),
+                c.never_bypass,
+                c.why
+            )
+        })
+        .collect();
+    TlsVerdict {
+        decision,
+        list,
+        by: hit.as_ref().map(|t| t.host.to_string()),
+        reasons,
+        provenance: hit.map(|t| t.provenance).unwrap_or_default(),
+        conflicts,
     }
 }
 
@@ -324,6 +392,7 @@ pub fn to_text(x: &Explanation) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&tls_text(&x.tls));
     for n in &x.nearest {
         out.push_str(&format!("  nearest: {}: {}\n", n.entry, n.why_not));
     }
@@ -332,6 +401,31 @@ pub fn to_text(x: &Explanation) -> String {
             "  in the catalog but left out: {}: {}\n",
             l.pattern, l.reason
         ));
+    }
+    out
+}
+
+fn tls_text(t: &TlsVerdict) -> String {
+    let how = match t.decision {
+        "spliced" => "spliced, not inspected",
+        _ => "bumped, inspected",
+    };
+    let by = match (&t.by, t.list) {
+        (Some(p), list) => format!(" by {p} (tls {list})"),
+        (None, _) => String::new(),
+    };
+    let mut out = format!("  TLS: {how}{by}\n");
+    for r in &t.reasons {
+        out.push_str(&format!("    because {r}\n"));
+    }
+    for p in &t.provenance {
+        out.push_str(&format!(
+            "    from {}\n",
+            crate::normalize::text::display_escape(&p.to_string())
+        ));
+    }
+    for c in &t.conflicts {
+        out.push_str(&format!("    conflict: {c}\n"));
     }
     out
 }

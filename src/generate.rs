@@ -136,6 +136,7 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
         format: "egressgen-loss-report",
         version: 1,
         ruleset: &policy.ruleset.name,
+        tls: loss::TlsLosses::of(&policy.tls),
         backends: reports.clone(),
     };
     let mut files = vec![
@@ -143,7 +144,7 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
         ("loss-report.json".to_string(), json_bytes(&loss_json)),
         (
             "loss-report.md".to_string(),
-            loss::to_markdown(&policy.ruleset.name, &reports).into_bytes(),
+            loss::to_markdown(&policy.ruleset.name, &policy.tls, &reports).into_bytes(),
         ),
     ];
     for r in rendered {

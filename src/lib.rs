@@ -28,7 +28,7 @@ pub use sources::{ReadOptions, read_sources};
 pub fn load_catalog<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
     opts.check()?;
     if specs.is_empty() {
-        baseline::load()
+        baseline::load().map(sources::tls_guidance::with_current)
     } else {
         read_sources(specs, opts)
     }

@@ -585,6 +585,34 @@ pub struct TagRef {
     pub provenance: Provenance,
 }
 
+/// What a piece of Microsoft's TLS-inspection guidance applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum GuidanceTarget {
+    /// Every endpoint a Defender list gives for these products, on a port
+    /// that carries TLS (anything but 80).
+    Products { products: BTreeSet<Product> },
+    /// Hosts this pattern covers, whatever list they come from.
+    Hosts { host: HostPattern },
+}
+
+/// One statement of Microsoft's guidance on TLS inspection, with where it
+/// was published. The policy applies these; the catalog only carries them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsGuidance {
+    /// Stable identifier, such as `defender-connections` or
+    /// `storage-wildcard-commercial`.
+    pub id: String,
+    pub applies_to: GuidanceTarget,
+    /// `must-not-inspect` or `must-be-inspected`.
+    pub tls: TlsHandling,
+    /// What Microsoft says, quoted or closely paraphrased.
+    pub reason: String,
+    /// The page (and its date) that says it.
+    pub reference: String,
+    pub provenance: Provenance,
+}
+
 /// A cell or value that was not taken into the catalog, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
@@ -677,6 +705,11 @@ pub struct Catalog {
     pub tag_refs: Vec<TagRef>,
     pub rejected: Vec<Rejected>,
     pub notes: Vec<Note>,
+    /// Microsoft's TLS-inspection guidance (the built-in
+    /// `builtin:tls-guidance` source): which hosts must not be inspected
+    /// and which must never be exempted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_guidance: Vec<TlsGuidance>,
 }
 
 impl Default for Catalog {
@@ -690,6 +723,7 @@ impl Default for Catalog {
             tag_refs: Vec::new(),
             rejected: Vec::new(),
             notes: Vec::new(),
+            tls_guidance: Vec::new(),
         }
     }
 }
@@ -703,5 +737,6 @@ impl Catalog {
         self.tag_refs.extend(other.tag_refs);
         self.rejected.extend(other.rejected);
         self.notes.extend(other.notes);
+        self.tls_guidance.extend(other.tls_guidance);
     }
 }

@@ -163,13 +163,19 @@ pub enum ConflictRule {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
-    /// Hosts that must never be exempted from inspection, beyond the
-    /// built-in guidance (`*.blob.core.windows.net`).
+    /// Patterns no exemption may equal or cover, like the built-in storage
+    /// wildcards: named hosts strictly inside stay exempt, anything as
+    /// broad is a conflict that `conflict` decides.
     #[serde(default)]
     pub never_bypass: Vec<HostText>,
     /// Extra hosts to exempt from inspection.
     #[serde(default)]
     pub bypass: Vec<HostText>,
+    /// Hosts the site inspects although Microsoft says not to (at its own
+    /// risk): they beat every exemption they overlap, and each Defender
+    /// host they touch is a warning on every run.
+    #[serde(default)]
+    pub inspect_anyway: Vec<HostText>,
     #[serde(default)]
     pub conflict: ConflictRule,
 }
@@ -339,6 +345,10 @@ pub struct SquidOutput {
     /// `http_port ... ssl-bump`. Default `/etc/squid/egressgen-bump.pem`.
     #[serde(default)]
     pub bump_cert: Option<AbsPath>,
+    /// Certificate database of `security_file_certgen` for the ssl-bump
+    /// configuration. Default `/var/lib/squid/ssl_db` (Debian's).
+    #[serde(default)]
+    pub ssl_db: Option<AbsPath>,
 }
 
 fn default_listen() -> PortNumber {

@@ -107,15 +107,21 @@ fn squid_parses_every_generated_configuration() {
         let policy = generate_into(&r, &out);
         assert!(!policy.entries.is_empty(), "{name}");
         assert_parses(&out);
-        // The MMA table asks to bypass *.blob.core.windows.net; the 2023
-        // guidance forbids it: nothing may splice a blob host.
+        // The MMA table asks to bypass *.blob.core.windows.net; the
+        // guidance forbids it: no line may splice an arbitrary storage
+        // account (named Defender blob hosts may be spliced).
         let nobump =
             std::fs::read_to_string(out.join("squid-nobump.ssl_server_name")).unwrap_or_default();
-        for line in nobump.lines().filter(|l| !l.starts_with('#')) {
-            assert!(
-                !line.ends_with("blob.core.windows.net"),
-                "{name}: splices {line}"
-            );
+        for line in common::list_lines(&nobump) {
+            for any in [
+                "anyaccount.blob.core.windows.net",
+                "anyaccount.blob.core.usgovcloudapi.net",
+            ] {
+                assert!(
+                    !common::domain_line_admits(line, any),
+                    "{name}: {line} splices {any}"
+                );
+            }
         }
         if cloud == "commercial" {
             assert!(

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::model::Route;
-use crate::policy::PolicyEntry;
+use crate::policy::{PolicyEntry, TlsConflict, TlsPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,13 +92,70 @@ pub struct LossReports<'a> {
     pub format: &'static str,
     pub version: u32,
     pub ruleset: &'a str,
+    /// TLS decisions that go against one of Microsoft's statements: they
+    /// hold for every backend.
+    pub tls: TlsLosses<'a>,
     pub backends: Vec<&'a LossReport>,
+}
+
+/// The TLS part of the loss report.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsLosses<'a> {
+    pub conflicts: &'a [TlsConflict],
+    pub warnings: &'a [String],
+}
+
+impl<'a> TlsLosses<'a> {
+    pub fn of(tls: &'a TlsPolicy) -> Self {
+        TlsLosses {
+            conflicts: &tls.conflicts,
+            warnings: &tls.warnings,
+        }
+    }
+}
+
+fn md_cell(text: &str) -> String {
+    // Our own text and validated host names: only the table syntax needs
+    // care.
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Conflicts and warnings, for every backend at once.
+fn tls_markdown(tls: &TlsPolicy) -> String {
+    let mut out = String::from("## TLS inspection\n\n");
+    if tls.conflicts.is_empty() && tls.warnings.is_empty() {
+        out.push_str("No conflict and no choice against Microsoft's guidance.\n\n");
+        return out;
+    }
+    if !tls.conflicts.is_empty() {
+        out.push_str("| exempt per | never exempt per | decision | why |\n|---|---|---|---|\n");
+        for c in &tls.conflicts {
+            out.push_str(&format!(
+                "| `{}`: {} | `{}`: {} | {} | {} |\n",
+                c.bypass,
+                md_cell(&c.bypass_reasons.join("; ")),
+                c.never_bypass,
+                md_cell(&c.never_bypass_reasons.join("; ")),
+                c.decision,
+                md_cell(&c.why)
+            ));
+        }
+        out.push('\n');
+    }
+    for w in &tls.warnings {
+        out.push_str(&format!("- warning: {}\n", md_cell(w)));
+    }
+    if !tls.warnings.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The Markdown form: per backend, a summary line and every entry that is
 /// not exact.
-pub fn to_markdown(ruleset: &str, reports: &[&LossReport]) -> String {
+pub fn to_markdown(ruleset: &str, tls: &TlsPolicy, reports: &[&LossReport]) -> String {
     let mut out = format!("# Loss report: {ruleset}\n\n");
+    out.push_str(&tls_markdown(tls));
     if reports.is_empty() {
         out.push_str("No outputs configured.\n");
     }

@@ -20,6 +20,7 @@ use crate::ruleset::SquidOutput;
 
 const NAME: &str = "squid";
 const DEFAULT_BUMP_CERT: &str = "/etc/squid/egressgen-bump.pem";
+const DEFAULT_SSL_DB: &str = "/var/lib/squid/ssl_db";
 
 /// One ACL file and the lines it will hold.
 #[derive(Default)]
@@ -335,7 +336,14 @@ impl Squid {
             c.push_str(&format!(
                 "http_port {port} ssl-bump tls-cert={cert} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB\n"
             ));
-            c.push_str("sslcrtd_program /usr/lib/squid/security_file_certgen -s /var/lib/squid/ssl_db -M 4MB\n");
+            let db = self
+                .cfg
+                .ssl_db
+                .as_ref()
+                .map_or(DEFAULT_SSL_DB, |p| p.as_str());
+            c.push_str(&format!(
+                "sslcrtd_program /usr/lib/squid/security_file_certgen -s {db} -M 4MB\n"
+            ));
         } else {
             c.push_str(&format!("http_port {port}\n"));
         }

@@ -98,6 +98,11 @@ impl TlsBypass {
     fn express(&self, t: &TlsEntry, lists: &mut Lists) -> Result<LossEntry, BackendError> {
         let name = safe_name(NAME, &t.host)?.to_string();
         let reasons = t.reasons.join("; ");
+        // A suffix glob has no form in these lists; its subtree is the
+        // nearest one that exempts nothing Microsoft did not list.
+        let glob_why = format!(
+            "hosts that end in {name} without a dot before it are not exempt: they will be inspected"
+        );
         let (plain, plain_why) = match &t.host {
             HostPattern::Exact(_) => (Some(name.clone()), None),
             HostPattern::Domain(_) => (Some(format!(".{name}")), None),
@@ -105,7 +110,8 @@ impl TlsBypass {
                 Some(format!(".{name}")),
                 Some(format!(".{name} also admits {name} itself")),
             ),
-            HostPattern::SuffixGlob(_) | HostPattern::Template(_) => (None, None),
+            HostPattern::SuffixGlob(_) => (Some(format!(".{name}")), Some(glob_why.clone())),
+            HostPattern::Template(_) => (None, None),
         };
         let (edl, edl_why) = match (&t.host, self.cfg.edl_expands_subdomains) {
             (HostPattern::Exact(_), true) => (
@@ -114,6 +120,7 @@ impl TlsBypass {
             ),
             (HostPattern::Exact(_), false) => (Some(name.clone()), None),
             (HostPattern::Domain(_) | HostPattern::Subdomains(_), true) => (Some(name.clone()), None),
+            (HostPattern::SuffixGlob(_), true) => (Some(name.clone()), None),
             _ => (None, None),
         };
         let Some(plain) = plain else {
@@ -121,7 +128,7 @@ impl TlsBypass {
                 &t.host,
                 Outcome::Dropped,
                 Vec::new(),
-                "a suffix glob has no form in these lists: that host will be inspected",
+                "an unfilled placeholder has no host to exempt",
             ));
         };
         lists.plain.insert(plain.clone());
@@ -148,10 +155,10 @@ impl TlsBypass {
             provenance_comment(&t.provenance),
             t.provenance.len().to_string(),
         ]);
-        let outcome = if why.is_empty() {
-            Outcome::Exact
-        } else {
-            Outcome::Broadened
+        let outcome = match &t.host {
+            HostPattern::SuffixGlob(_) => Outcome::Narrowed,
+            _ if why.is_empty() => Outcome::Exact,
+            _ => Outcome::Broadened,
         };
         Ok(LossEntry::for_host(
             &t.host,

@@ -138,10 +138,29 @@ fn endpoint_row(e: &Endpoint) -> Vec<String> {
 }
 
 fn tls_text(e: &Endpoint) -> String {
-    match e.tls {
+    tls_word(e.tls).to_string()
+}
+
+fn tls_word(tls: crate::model::TlsHandling) -> &'static str {
+    match tls {
         crate::model::TlsHandling::Unspecified => "-",
         crate::model::TlsHandling::MustNotInspect => "no-inspect",
         crate::model::TlsHandling::MustBeInspected => "inspect",
+    }
+}
+
+/// `products mde,smart-screen` or the host pattern.
+fn guidance_target(g: &crate::model::TlsGuidance) -> String {
+    match &g.applies_to {
+        crate::model::GuidanceTarget::Products { products } => format!(
+            "products {}",
+            products
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        crate::model::GuidanceTarget::Hosts { host } => host.to_string(),
     }
     .to_string()
 }
@@ -246,6 +265,28 @@ pub fn to_table(catalog: &Catalog) -> String {
         .collect();
     aligned(&mut out, &["WHERE", "CODE", "VALUE", "REASON"], &rows);
 
+    if !catalog.tls_guidance.is_empty() {
+        section(&mut out, "TLS guidance", catalog.tls_guidance.len());
+        let rows: Vec<Vec<String>> = catalog
+            .tls_guidance
+            .iter()
+            .map(|g| {
+                vec![
+                    g.id.clone(),
+                    guidance_target(g),
+                    tls_word(g.tls).to_string(),
+                    provenance_text(std::slice::from_ref(&g.provenance)),
+                    display_escape(&g.reason),
+                ]
+            })
+            .collect();
+        aligned(
+            &mut out,
+            &["ID", "APPLIES TO", "TLS", "PROVENANCE", "REASON"],
+            &rows,
+        );
+    }
+
     if !catalog.notes.is_empty() {
         section(&mut out, "notes", catalog.notes.len());
         let rows: Vec<Vec<String>> = catalog
@@ -297,7 +338,8 @@ fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// CSV columns, one record per endpoint, prefix, or rejected value.
+/// CSV columns, one record per endpoint, prefix, TLS guidance row, or
+/// rejected value.
 pub const CSV_HEADER: [&str; 17] = [
     "record",
     "pattern",
@@ -359,6 +401,16 @@ pub fn to_csv(catalog: &Catalog) -> String {
         record[6] = p.tag.clone();
         record[7] = clouds_text(p.clouds.iter());
         record[14] = provenance_text(std::slice::from_ref(&p.provenance));
+        records.push(record);
+    }
+    for g in &catalog.tls_guidance {
+        let mut record = vec![String::new(); CSV_HEADER.len()];
+        record[0] = "tls-guidance".into();
+        record[1] = guidance_target(g);
+        record[12] = tls_word(g.tls).into();
+        record[14] = provenance_text(std::slice::from_ref(&g.provenance));
+        record[15] = g.id.clone();
+        record[16] = g.reason.clone();
         records.push(record);
     }
     for r in &catalog.rejected {

@@ -71,5 +71,25 @@ fn one(args: &Args, path: &std::path::Path) -> std::result::Result<(), String> {
     for f in &done.files {
         println!("  {f}");
     }
+    print_tls_notices(p);
     Ok(())
+}
+
+/// TLS conflicts and choices against Microsoft's guidance go to stderr on
+/// every run, so a timer's log shows them.
+fn print_tls_notices(p: &crate::policy::Policy) {
+    let name = &p.ruleset.name;
+    for c in &p.tls.conflicts {
+        eprintln!(
+            "egressgen: {name}: TLS conflict: {} is to be exempt ({}) but {} must never be ({}): {}",
+            c.bypass,
+            c.bypass_reasons.join("; "),
+            c.never_bypass,
+            c.never_bypass_reasons.join("; "),
+            c.why
+        );
+    }
+    for w in &p.tls.warnings {
+        eprintln!("egressgen: {name}: warning: {w}");
+    }
 }

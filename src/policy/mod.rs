@@ -63,15 +63,24 @@ pub struct TlsConflict {
     /// `not-bypassed` or `bypassed`.
     pub decision: String,
     pub why: String,
+    /// Why each side says what it says.
+    pub bypass_reasons: Vec<String>,
+    pub never_bypass_reasons: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsPolicy {
     /// Hosts a TLS-inspecting proxy must splice, collapsed.
     pub bypass: Vec<TlsEntry>,
-    /// Hosts that must never be spliced.
+    /// Patterns no exemption may equal or cover (named hosts strictly
+    /// inside them may still be in `bypass`).
     pub never_bypass: Vec<TlsEntry>,
+    /// The site's `tls.inspect_anyway` patterns, with the exemptions each
+    /// withdrew.
+    pub inspect_anyway: Vec<TlsEntry>,
     pub conflicts: Vec<TlsConflict>,
+    /// Choices against Microsoft's guidance, repeated on every run.
+    pub warnings: Vec<String>,
 }
 
 /// A catalog entry the policy left out, and why.
@@ -148,7 +157,7 @@ pub fn resolve(catalog: &Catalog, ruleset: &Ruleset) -> Policy {
     let mut candidates = placeholders::resolve(in_scope, ruleset, &mut report.unresolved);
     candidates.extend(scope::ruleset_allows(ruleset));
     let candidates = scope::apply_excludes(candidates, ruleset, &mut report);
-    let tls_policy = tls::decide(&candidates, ruleset);
+    let tls_policy = tls::decide(&candidates, ruleset, &catalog.tls_guidance);
     let entries = collapse::collapse(candidates, &mut report.route_conflicts);
     let entries = tls::classify(entries, &tls_policy);
     Policy {

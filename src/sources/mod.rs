@@ -7,6 +7,7 @@ pub mod m365;
 pub mod mde_workbook;
 pub mod service_tags;
 pub mod table;
+pub mod tls_guidance;
 
 use std::path::{Path, PathBuf};
 
@@ -121,13 +122,14 @@ pub(crate) fn finish_source(src: &SourceFile, kind: SourceKind, collected: Colle
 }
 
 /// Reads one `--source` argument: a file path, `builtin:mma`,
-/// `builtin:mdi`, or `baseline`. A URL is refused: the network is only
+/// `builtin:mdi`, `builtin:tls-guidance`, or `baseline`. A URL is refused: the network is only
 /// for `refresh`.
 pub fn read_source(spec: &str, opts: &ReadOptions) -> Result<Catalog> {
     match spec {
         "baseline" => crate::baseline::load(),
         "builtin:mma" => Ok(builtin::mma()),
         "builtin:mdi" => Ok(builtin::mdi()),
+        tls_guidance::FILE => Ok(tls_guidance::catalog()),
         s if s.starts_with("builtin:") => Err(Error::UnknownBuiltin(s.to_string())),
         s if is_url(s) => Err(Error::UrlSource(crate::normalize::text::display_escape(s))),
         path => read_file(Path::new(path), opts),
@@ -140,14 +142,15 @@ pub fn is_url(spec: &str) -> bool {
     lower.starts_with("https://") || lower.starts_with("http://")
 }
 
-/// Reads the given sources, in order, into one catalog.
+/// Reads the given sources, in order, into one catalog, which always
+/// carries this binary's TLS guidance.
 pub fn read_sources<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
     opts.check()?;
     let mut catalog = Catalog::default();
     for spec in specs {
         catalog.extend(read_source(spec.as_ref(), opts)?);
     }
-    Ok(catalog)
+    Ok(tls_guidance::with_current(catalog))
 }
 
 /// Reads a file. The extension says what the file claims to be; the

@@ -73,3 +73,28 @@ pub fn spot(e: &Endpoint) -> String {
         e.route
     )
 }
+
+/// Whether one line of a Squid-style domain list (`x` for that host, `.x`
+/// for `x` and below) admits `host`: the semantics of `dstdomain`,
+/// `ssl::server_name` and our `tls-bypass.txt`.
+pub fn domain_line_admits(line: &str, host: &str) -> bool {
+    match line.strip_prefix('.') {
+        Some(apex) => host == apex || host.ends_with(line),
+        None => host == line,
+    }
+}
+
+/// Whether one line of a Palo Alto EDL domain list admits `host`; with
+/// "Automatically expand to include subdomains" on, every entry also
+/// admits the names below it.
+pub fn edl_line_admits(line: &str, host: &str, expands: bool) -> bool {
+    host == line || (expands && host.ends_with(&format!(".{line}")))
+}
+
+/// The non-comment, non-blank lines of a generated list.
+pub fn list_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
