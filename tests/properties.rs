@@ -181,3 +181,144 @@ mod collapse_props {
         }
     }
 }
+
+/// TLS decisions for random candidates and random site lists: whatever the
+/// inputs, no exemption overlaps a never-exempt pattern except a named host
+/// inside it, none touches a host the site inspects, and every Defender
+/// candidate on a TLS port is exempt unless one of those two forbids it.
+mod tls_props {
+    use std::path::Path;
+
+    use egressgen::model::{
+        DnsName, HostPattern, Product, Provenance, Requirement, Route, TlsHandling,
+    };
+    use egressgen::policy::collapse::Candidate;
+    use egressgen::policy::matching::{covers, overlaps};
+    use egressgen::policy::tls::decide;
+    use egressgen::ruleset::Ruleset;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 6] = [
+        "blob.core.windows.net",
+        "a.blob.core.windows.net",
+        "wd.microsoft.com",
+        "x.wd.microsoft.com",
+        "events.data.microsoft.com",
+        "c.example.org",
+    ];
+
+    fn pattern(kind: u8, name: &str) -> HostPattern {
+        let n = DnsName::parse(name).unwrap();
+        match kind % 3 {
+            0 => HostPattern::Exact(n),
+            1 => HostPattern::Subdomains(n),
+            _ => HostPattern::Domain(n),
+        }
+    }
+
+    fn spelled(kind: u8, name: &str) -> String {
+        match kind % 3 {
+            0 => name.to_string(),
+            1 => format!("*.{name}"),
+            _ => format!(".{name}"),
+        }
+    }
+
+    fn candidate() -> impl Strategy<Value = Candidate> {
+        (
+            0u8..3,
+            0..NAMES.len(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(kind, n, tls_port, defender, explicit)| Candidate {
+                host: pattern(kind, NAMES[n]),
+                path: None,
+                ports: [if tls_port { 443 } else { 80 }].into(),
+                route: Route::Proxy,
+                tls: if explicit {
+                    TlsHandling::MustNotInspect
+                } else {
+                    TlsHandling::Unspecified
+                },
+                products: [if defender {
+                    Product::Mde
+                } else {
+                    Product::M365
+                }]
+                .into(),
+                required: Requirement::Required,
+                notes: Vec::new(),
+                provenance: vec![Provenance {
+                    file: format!("{kind}-{n}"),
+                    ..Default::default()
+                }],
+            })
+    }
+
+    fn list() -> impl Strategy<Value = Vec<(u8, usize)>> {
+        prop::collection::vec((0u8..3, 0..NAMES.len()), 0..3)
+    }
+
+    fn toml_list(items: &[(u8, usize)]) -> String {
+        let quoted: Vec<String> = items
+            .iter()
+            .map(|(k, n)| format!("{:?}", spelled(*k, NAMES[*n])))
+            .collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn exemptions_respect_every_never_and_inspect_pattern(
+            cands in prop::collection::vec(candidate(), 1..12),
+            never in list(),
+            bypass in list(),
+            inspect in list(),
+            bypass_wins in any::<bool>(),
+        ) {
+            let text = format!(
+                "name = \"p\"\n[scope]\ncloud = \"commercial\"\n[tls]\nnever_bypass = {}\nbypass = {}\ninspect_anyway = {}\nconflict = \"{}\"\n",
+                toml_list(&never), toml_list(&bypass), toml_list(&inspect),
+                if bypass_wins { "bypass-wins" } else { "never-bypass-wins" }
+            );
+            let ruleset = Ruleset::parse(&text, Path::new("p.toml")).unwrap();
+            let guidance = egressgen::sources::tls_guidance::catalog().tls_guidance;
+            let tls = decide(&cands, &ruleset, &guidance);
+            for b in &tls.bypass {
+                for n in &tls.never_bypass {
+                    let allowed = !overlaps(&b.host, &n.host) || (matches!(b.host, HostPattern::Exact(_)) && b.host != n.host);
+                    // Only the site's bypass-wins choice lets an exemption
+                    // through, and never silently.
+                    prop_assert!(allowed || (bypass_wins && tls.conflicts.iter().any(|c| c.decision == "bypassed")),
+                        "{} overlaps never-exempt {} and is not a named host inside it", b.host, n.host);
+                }
+                for i in &tls.inspect_anyway {
+                    prop_assert!(!overlaps(&b.host, &i.host), "{} touches inspected {}", b.host, i.host);
+                }
+                for other in &tls.bypass {
+                    prop_assert!(std::ptr::eq(b, other) || !covers(&b.host, &other.host), "{} covers {}", b.host, other.host);
+                }
+            }
+            // Storage wildcards stay never-exempt unless bypass-wins let an
+            // explicit exemption take them.
+            let storage = HostPattern::Subdomains(DnsName::parse("blob.core.windows.net").unwrap());
+            let explicit_storage = cands.iter().any(|c| c.tls == TlsHandling::MustNotInspect && c.ports.contains(&443) && overlaps(&c.host, &storage) && covers(&c.host, &storage))
+                || bypass.iter().any(|(k, n)| { let p = pattern(*k, NAMES[*n]); covers(&p, &storage) });
+            if !(bypass_wins && explicit_storage) {
+                prop_assert!(tls.never_bypass.iter().any(|n| covers(&n.host, &storage)));
+            }
+            // Every Defender candidate on a TLS port is exempt, unless the
+            // site inspects it or it is as broad as a never-exempt pattern.
+            for c in cands.iter().filter(|c| c.ports.contains(&443) && c.products.contains(&Product::Mde)) {
+                let inspected = tls.inspect_anyway.iter().any(|i| overlaps(&i.host, &c.host));
+                let too_broad = tls.never_bypass.iter().any(|n| overlaps(&n.host, &c.host) && !(matches!(c.host, HostPattern::Exact(_)) && c.host != n.host));
+                let exempt = tls.bypass.iter().any(|b| covers(&b.host, &c.host));
+                prop_assert!(exempt || inspected || too_broad, "{} lost its exemption", c.host);
+            }
+        }
+    }
+}

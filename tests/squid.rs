@@ -8,12 +8,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use common::data;
-use common::tools::{require, squid_parse_problems, throwaway_cert};
+use common::squid::{Wrapper, free_port, start_squid};
+use common::tools::{squid_parse_problems, throwaway_cert};
 use egressgen::generate;
 use egressgen::model::{HostPattern, Route};
 use egressgen::policy::Policy;
@@ -180,90 +180,6 @@ fn origin() {
     });
 }
 
-struct SquidProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for SquidProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn chmod(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Squid in the foreground with the generated squid.conf, logs and pid in
-/// `dir`, names resolved by `hosts` only.
-fn start_squid(dir: &Path, out: &Path, port: u16, hosts: &BTreeSet<String>) -> SquidProcess {
-    let squid = require("squid", "squid-openssl");
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    // Squid started as root runs as its own user: it must read the output
-    // and write the logs.
-    chmod(dir, 0o755);
-    chmod(&logs, 0o777);
-    chmod(out, 0o755);
-    let hosts_file = dir.join("hosts");
-    // One name per line: Squid reads a bounded number of names per line.
-    let lines: String = hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect();
-    std::fs::write(&hosts_file, lines).unwrap();
-    let conf = dir.join("test-squid.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "visible_hostname egressgen-test\npid_filename {logs}/squid.pid\ncache_log {logs}/cache.log\n\
-             access_log stdio:{logs}/access.log\nhosts_file {hosts}\ndns_nameservers 127.0.0.1\n\
-             coredump_dir {logs}\nnetdb_filename none\nshutdown_lifetime 1 seconds\ninclude {out}/squid.conf\n",
-            logs = logs.display(),
-            hosts = hosts_file.display(),
-            out = out.display()
-        ),
-    )
-    .unwrap();
-    let problems = squid_parse_problems(&conf);
-    assert!(problems.is_empty(), "{problems:#?}");
-    let child = Command::new(squid)
-        .arg("-N")
-        .arg("-f")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start squid");
-    let mut proc = SquidProcess {
-        child,
-        log: logs.join("cache.log"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = proc.child.try_wait() {
-            panic!(
-                "squid exited ({status}): {}",
-                std::fs::read_to_string(&proc.log).unwrap_or_default()
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "squid did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    proc
-}
-
 /// Sends one request through the proxy; returns the status code and
 /// whether Squid said access denied.
 fn ask(port: u16, request: &str) -> (u16, bool) {
@@ -382,7 +298,17 @@ fn live_squid_enforces_the_policy() {
     ] {
         hosts.insert(h.to_string());
     }
-    let squid = start_squid(tmp.path(), &out, port, &hosts);
+    let squid = start_squid(
+        tmp.path(),
+        &out,
+        port,
+        &Wrapper {
+            conf: "squid.conf",
+            address: "127.0.0.1",
+            hosts: &hosts,
+            extra: "",
+        },
+    );
 
     let mut failures = Vec::new();
     for (what, request) in &allowed {

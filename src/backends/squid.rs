@@ -293,6 +293,23 @@ impl Backend for Squid {
             bump.push_str("ssl_bump splice egressgen_nobump_glob\n");
         }
         bump.push_str("ssl_bump bump all\n");
+        // A bumped tunnel's requests come back through http_access as
+        // plain requests to port 443: allow those to the same hosts, or
+        // every inspected destination is refused once decrypted.
+        bump.push_str(
+            "# Decrypted requests inside bumped tunnels (include after squid-egressgen.conf).\n",
+        );
+        bump.push_str("acl egressgen_bumped proto HTTPS\n");
+        for (present, acl) in [
+            (https_dom, "egressgen_https"),
+            (https_glob, "egressgen_https_glob"),
+        ] {
+            if present {
+                bump.push_str(&format!(
+                    "http_access allow egressgen_clients egressgen_bumped egressgen_port443 {acl}\n"
+                ));
+            }
+        }
 
         files.insert("squid-egressgen.conf".into(), snippet.into_bytes());
         files.insert("squid-egressgen-sslbump.conf".into(), bump.into_bytes());

@@ -7,10 +7,10 @@
 //!    says not to; every exemption they overlap is withdrawn, loudly.
 //! 2. Never-exempt patterns (the storage wildcards, `tls.never_bypass`):
 //!    an explicit exemption (a source row such as the MMA table, a host
-//!    named by the guidance, `tls.bypass`) that is as broad as one of them
-//!    is a conflict, settled by `tls.conflict` and reported. Named hosts
-//!    strictly inside stay exempt: "exclude only the Defender for Endpoint
-//!    blob URLs listed".
+//!    named by the guidance, `tls.bypass`) that overlaps one of them is a
+//!    conflict, settled by `tls.conflict` and reported, unless it is one
+//!    named host inside it: "exclude only the Defender for Endpoint blob
+//!    URLs listed".
 //! 3. The general rule that Defender connections are not inspected: it
 //!    yields to every never-exempt pattern without a conflict, since the
 //!    same guidance says so.
@@ -50,9 +50,11 @@ struct Never {
     origin: Origin,
 }
 
-/// `a` admits only hosts `b` admits, and fewer.
-fn strictly_inside(a: &HostPattern, b: &HostPattern) -> bool {
-    covers(b, a) && !covers(a, b)
+/// `a` is one named host inside the wildcard `b`: the exception the
+/// guidance allows ("exclude only the Defender for Endpoint blob URLs
+/// listed"). A wildcard inside a never-exempt pattern is not one.
+pub fn named_inside(a: &HostPattern, b: &HostPattern) -> bool {
+    matches!(a, HostPattern::Exact(_)) && covers(b, a) && a != b
 }
 
 /// Ports other than 80 carry TLS in every list we read.
@@ -190,8 +192,8 @@ pub fn decide(candidates: &[Candidate], ruleset: &Ruleset, guidance: &[TlsGuidan
     let mut policy = TlsPolicy::default();
     let bypass = withdraw_inspected(bypass, inspect, &mut policy);
     let (bypass, never) = settle(bypass, never, ruleset.tls.conflict, &mut policy);
-    policy.bypass = collapse(bypass);
-    policy.never_bypass = collapse(never);
+    policy.bypass = collapse(promote_domains(bypass));
+    policy.never_bypass = merge_identical(never);
     policy
 }
 
@@ -234,7 +236,7 @@ fn withdraw_inspected(
             ),
         );
     }
-    policy.inspect_anyway = collapse(inspect);
+    policy.inspect_anyway = merge_identical(inspect);
     kept
 }
 
@@ -250,7 +252,7 @@ fn settle(
     let clashes = |b: &HostPattern, never: &[Never]| -> Vec<usize> {
         (0..never.len())
             .filter(|&i| {
-                overlaps(b, &never[i].entry.host) && !strictly_inside(b, &never[i].entry.host)
+                overlaps(b, &never[i].entry.host) && !named_inside(b, &never[i].entry.host)
             })
             .collect()
     };
@@ -270,7 +272,11 @@ fn settle(
             _ if hits.is_empty() => kept.push(b.entry),
             ConflictRule::NeverBypassWins => {}
             ConflictRule::BypassWins => {
-                hits.iter().for_each(|&i| lost[i] = true);
+                // A never-exempt pattern the winner covers is gone; one it
+                // only overlaps still holds for its other hosts.
+                for &i in &hits {
+                    lost[i] |= covers(&b.entry.host, &never[i].entry.host);
+                }
                 kept.push(b.entry);
             }
         }
@@ -291,7 +297,7 @@ fn settle(
             push_unique(
                 &mut n.entry.reasons,
                 format!(
-                    "Microsoft's Defender list names {}, which is not narrower than {}: it stays inspected",
+                    "Microsoft's Defender list names {}, which is not one named host inside {}: it stays inspected",
                     d.host, n.entry.host
                 ),
             );
@@ -356,8 +362,10 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     }
 }
 
-/// `x` and `*.x` both listed become `.x`, as in the allow-list collapse,
-/// so the entry `.x` of the policy finds one pattern that covers it.
+/// `x` and `*.x` both exempt become `.x`, as in the allow-list collapse,
+/// so the entry `.x` of the policy finds one pattern that covers it. Only
+/// for exemptions: a never-exempt `x` next to `*.x` must keep telling the
+/// named hosts below `x` apart from `x` itself.
 fn promote_domains(entries: Vec<TlsEntry>) -> Vec<TlsEntry> {
     use std::collections::BTreeSet;
     let names = |want: fn(&HostPattern) -> bool| -> BTreeSet<crate::model::DnsName> {
@@ -385,11 +393,34 @@ fn promote_domains(entries: Vec<TlsEntry>) -> Vec<TlsEntry> {
         .collect()
 }
 
+/// Merges entries with the same pattern and sorts them. Never-exempt
+/// patterns are not collapsed by coverage: `*.a.x` inside `*.x` still
+/// forbids an exemption as broad as `*.a.x`, which `*.x` alone allows.
+fn merge_identical(entries: Vec<TlsEntry>) -> Vec<TlsEntry> {
+    let mut out: Vec<TlsEntry> = Vec::new();
+    for e in entries {
+        match out.iter_mut().find(|x| x.host == e.host) {
+            Some(x) => merge_into(x, &e),
+            None => {
+                let mut fresh = TlsEntry {
+                    host: e.host.clone(),
+                    reasons: Vec::new(),
+                    provenance: Vec::new(),
+                };
+                merge_into(&mut fresh, &e);
+                out.push(fresh);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.host.cmp(&b.host));
+    out
+}
+
 /// Drops entries covered by another, merging reasons and provenance, and
 /// sorts the rest.
 fn collapse(entries: Vec<TlsEntry>) -> Vec<TlsEntry> {
     let mut out: Vec<TlsEntry> = Vec::new();
-    let mut sorted = promote_domains(entries);
+    let mut sorted = entries;
     sorted.sort_by(|a, b| a.host.cmp(&b.host));
     for e in &sorted {
         let outer = sorted

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod azure;
+pub mod squid;
 pub mod tools;
 pub mod xlsx;
 
