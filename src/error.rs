@@ -73,6 +73,8 @@ pub enum Error {
 
     #[error("the built-in baseline catalog is damaged: {0}")]
     Baseline(String),
+    #[error("{0}")]
+    Publish(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,9 +20,7 @@ pub enum GenerateError {
         ruleset: String,
         source: BackendError,
     },
-    #[error(
-        "ruleset {ruleset}: writing the output failed, the previous output is untouched: {source}"
-    )]
+    #[error("ruleset {ruleset}: {source}")]
     Publish {
         ruleset: String,
         source: PublishError,
@@ -36,6 +34,26 @@ pub struct Generated {
     pub out_dir: PathBuf,
     pub files: Vec<String>,
     pub policy: Policy,
+    /// What publishing cleaned up or took over.
+    pub published: publish::Published,
+}
+
+/// The publish request of a ruleset: its inputs are protected.
+pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
+    let mut inputs = vec![ruleset.file.clone()];
+    inputs.extend(
+        ruleset
+            .source_specs()
+            .iter()
+            .filter(|s| *s != "baseline" && !s.starts_with("builtin:"))
+            .map(PathBuf::from),
+    );
+    publish::Request {
+        ruleset: ruleset.name.to_string(),
+        ruleset_file: ruleset.file.clone(),
+        inputs,
+        force,
+    }
 }
 
 /// The catalog a ruleset names.
@@ -109,23 +127,38 @@ pub fn render_all(
         .collect()
 }
 
-/// Renders and publishes one ruleset's outputs into `out`.
+/// Renders and publishes one ruleset's outputs into `out`; a directory
+/// that is not ours is refused.
 pub fn generate(
     ruleset: &Ruleset,
     backends: &[Box<dyn Backend>],
     out: &Path,
 ) -> Result<Generated, GenerateError> {
+    generate_with(ruleset, backends, out, false)
+}
+
+/// [`generate`], with `force` to take over a directory that is not ours.
+pub fn generate_with(
+    ruleset: &Ruleset,
+    backends: &[Box<dyn Backend>],
+    out: &Path,
+    force: bool,
+) -> Result<Generated, GenerateError> {
     let policy = policy_for(ruleset)?;
     let rendered = render_all(&policy, ruleset, backends, out)?;
     let files = output_files(&policy, &rendered);
-    publish::publish(out, &files).map_err(|source| GenerateError::Publish {
-        ruleset: ruleset.name.to_string(),
-        source,
-    })?;
+    let published =
+        publish::publish(out, &files, &publish_request(ruleset, force)).map_err(|source| {
+            GenerateError::Publish {
+                ruleset: ruleset.name.to_string(),
+                source,
+            }
+        })?;
     Ok(Generated {
         out_dir: out.to_path_buf(),
         files: files.into_iter().map(|(name, _)| name).collect(),
         policy,
+        published,
     })
 }
 

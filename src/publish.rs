@@ -1,24 +1,170 @@
-//! Atomic publication of an output directory: everything is written into a
-//! temporary directory beside the target, then swapped in by rename. A
-//! failure at any point before the swap removes the temporary directory
-//! and leaves the previous output exactly as it was.
+//! The only writer of output directories. egressgen writes where live
+//! proxies read, often from a timer, so it replaces only a directory it
+//! created, in one step, and says exactly what state the target is in when
+//! anything fails.
+//!
+//! - **Ownership**: every output directory holds a manifest
+//!   ([`MANIFEST`]: tool version, ruleset, each file and its SHA-256). An
+//!   existing directory is replaced only when its manifest is ours and
+//!   every file in it is one the manifest lists, unchanged; an empty
+//!   directory is taken over; anything else is refused unless `force`, and
+//!   then the files removed are listed. A directory that contains the
+//!   ruleset or one of its source files is never a target.
+//! - **Atomic replacement**: the new tree is written beside the target
+//!   (manifest first, so a crashed run's leftovers are recognisable), every
+//!   file and the directory fsynced, then swapped with the old one by
+//!   `renameat2(RENAME_EXCHANGE)` and the parent fsynced. A kill at any
+//!   point leaves the complete old tree or the complete new one. Where the
+//!   filesystem has no exchange (EINVAL, ENOSYS), two renames are the
+//!   fallback: a kill between them leaves no directory at the target, and
+//!   the next run finds the old tree beside it.
+//! - **Leftovers**: `.NAME.tmp-*` and `.NAME.old-*` directories of earlier
+//!   crashed runs are removed when they carry our manifest (or are empty).
+//! - **Concurrency**: a lock file `.NAME.lock` beside the target; a second
+//!   run waits for it, then fails clearly.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {detail}", path.display())]
-pub struct PublishError {
-    pub path: PathBuf,
-    pub detail: String,
+use rustix::io::Errno;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::normalize::text::display_escape;
+
+/// The manifest's file name inside every output directory.
+pub const MANIFEST: &str = ".egressgen-manifest.json";
+const MANIFEST_FORMAT: &str = "egressgen-manifest";
+/// How long a second run waits for the lock before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// What state the target is left in, said in every error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetState {
+    /// Nothing at the target changed.
+    Untouched,
+    /// The new output is in place; the old one could not be removed.
+    NewInPlace { leftover: PathBuf },
+    /// The fallback's first rename happened and putting it back failed:
+    /// the previous output is at `aside`, nothing is at the target.
+    Aside { aside: PathBuf },
 }
 
-fn fail(path: &Path, detail: impl ToString) -> PublishError {
-    PublishError {
-        path: path.to_path_buf(),
-        detail: detail.to_string(),
+impl std::fmt::Display for TargetState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetState::Untouched => f.write_str("the previous output is untouched"),
+            TargetState::NewInPlace { leftover } => write!(
+                f,
+                "the new output is in place; the previous one is left at {} (the next run removes it)",
+                leftover.display()
+            ),
+            TargetState::Aside { aside } => write!(
+                f,
+                "nothing is at the target; the previous output is at {}: move it back",
+                aside.display()
+            ),
+        }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{}: {detail}; {state}", path.display())]
+    Io {
+        path: PathBuf,
+        detail: String,
+        state: TargetState,
+    },
+    #[error(
+        "{}: holds {} egressgen did not write or that changed since ({}); nothing was changed. \
+         Choose another output directory, empty this one, or pass --force to replace it \
+         (which removes them)",
+        dir.display(), if foreign.len() == 1 { "a file" } else { "files" }, list(foreign)
+    )]
+    NotOurs { dir: PathBuf, foreign: Vec<String> },
+    #[error(
+        "{}: contains {}, an input of this run; outputs never land in a directory holding \
+         their own ruleset or sources. Nothing was changed",
+        dir.display(), input.display()
+    )]
+    ContainsInput { dir: PathBuf, input: PathBuf },
+    #[error(
+        "{}: another egressgen run is publishing here (lock {} held for {}s); nothing was changed",
+        dir.display(), lock.display(), LOCK_WAIT.as_secs()
+    )]
+    Locked { dir: PathBuf, lock: PathBuf },
+}
+
+fn list(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().take(10).map(|n| display_escape(n)).collect();
+    match names.len() {
+        n if n > 10 => format!("{}, and {} more", shown.join(", "), n - 10),
+        _ => shown.join(", "),
+    }
+}
+
+fn io_err(path: &Path, e: impl ToString, state: TargetState) -> PublishError {
+    PublishError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+        state,
+    }
+}
+
+fn untouched(path: &Path, e: impl ToString) -> PublishError {
+    io_err(path, e, TargetState::Untouched)
+}
+
+/// One file of the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// What marks a directory as ours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub tool_version: String,
+    pub ruleset: String,
+    pub ruleset_file: String,
+    pub files: Vec<ManifestFile>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Who is publishing, and what must never be overwritten.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub ruleset: String,
+    pub ruleset_file: PathBuf,
+    /// The ruleset and its source files: the target may not contain them.
+    pub inputs: Vec<PathBuf>,
+    /// Take over a directory that is not ours (its files are listed in
+    /// [`Published::removed`]).
+    pub force: bool,
+}
+
+/// What a publish did besides writing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Files of a directory that was not ours, removed under `force`.
+    pub removed: Vec<String>,
+    /// Leftovers of earlier crashed runs that were cleaned up.
+    pub cleaned: Vec<PathBuf>,
+    /// Set when the old tree could not be removed after the swap.
+    pub leftover: Option<PathBuf>,
 }
 
 /// A file name inside the output directory: no separators, no `..`, no
@@ -34,71 +180,329 @@ fn check_name(name: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "refusing output file name {:?}",
-            crate::normalize::text::display_escape(name)
+            display_escape(name)
         ))
     }
 }
 
+/// The target as an absolute path with `..` resolved through the parts
+/// that exist, so "a directory that contains the ruleset" is decided on
+/// real paths, symlinks included.
+fn resolve(out: &Path) -> io::Result<PathBuf> {
+    let abs = std::path::absolute(out)?;
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let Some(name) = existing.file_name() else {
+            break;
+        };
+        rest.push(name.to_os_string());
+        existing.pop();
+    }
+    let mut real = existing.canonicalize()?;
+    for part in rest.iter().rev() {
+        if part == ".." {
+            real.pop();
+        } else if part != "." {
+            real.push(part);
+        }
+    }
+    Ok(real)
+}
+
 /// Writes `files` (in order) as the new content of directory `out`.
-pub fn publish(out: &Path, files: &[(String, Vec<u8>)]) -> Result<(), PublishError> {
-    let parent = match out.parent() {
+pub fn publish(
+    out: &Path,
+    files: &[(String, Vec<u8>)],
+    req: &Request,
+) -> Result<Published, PublishError> {
+    let target = resolve(out).map_err(|e| untouched(out, e))?;
+    for input in &req.inputs {
+        if let Ok(real) = input.canonicalize()
+            && real.starts_with(&target)
+        {
+            return Err(PublishError::ContainsInput {
+                dir: out.to_path_buf(),
+                input: input.clone(),
+            });
+        }
+    }
+    let (parent, leaf) = match (target.parent(), target.file_name()) {
+        (Some(p), Some(l)) => (p.to_path_buf(), l.to_string_lossy().into_owned()),
+        _ => return Err(untouched(out, "the output directory has no name")),
+    };
+    fs::create_dir_all(&parent).map_err(|e| untouched(&parent, e))?;
+    let _lock = lock(&parent, &leaf, out)?;
+    let mut done = Published {
+        cleaned: clean_leftovers(&parent, &leaf),
+        ..Default::default()
+    };
+    done.removed = check_owned(&target, req.force)?;
+    let tmp = unique(&parent, &leaf, "tmp");
+    let written = write_tree(&tmp, files, req).and_then(|()| swap(&tmp, &target, &parent, &leaf));
+    match written {
+        Ok(leftover) => {
+            done.leftover = leftover;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// `.NAME.KIND-PID-N` beside the target, not yet existing.
+fn unique(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
+    let pid = std::process::id();
+    (0u32..)
+        .map(|n| parent.join(format!(".{leaf}.{kind}-{pid}-{n}")))
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| parent.join(format!(".{leaf}.{kind}-{pid}")))
+}
+
+/// Holds `.NAME.lock` beside the target until dropped.
+fn lock(parent: &Path, leaf: &str, out: &Path) -> Result<File, PublishError> {
+    let path = parent.join(format!(".{leaf}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| untouched(&path, e))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(PublishError::Locked {
+                    dir: out.to_path_buf(),
+                    lock: path,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(untouched(&path, e)),
+        }
+    }
+}
+
+fn read_manifest(dir: &Path) -> Option<Manifest> {
+    let bytes = fs::read(dir.join(MANIFEST)).ok()?;
+    let m: Manifest = serde_json::from_slice(&bytes).ok()?;
+    (m.format == MANIFEST_FORMAT).then_some(m)
+}
+
+/// Leftovers of earlier runs: ours by name, and by manifest or emptiness.
+fn clean_leftovers(parent: &Path, leaf: &str) -> Vec<PathBuf> {
+    let prefixes = [format!(".{leaf}.tmp-"), format!(".{leaf}.old-")];
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut cleaned = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            continue;
+        }
+        let empty = fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+        if (empty || read_manifest(&path).is_some()) && fs::remove_dir_all(&path).is_ok() {
+            cleaned.push(path);
+        }
+    }
+    cleaned.sort();
+    cleaned
+}
+
+/// Whether an existing target may be replaced: absent, empty, or ours and
+/// unchanged. Returns what `force` will remove.
+fn check_owned(target: &Path, force: bool) -> Result<Vec<String>, PublishError> {
+    let meta = match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(untouched(target, e)),
+        Ok(m) => m,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(untouched(
+            target,
+            "is a symbolic link: point the output at the real directory",
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(untouched(target, "exists and is not a directory"));
+    }
+    let foreign = foreign_entries(target).map_err(|e| untouched(target, e))?;
+    if foreign.is_empty() || force {
+        Ok(foreign)
+    } else {
+        Err(PublishError::NotOurs {
+            dir: target.to_path_buf(),
+            foreign,
+        })
+    }
+}
+
+/// Entries of `dir` that its manifest does not vouch for.
+fn foreign_entries(dir: &Path) -> io::Result<Vec<String>> {
+    let listed: BTreeMap<String, String> = read_manifest(dir)
+        .map(|m| m.files.into_iter().map(|f| (f.name, f.sha256)).collect())
+        .unwrap_or_default();
+    let mut foreign = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == MANIFEST && !listed.is_empty() {
+            continue;
+        }
+        let ours = entry.file_type()?.is_file()
+            && listed
+                .get(&name)
+                .is_some_and(|sum| fs::read(entry.path()).is_ok_and(|b| sha256_hex(&b) == *sum));
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    // A manifest alone (no files listed) vouches for nothing but itself.
+    if foreign == [MANIFEST] && read_manifest(dir).is_some() {
+        foreign.clear();
+    }
+    foreign.sort();
+    Ok(foreign)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    // create_new: two outputs that want the same file name are an error,
+    // not a silent overwrite.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| untouched(path, format!("{e} (two outputs write one file?)")))?;
+    f.write_all(bytes).map_err(|e| untouched(path, e))?;
+    f.sync_all().map_err(|e| untouched(path, e))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The new tree: manifest first, then the files, each fsynced, then the
+/// directory itself.
+fn write_tree(dir: &Path, files: &[(String, Vec<u8>)], req: &Request) -> Result<(), PublishError> {
+    fs::create_dir(dir).map_err(|e| untouched(dir, e))?;
+    let mut manifest = Manifest {
+        format: MANIFEST_FORMAT.to_string(),
+        version: 1,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        ruleset: req.ruleset.clone(),
+        ruleset_file: display_escape(&req.ruleset_file.display().to_string()),
+        files: Vec::new(),
+    };
+    for (name, bytes) in files {
+        check_name(name).map_err(|e| untouched(dir, e))?;
+        manifest.files.push(ManifestFile {
+            name: name.clone(),
+            sha256: sha256_hex(bytes),
+        });
+    }
+    let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| untouched(dir, e))?;
+    text.push(b'\n');
+    write_file(&dir.join(MANIFEST), &text)?;
+    for (name, bytes) in files {
+        write_file(&dir.join(name), bytes)?;
+    }
+    sync_dir(dir).map_err(|e| untouched(dir, e))
+}
+
+/// Swaps the new tree in. Returns where the old tree was left when it
+/// could not be removed.
+fn swap(
+    tmp: &Path,
+    target: &Path,
+    parent: &Path,
+    leaf: &str,
+) -> Result<Option<PathBuf>, PublishError> {
+    if fs::symlink_metadata(target).is_err() {
+        fs::rename(tmp, target).map_err(|e| untouched(target, e))?;
+        let _ = sync_dir(parent);
+        return Ok(None);
+    }
+    let old = match exchange(tmp, target) {
+        // The old tree is now at `tmp`.
+        Ok(()) => tmp.to_path_buf(),
+        // No exchange on this filesystem or kernel.
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => two_renames(tmp, target, parent, leaf)?,
+        Err(e) => return Err(untouched(target, io::Error::from(e))),
+    };
+    let _ = sync_dir(parent);
+    match fs::remove_dir_all(&old) {
+        Ok(()) => Ok(None),
+        Err(_) => Ok(Some(old)),
+    }
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: both paths swap in one step.
+fn exchange(a: &Path, b: &Path) -> Result<(), Errno> {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        a,
+        rustix::fs::CWD,
+        b,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+}
+
+/// The fallback: old aside, new in, old back if the second step fails.
+fn two_renames(
+    tmp: &Path,
+    target: &Path,
+    parent: &Path,
+    leaf: &str,
+) -> Result<PathBuf, PublishError> {
+    let old = unique(parent, leaf, "old");
+    fs::rename(target, &old).map_err(|e| untouched(target, e))?;
+    if let Err(e) = fs::rename(tmp, target) {
+        let state = match fs::rename(&old, target) {
+            Ok(()) => TargetState::Untouched,
+            Err(_) => TargetState::Aside { aside: old.clone() },
+        };
+        return Err(io_err(target, e, state));
+    }
+    Ok(old)
+}
+
+/// Replaces one file atomically (temporary file beside it, fsync, rename,
+/// fsync of the directory); on any failure the temporary file is removed
+/// and the old file is left as it was.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(untouched(path, "is a directory: give a file name"));
+    }
+    let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let leaf = out
+    let leaf = path
         .file_name()
-        .ok_or_else(|| fail(out, "output directory has no name"))?
+        .ok_or_else(|| untouched(path, "has no file name"))?
         .to_string_lossy()
         .into_owned();
-    fs::create_dir_all(&parent).map_err(|e| fail(&parent, e))?;
-    let tmp = parent.join(format!(".{leaf}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| fail(&tmp, e))?;
+    let tmp = unique(&parent, &leaf, "tmp");
+    let result = write_file(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| untouched(path, e)));
+    match result {
+        Ok(()) => {
+            let _ = sync_dir(&parent);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    fs::create_dir(&tmp).map_err(|e| fail(&tmp, e))?;
-    let written = write_all(&tmp, files).and_then(|()| swap(&tmp, out, &parent, &leaf));
-    if written.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    written
-}
-
-fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), PublishError> {
-    for (name, bytes) in files {
-        check_name(name).map_err(|e| fail(dir, e))?;
-        let path = dir.join(name);
-        // create_new: two outputs that want the same file name are an
-        // error, not a silent overwrite.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| fail(&path, format!("{e} (two outputs write {name}?)")))?;
-        f.write_all(bytes).map_err(|e| fail(&path, e))?;
-        f.sync_all().map_err(|e| fail(&path, e))?;
-    }
-    Ok(())
-}
-
-/// Replaces `out` with `tmp`. The old directory is moved aside first and
-/// put back if the second rename fails.
-fn swap(tmp: &Path, out: &Path, parent: &Path, leaf: &str) -> Result<(), PublishError> {
-    if !out.exists() {
-        return fs::rename(tmp, out).map_err(|e| fail(out, e));
-    }
-    if !out.is_dir() {
-        return Err(fail(out, "exists and is not a directory"));
-    }
-    let old = parent.join(format!(".{leaf}.old-{}", std::process::id()));
-    if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| fail(&old, e))?;
-    }
-    fs::rename(out, &old).map_err(|e| fail(out, e))?;
-    if let Err(e) = fs::rename(tmp, out) {
-        let _ = fs::rename(&old, out);
-        return Err(fail(out, e));
-    }
-    fs::remove_dir_all(&old).map_err(|e| fail(&old, e))
 }
 
 #[cfg(test)]

@@ -28,14 +28,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Temporary file beside the target, then rename: a failed run leaves the
-/// previous baseline in place.
+/// A failed run leaves the previous baseline in place and no temporary
+/// file behind.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::publish::write_file_atomically(path, bytes).map_err(|e| Error::Publish(e.to_string()))
 }

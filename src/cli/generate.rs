@@ -1,5 +1,6 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,14 +22,20 @@ pub struct Args {
     /// Only these output formats (comma-separated), e.g. --only plain
     #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
     pub only: Option<Vec<String>>,
+    /// Replace an output directory egressgen did not write (its files are
+    /// listed, then removed). Without it such a directory is refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Failures in `generate` are reported and the next ruleset still runs;
 /// the exit status says whether any failed.
 pub fn run(args: &Args) -> Result<ExitCode> {
     let mut failed = false;
+    // Output directory -> the ruleset that wrote it in this run.
+    let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for path in &args.rulesets {
-        if let Err(message) = one(args, path) {
+        if let Err(message) = one(args, path, &mut targets) {
             eprintln!("egressgen: error: {message}");
             failed = true;
         }
@@ -40,17 +47,34 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     })
 }
 
-fn one(args: &Args, path: &std::path::Path) -> std::result::Result<(), String> {
+fn one(
+    args: &Args,
+    path: &std::path::Path,
+    targets: &mut BTreeMap<PathBuf, PathBuf>,
+) -> std::result::Result<(), String> {
     let ruleset = Ruleset::load(path).map_err(|e| e.to_string())?;
     let out = match &args.out {
         Some(dir) if args.rulesets.len() == 1 => dir.clone(),
         Some(dir) => dir.join(ruleset.name.as_str()),
         None => ruleset.default_out_dir(),
     };
+    // Two rulesets of one run must not overwrite each other's output.
+    let key = std::path::absolute(&out).unwrap_or_else(|_| out.clone());
+    if let Some(first) = targets.get(&key) {
+        return Err(format!(
+            "ruleset {} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
+            ruleset.name,
+            path.display(),
+            out.display(),
+            first.display()
+        ));
+    }
+    targets.insert(key, path.to_path_buf());
     let backends =
         generate::select_backends(&ruleset, args.only.as_deref()).map_err(|e| e.to_string())?;
-    let done =
-        generate::generate(&ruleset, &backends, &out).map_err(|e: GenerateError| e.to_string())?;
+    let done = generate::generate_with(&ruleset, &backends, &out, args.force)
+        .map_err(|e: GenerateError| e.to_string())?;
+    report_publish(&ruleset.name.to_string(), &done.published);
     let p = &done.policy;
     let direct = p
         .entries
@@ -73,6 +97,32 @@ fn one(args: &Args, path: &std::path::Path) -> std::result::Result<(), String> {
     }
     print_tls_notices(p);
     Ok(())
+}
+
+/// What publishing removed or left behind, on stderr.
+fn report_publish(name: &str, p: &crate::publish::Published) {
+    if !p.removed.is_empty() {
+        eprintln!(
+            "egressgen: {name}: --force: removed files egressgen did not write: {}",
+            p.removed
+                .iter()
+                .map(|f| crate::normalize::text::display_escape(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for c in &p.cleaned {
+        eprintln!(
+            "egressgen: {name}: removed {}, left by an earlier run that did not finish",
+            c.display()
+        );
+    }
+    if let Some(old) = &p.leftover {
+        eprintln!(
+            "egressgen: {name}: warning: the new output is in place, but the previous one could not be removed: {} (the next run retries)",
+            old.display()
+        );
+    }
 }
 
 /// TLS conflicts and choices against Microsoft's guidance go to stderr on
