@@ -12,7 +12,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{}: file is {size} bytes, above the limit of {limit} bytes for {kind}", path.display())]
+    #[error("{}: {what}, not a regular file: only files are read", path.display())]
+    NotRegular { path: PathBuf, what: &'static str },
+
+    #[error("{}: file is {size} bytes or more, above the limit of {limit} bytes for {kind}", path.display())]
     TooLarge {
         path: PathBuf,
         size: u64,

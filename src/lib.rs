@@ -12,6 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod explain;
 pub mod generate;
+pub mod input;
 pub mod model;
 pub mod normalize;
 pub mod policy;

@@ -14,11 +14,8 @@ use crate::model::{Cloud, Geography, Os, Product};
 /// A ruleset that failed to load.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesetError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{}: cannot read: {detail}", path.display())]
+    Unreadable { path: PathBuf, detail: String },
     #[error("{}:{line}:{column}: {message}", path.display())]
     Invalid {
         path: PathBuf,
@@ -27,6 +24,9 @@ pub enum RulesetError {
         message: String,
     },
 }
+
+/// A ruleset is a page of TOML; anything near this is not one.
+const MAX_RULESET: u64 = 1024 * 1024;
 
 /// A site's ruleset.
 #[derive(Clone, Debug, Deserialize)]
@@ -724,10 +724,14 @@ impl TryFrom<i64> for PortNumber {
 impl Ruleset {
     /// Reads and validates a ruleset file.
     pub fn load(path: &Path) -> Result<Ruleset, RulesetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesetError::Io {
+        let unreadable = |detail: String| RulesetError::Unreadable {
             path: path.to_path_buf(),
-            source,
-        })?;
+            detail,
+        };
+        let bytes =
+            crate::input::read_limited(path, MAX_RULESET).map_err(|e| unreadable(e.to_string()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| unreadable(format!("not UTF-8 text: {e}")))?;
         Ruleset::parse(&text, path)
     }
 

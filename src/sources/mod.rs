@@ -57,20 +57,23 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn load(path: &Path, limit: u64, kind: &'static str) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > limit {
-            return Err(Error::TooLarge {
+        use crate::input::{ReadError, read_limited};
+        let bytes = read_limited(path, limit).map_err(|e| match e {
+            ReadError::Io(source) => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            ReadError::NotRegular(what) => Error::NotRegular {
+                path: path.to_path_buf(),
+                what,
+            },
+            ReadError::TooLarge { size, limit } => Error::TooLarge {
                 path: path.to_path_buf(),
                 size,
                 limit,
                 kind,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
+            },
+        })?;
         Ok(Self::from_bytes(path, bytes))
     }
 
