@@ -445,7 +445,10 @@ fn bicep_value(v: &Value, indent: usize) -> String {
 }
 
 fn bicep(header: &[String], group_name: &str, groups: &[Vec<Value>], priority: u32) -> String {
-    let mut out: String = header.iter().map(|l| format!("// {l}\n")).collect();
+    let mut out: String = header
+        .iter()
+        .map(|l| format!("// {}\n", crate::normalize::text::printable_ascii(l)))
+        .collect();
     out.push_str(&format!(
         "\n@description('Name of the existing firewall policy')\nparam firewallPolicyName string\n\nresource policy 'Microsoft.Network/firewallPolicies@{API_VERSION}' existing = {{\n  name: firewallPolicyName\n}}\n"
     ));

@@ -13,7 +13,7 @@ pub mod tls_bypass;
 
 use std::collections::BTreeMap;
 
-use crate::normalize::text::display_escape;
+use crate::normalize::text::{display_escape, printable_ascii};
 use crate::policy::Policy;
 use crate::ruleset::Ruleset;
 pub use loss::{LossEntry, LossReport, Outcome};
@@ -112,11 +112,9 @@ pub fn safe_name<'a>(
 /// A path prefix, refused unless it holds only the characters the catalog
 /// admits.
 pub fn safe_path<'a>(backend: &'static str, path: &'a str) -> Result<&'a str, BackendError> {
-    let ok = path.starts_with('/')
-        && path.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '/' | '-' | '.' | '_' | '~' | '%' | ':' | '@' | '+' | '=')
-        });
+    // The same rules as a catalog cell: characters, dot segments, and
+    // percent escapes that would decode into either.
+    let ok = crate::normalize::url_cell::check_path_prefix(path).is_ok();
     if ok {
         Ok(path)
     } else {
@@ -127,16 +125,32 @@ pub fn safe_path<'a>(backend: &'static str, path: &'a str) -> Result<&'a str, Ba
     }
 }
 
-/// `# ` before each line.
+/// `# ` before each line; the text made printable ASCII.
 pub fn comment_block(lines: &[String]) -> String {
-    lines.iter().map(|l| format!("# {l}\n")).collect()
+    lines
+        .iter()
+        .map(|l| format!("# {}\n", printable_ascii(l)))
+        .collect()
 }
 
-/// A one-line summary of where an entry came from, safe inside a comment.
+/// Text for an XML comment: printable ASCII, no `--`, not ending in `-`.
+pub fn xml_comment(text: &str) -> String {
+    let mut out = printable_ascii(text);
+    while out.contains("--") {
+        out = out.replace("--", "- -");
+    }
+    if out.ends_with('-') {
+        out.push(' ');
+    }
+    out
+}
+
+/// A one-line summary of where an entry came from, safe inside a comment
+/// of any syntax: printable ASCII.
 pub fn provenance_comment(provenance: &[crate::model::Provenance]) -> String {
     let first = provenance
         .first()
-        .map(|p| display_escape(&p.to_string()))
+        .map(|p| printable_ascii(&p.to_string()))
         .unwrap_or_default();
     match provenance.len() {
         0 | 1 => first,
@@ -145,8 +159,9 @@ pub fn provenance_comment(provenance: &[crate::model::Provenance]) -> String {
 }
 
 /// Lines every generated file starts with: tool version, ruleset, and the
-/// identity of every source. Printable text only, whatever the file names
-/// hold; each backend adds its comment syntax.
+/// identity of every source. Printable ASCII only, whatever the file names
+/// hold (a U+2028 in a name would end a JavaScript comment); each backend
+/// adds its comment syntax.
 pub fn header_lines(policy: &Policy, what: &str) -> Vec<String> {
     let mut lines = vec![
         format!(
@@ -156,13 +171,13 @@ pub fn header_lines(policy: &Policy, what: &str) -> Vec<String> {
         format!(
             "ruleset: {} ({})",
             policy.ruleset.name,
-            display_escape(&policy.ruleset.file)
+            printable_ascii(&policy.ruleset.file)
         ),
     ];
     for s in &policy.sources {
-        let mut line = format!("source: {} ({})", display_escape(&s.file), s.kind.as_str());
+        let mut line = format!("source: {} ({})", printable_ascii(&s.file), s.kind.as_str());
         if let Some(v) = &s.version {
-            line.push_str(&format!(" version {}", display_escape(v)));
+            line.push_str(&format!(" version {}", printable_ascii(v)));
         }
         if let Some(h) = &s.sha256 {
             line.push_str(&format!(" sha256 {h}"));

@@ -12,6 +12,7 @@ use super::{
     header_lines, safe_name,
 };
 use crate::model::{HostPattern, Route};
+use crate::normalize::text::printable_ascii;
 use crate::policy::{Policy, PolicyEntry};
 use crate::ruleset::PacOutput;
 
@@ -172,7 +173,7 @@ impl Backend for Pac {
         }
         let mut js = String::new();
         for line in header_lines(policy, "PAC file") {
-            js.push_str(&format!("// {line}\n"));
+            js.push_str(&format!("// {}\n", printable_ascii(&line)));
         }
         js.push_str("// Routes by host only: the proxy enforces ports and paths.\n\n");
         js.push_str(&format!("var PROXY_ANSWER = {};\n", js_string(&proxy)));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    header_lines, provenance_comment, safe_name,
+    header_lines, provenance_comment, safe_name, xml_comment,
 };
 use crate::model::HostPattern;
 use crate::policy::prefixes::{TagCover, tag_for};
@@ -152,7 +152,7 @@ impl Backend for Pfsense {
         };
         let comment: String = header_lines(policy, "pfSense fragment")
             .iter()
-            .map(|l| format!("<!-- {} -->\n", xml_escape(l).replace("--", "- -")))
+            .map(|l| format!("<!-- {} -->\n", xml_comment(&xml_escape(l))))
             .collect();
         let aliases_xml = aliases_xml(&aliases);
         let filter_xml = self.filter_xml(policy, &aliases);

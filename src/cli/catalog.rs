@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::error::Result;
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
 use crate::normalize::prefix::PrefixRules;
-use crate::normalize::text::{display_escape, spreadsheet_safe};
+use crate::normalize::text::{display_escape, spreadsheet_safe, terminal_safe};
 use crate::sources::ReadOptions;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -315,8 +315,14 @@ fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     if rows.is_empty() {
         return;
     }
+    // Every cell is made safe for a terminal here, whatever its source: a
+    // tag name or a file name can hold control characters.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_safe(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -333,7 +339,7 @@ fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         out.push('\n');
     };
     line(header.to_vec());
-    for row in rows {
+    for row in &rows {
         line(row.iter().map(String::as_str).collect());
     }
 }

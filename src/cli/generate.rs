@@ -36,6 +36,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for path in &args.rulesets {
         if let Err(message) = one(args, path, &mut targets) {
+            let message = crate::normalize::text::terminal_safe(&message);
             eprintln!("egressgen: error: {message}");
             failed = true;
         }

@@ -33,10 +33,46 @@ pub fn display_escape(raw: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || is_invisible(c) {
+        if c.is_control() || is_invisible(c) || is_line_separator(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+/// Line and paragraph separators: JavaScript ends a line at them, so a
+/// `//` comment holding one ends early.
+fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
+}
+
+/// Text for a terminal: control, invisible and line-separator characters
+/// escaped, nothing cut. Every line egressgen prints goes through this or
+/// [`display_escape`].
+pub fn terminal_safe(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() || is_invisible(c) || is_line_separator(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Printable ASCII only (`' '` to `'~'`); everything else as `\u{..}`.
+/// For text inside comments of generated files, whose syntaxes disagree
+/// on what ends a line (U+2028 ends a JavaScript comment).
+pub fn printable_ascii(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if (' '..='~').contains(&c) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_unicode());
         }
     }
     out

@@ -115,6 +115,19 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), EntryError> {
     }
 }
 
+/// Whether a stored path prefix (`/pki/crl/`) is one [`parse_entry`]
+/// would have produced: the check for paths that did not come through a
+/// cell (a catalog read back, a policy built by hand).
+pub fn check_path_prefix(path: &str) -> Result<(), EntryError> {
+    match normalize_path(path)? {
+        Some(p) if p == path => Ok(()),
+        _ => Err(EntryError::Path {
+            path: path.to_string(),
+            why: "not a normalized path prefix",
+        }),
+    }
+}
+
 /// `/pki/crl/*` -> `/pki/crl/`; `/` or `/*` -> no path. Only characters
 /// that need no escaping in any backend's syntax are accepted.
 fn normalize_path(path: &str) -> Result<Option<String>, EntryError> {
@@ -139,7 +152,34 @@ fn normalize_path(path: &str) -> Result<Option<String>, EntryError> {
     if !valid_percent_escapes(trimmed) {
         return Err(fail("broken percent escape"));
     }
+    if let Some(why) = dangerous_escape(trimmed) {
+        return Err(fail(why));
+    }
     Ok((trimmed != "/").then(|| trimmed.to_string()))
+}
+
+/// What a percent escape would smuggle past the checks above: servers and
+/// proxies decode before they match, so `%2e%2e`, `%2f` and `%00` are the
+/// dot segments, separators and NULs the literal checks refuse.
+fn dangerous_escape(path: &str) -> Option<&'static str> {
+    let bytes = path.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] == b'%')
+        .filter_map(|i| {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            u8::from_str_radix(hex, 16).ok()
+        })
+        .find_map(|b| match b {
+            b'.' => {
+                Some("an encoded dot (%2e) is not allowed: it can form a dot segment once decoded")
+            }
+            b'/' | b'\\' => Some("an encoded slash is not allowed"),
+            b'%' => Some("an encoded percent sign (double encoding) is not allowed"),
+            b if b < 0x20 || b == 0x7f => {
+                Some("an encoded control character (such as %00) is not allowed")
+            }
+            _ => None,
+        })
 }
 
 fn path_char(c: char) -> bool {
@@ -221,6 +261,18 @@ mod tests {
         assert_eq!(code("x.example.com/a\"b"), "path");
         assert_eq!(code("x.example.com/../etc"), "path");
         assert_eq!(code("x.example.com/%zz"), "path");
+        for encoded in [
+            "crl.example.com/pki/%2e%2e/*",
+            "crl.example.com/pki/%2E./x",
+            "crl.example.com/pki/..%2fetc",
+            "crl.example.com/pki/..%5cetc",
+            "crl.example.com/pki/%00/x",
+            "crl.example.com/pki/%252e%252e/x",
+            "crl.example.com/pki/%0a",
+        ] {
+            assert_eq!(code(encoded), "path", "{encoded}");
+        }
+        assert!(parse_entry("crl.example.com/pki/a%20b/*").is_ok());
         assert_eq!(code("[::1]/x"), "ip-literal");
     }
 }

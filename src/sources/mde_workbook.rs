@@ -88,6 +88,17 @@ fn vet_archive(path: &Path, bytes: &[u8]) -> Result<()> {
     if zip.len() > MAX_ZIP_ENTRIES {
         return Err(fail(format!("{} archive entries", zip.len())));
     }
+    // The zip reader keeps one entry per name; the directory may list
+    // more. Two members with one name (two xl/sharedStrings.xml) would be
+    // read differently by different readers: refuse the file.
+    if let Some(listed) = listed_entries(bytes)
+        && listed != zip.len()
+    {
+        return Err(fail(format!(
+            "the archive lists {listed} entries but has {} distinct names: two members share a name, and readers disagree on which one counts",
+            zip.len()
+        )));
+    }
     let mut total: u64 = 0;
     for i in 0..zip.len() {
         let entry = zip
@@ -108,6 +119,16 @@ fn vet_archive(path: &Path, bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The entry count of the last end-of-central-directory record in the
+/// file's last 64 KiB, unless it is a ZIP64 placeholder.
+fn listed_entries(bytes: &[u8]) -> Option<usize> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    let start = bytes.len().saturating_sub(65_535 + 22);
+    let at = bytes[start..].windows(4).rposition(|w| w == EOCD)? + start;
+    let count = u16::from_le_bytes([*bytes.get(at + 10)?, *bytes.get(at + 11)?]);
+    (count != u16::MAX).then_some(usize::from(count))
 }
 
 /// All non-empty cells of a sheet, with merged regions filled in.

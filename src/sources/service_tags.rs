@@ -89,6 +89,22 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
         if !selected(&value.name, &wanted) {
             continue;
         }
+        // A selected tag's name reaches every output (alias names,
+        // comments, the catalog table): it must be an identifier.
+        if !valid_tag_name(&value.name) {
+            collected.rejected.push(Rejected {
+                provenance: Provenance {
+                    file: src.name.clone(),
+                    json_path: Some(format!("$.values[{i}].name")),
+                    ..Default::default()
+                },
+                value: display_escape(&value.name),
+                code: "tag-name".to_string(),
+                reason: "a service tag name is letters, digits and dots; the tag is skipped"
+                    .to_string(),
+            });
+            continue;
+        }
         seen.insert(value.name.clone());
         seen.insert(
             value
