@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod baseline;
 pub mod cli;
+pub mod conformance;
 pub mod error;
 pub mod explain;
 pub mod generate;

@@ -1,0 +1,239 @@
+//! Invariants of everything egressgen accepts and writes, checked by the
+//! fuzz targets (`fuzz/`) and by the regression tests of their findings:
+//! - every host a reader accepts validates again and reads back the same;
+//! - every path prefix is one the cell parser would produce;
+//! - every file every backend renders from such a catalog is printable
+//!   (no control character but the newline, no line or paragraph
+//!   separator), and each list file's lines fit their format's grammar.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::backends;
+use crate::model::{Catalog, HostPattern};
+use crate::normalize::host::{check_pattern, parse_pattern};
+use crate::normalize::url_cell::check_path_prefix;
+use crate::policy;
+use crate::ruleset::Ruleset;
+use regex::Regex;
+
+/// A ruleset that keeps as much of any catalog as possible and configures
+/// every backend.
+pub const WIDE_RULESET: &str = r#"
+name = "fuzz"
+[scope]
+cloud = "commercial"
+geographies = ["US", "EU", "UK", "AU"]
+products = ["mde", "mdav", "smart-screen", "mma", "mdi", "portal", "m365"]
+[site]
+workspace_ids = ["0e2b1d6c-1111-2222-3333-444455556666"]
+mdi_instances = ["contoso"]
+allow_unresolved_wildcards = true
+[proxy]
+addresses = ["proxy.example.com:3128"]
+[outputs.plain]
+prefixes_file = "prefixes.txt"
+[outputs.squid]
+[outputs.pac]
+[outputs.tls_bypass]
+[outputs.pfsense]
+[outputs.azure_firewall]
+[outputs.nftables]
+"#;
+
+pub fn wide_ruleset() -> &'static Ruleset {
+    static R: OnceLock<Ruleset> = OnceLock::new();
+    R.get_or_init(|| Ruleset::parse(WIDE_RULESET, Path::new("fuzz.toml")).expect("valid"))
+}
+
+/// Every accepted host validates again; every path is canonical.
+pub fn check_catalog(catalog: &Catalog) {
+    for e in &catalog.endpoints {
+        check_pattern(&e.host).unwrap_or_else(|err| panic!("{}: {err}", e.host));
+        if !matches!(e.host, HostPattern::Template(_)) {
+            let again = parse_pattern(&e.host.to_string()).expect("re-parses");
+            assert_eq!(again, e.host);
+        }
+        if let Some(p) = &e.path {
+            check_path_prefix(p).unwrap_or_else(|err| panic!("{p}: {err}"));
+        }
+    }
+}
+
+fn list_line() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| Regex::new(r"^\.?[a-z0-9-]+(\.[a-z0-9-]+)+$").expect("regex"))
+}
+
+fn allow_line() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        Regex::new(r"^(\*\.?)?[a-z0-9-]+(\.[a-z0-9-]+)+(/[A-Za-z0-9/._~%:@+=-]*\*)?$")
+            .expect("regex")
+    })
+}
+
+/// One rendered file: printable, and in its grammar where it is a list.
+pub fn check_file(name: &str, bytes: &[u8]) {
+    let text = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{name}: not UTF-8: {e}"));
+    for c in text.chars() {
+        assert!(
+            c == '\n' || !(c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')),
+            "{name}: control or separator {c:?}"
+        );
+    }
+    if name.ends_with(".json") {
+        serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    if name == "proxy.pac" {
+        assert!(text.is_ascii(), "{name}: not ASCII");
+    }
+    let lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty());
+    match name {
+        n if n.ends_with(".dstdomain")
+            || n.ends_with(".ssl_server_name")
+            || n == "tls-bypass.txt" =>
+        {
+            for l in lines {
+                assert!(list_line().is_match(l), "{name}: {l:?}");
+            }
+        }
+        n if n.starts_with("allowlist-") => {
+            for l in lines {
+                assert!(allow_line().is_match(l), "{name}: {l:?}");
+            }
+        }
+        n if n.ends_with("_regex") => {
+            for l in lines {
+                Regex::new(l).unwrap_or_else(|e| panic!("{name}: {l:?}: {e}"));
+            }
+        }
+        n if n.ends_with(".xml") => {
+            for l in text.lines().filter(|l| l.starts_with("<!--")) {
+                let inner = &l[4..l.len().saturating_sub(3)];
+                assert!(!inner.contains("--"), "{name}: {l:?}");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Resolves the catalog with the wide ruleset and checks every file of
+/// every backend (a backend may refuse a policy, never emit a bad line).
+pub fn check_outputs(catalog: &Catalog) {
+    let ruleset = wide_ruleset();
+    let policy = policy::resolve(catalog, ruleset);
+    let opts = backends::OutputOptions {
+        ruleset,
+        out_dir: Path::new("/srv/egressgen"),
+    };
+    for b in backends::configured(ruleset) {
+        if let Ok(rendered) = b.render(&policy, &opts) {
+            for (name, bytes) in &rendered.files {
+                check_file(name, bytes);
+            }
+        }
+    }
+}
+
+/// The body of each fuzz target, shared with the regression tests that
+/// replay the targets' findings (`fuzz/regressions/TARGET/*`).
+pub mod targets {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use crate::model::Catalog;
+    use crate::normalize::host::parse_pattern;
+    use crate::normalize::url_cell::{check_path_prefix, parse_entry, split_cell};
+    use crate::ruleset::Ruleset;
+    use crate::sources::{ReadOptions, SourceFile, learn_table, mde_workbook, service_tags};
+
+    pub const NAMES: [&str; 5] = [
+        "url_cell",
+        "learn_markdown",
+        "service_tags",
+        "workbook",
+        "ruleset_toml",
+    ];
+
+    /// Runs the target `name` on one input.
+    pub fn run(name: &str, data: &[u8]) {
+        match name {
+            "url_cell" => url_cell(data),
+            "learn_markdown" => learn_markdown(data),
+            "service_tags" => service_tags(data),
+            "workbook" => workbook(data),
+            "ruleset_toml" => ruleset_toml(data),
+            other => panic!("no fuzz target {other}"),
+        }
+    }
+
+    /// URL cells: whatever is accepted validates again.
+    pub fn url_cell(data: &[u8]) {
+        let Ok(cell) = std::str::from_utf8(data) else {
+            return;
+        };
+        for token in split_cell(cell) {
+            if let Ok(entry) = parse_entry(token) {
+                let again =
+                    parse_pattern(&entry.host.to_string()).expect("accepted host re-parses");
+                assert_eq!(again, entry.host);
+                if let Some(p) = &entry.path {
+                    check_path_prefix(p).expect("accepted path is canonical");
+                }
+            }
+        }
+    }
+
+    fn from_reader(catalog: crate::Result<Catalog>) {
+        if let Ok(catalog) = catalog {
+            super::check_catalog(&catalog);
+            super::check_outputs(&catalog);
+        }
+    }
+
+    pub fn learn_markdown(data: &[u8]) {
+        let src = SourceFile::from_bytes(Path::new("fuzz.md"), data.to_vec());
+        from_reader(learn_table::read(&src));
+    }
+
+    pub fn service_tags(data: &[u8]) {
+        let src = SourceFile::from_bytes(Path::new("fuzz.json"), data.to_vec());
+        from_reader(service_tags::read(&src, &ReadOptions::default()));
+    }
+
+    pub fn workbook(data: &[u8]) {
+        let src = SourceFile::from_bytes(Path::new("fuzz.xlsx"), data.to_vec());
+        from_reader(mde_workbook::read(&src));
+    }
+
+    fn baseline() -> &'static Catalog {
+        static C: OnceLock<Catalog> = OnceLock::new();
+        C.get_or_init(|| crate::load_catalog::<&str>(&[], &Default::default()).expect("baseline"))
+    }
+
+    /// Ruleset TOML: an accepted ruleset resolves against the baseline and
+    /// every backend it configures renders conforming files.
+    pub fn ruleset_toml(data: &[u8]) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let Ok(ruleset) = Ruleset::parse(text, Path::new("/fuzz/site.toml")) else {
+            return;
+        };
+        let policy = crate::policy::resolve(baseline(), &ruleset);
+        let opts = crate::backends::OutputOptions {
+            ruleset: &ruleset,
+            out_dir: Path::new("/srv/egressgen"),
+        };
+        for b in crate::backends::configured(&ruleset) {
+            if let Ok(rendered) = b.render(&policy, &opts) {
+                for (name, bytes) in &rendered.files {
+                    super::check_file(name, bytes);
+                }
+            }
+        }
+    }
+}
