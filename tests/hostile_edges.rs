@@ -260,3 +260,27 @@ fn a_service_tag_name_with_a_newline_is_rejected_and_never_printed_raw() {
         "the tag's prefixes are not taken"
     );
 }
+
+#[test]
+fn a_cell_reference_past_any_sheet_is_refused_before_the_reader_overflows() {
+    // Found by the workbook fuzz target: the workbook reader multiplies a
+    // column of many letters into an overflow.
+    use common::xlsx::{Sheet, edit_member, workbook};
+    let tmp = tempfile::tempdir().unwrap();
+    let good = workbook(&[Sheet::new("URLs")
+        .row(&["Service", "Port", "Endpoint/URL"])
+        .row(&["MDE", "443", "a.example.com"])]);
+    let bad = edit_member(&good, "xl/worksheets/sheet1.xml", |xml| {
+        assert!(xml.contains("r=\"C2\""), "{xml}");
+        xml.replace("r=\"C2\"", "r=\"AAAAAAAAAAAAAAAAC2\"")
+    });
+    std::fs::write(tmp.path().join("far.xlsx"), bad).unwrap();
+    let out = bounded(&["catalog", "--source", "far.xlsx"], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("xl/worksheets/sheet1.xml: cell reference \"AAAAAAAAAAAAAAAAC2\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

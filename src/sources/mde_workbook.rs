@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 
@@ -116,6 +117,51 @@ fn vet_archive(path: &Path, bytes: &[u8]) -> Result<()> {
             return Err(fail(format!(
                 "a zip archive, but without {required}: not a spreadsheet"
             )));
+        }
+    }
+    vet_references(&mut zip).map_err(fail)
+}
+
+/// Cell references in sheets and tables (`r="A1"`, `ref="A1:M101"`) are
+/// at most three letters and seven digits in any real workbook. The
+/// workbook reader computes longer ones with overflowing arithmetic (a
+/// panic with overflow checks, a wrapped position without), so such a
+/// file is refused here, naming the member and the reference.
+fn vet_references<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> std::result::Result<(), String> {
+    static ATTR: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r#"\s(?:r|ref|sqref)="([^"]*)""#).expect("constant regex")
+    });
+    static PART: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r"^\$?[A-Za-z]{0,3}\$?[0-9]{0,7}$").expect("constant regex")
+    });
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| format!("damaged zip entry {i} ({e})"))?;
+        let name = entry.name().unwrap_or_default().to_string();
+        let scanned = name.ends_with(".xml")
+            && (name.starts_with("xl/worksheets/") || name.starts_with("xl/tables/"));
+        if !scanned {
+            continue;
+        }
+        let mut xml = Vec::new();
+        (&mut entry)
+            .take(MAX_UNCOMPRESSED)
+            .read_to_end(&mut xml)
+            .map_err(|e| format!("{name}: cannot inflate ({e})"))?;
+        for value in ATTR.captures_iter(&xml).filter_map(|c| c.get(1)) {
+            let bad = value
+                .as_bytes()
+                .split(|b| *b == b' ' || *b == b':')
+                .any(|part| !PART.is_match(part));
+            if bad {
+                return Err(format!(
+                    "{name}: cell reference {:?} is not a spreadsheet position (at most XFD1048576)",
+                    crate::normalize::text::display_escape(&String::from_utf8_lossy(
+                        &value.as_bytes()[..value.len().min(40)]
+                    ))
+                ));
+            }
         }
     }
     Ok(())
