@@ -5,19 +5,14 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{data, shared_data};
 use egressgen::baseline;
 use egressgen::cli::catalog::{CSV_HEADER, to_json};
 use egressgen::{ReadOptions, read_sources};
 
-fn egressgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_egressgen"))
-        .args(args)
-        .output()
-        .expect("run egressgen")
-}
+use common::egressgen;
 
 fn stdout(out: &Output) -> String {
     assert!(

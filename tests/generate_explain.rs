@@ -6,19 +6,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use egressgen::backends::{Backend, BackendError, Capabilities, OutputOptions, Rendered};
 use egressgen::generate::{self, GenerateError};
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
 
-fn egressgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_egressgen"))
-        .args(args)
-        .output()
-        .expect("run egressgen")
-}
+use common::egressgen;
 
 fn ruleset_path(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,12 +11,7 @@ use std::process::{Command, Output};
 use common::tools::require;
 use egressgen::publish::MANIFEST;
 
-fn egressgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_egressgen"))
-        .args(args)
-        .output()
-        .expect("run egressgen")
-}
+use common::egressgen;
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)

@@ -15,7 +15,7 @@ use common::data;
 use common::squid::{Wrapper, free_port, start_squid};
 use common::tools::{squid_parse_problems, throwaway_cert};
 use egressgen::generate;
-use egressgen::model::{HostPattern, Route};
+use egressgen::model::Route;
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
 
@@ -216,18 +216,6 @@ fn get(url: &str) -> String {
     format!("GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
 }
 
-/// Concrete hosts an entry admits: the name itself, a name below it.
-fn probe_hosts(host: &HostPattern) -> Vec<String> {
-    let n = host.name().as_str();
-    match host {
-        HostPattern::Exact(_) => vec![n.to_string()],
-        HostPattern::Subdomains(_) => vec![format!("probe.{n}")],
-        HostPattern::Domain(_) => vec![n.to_string(), format!("probe.{n}")],
-        HostPattern::SuffixGlob(_) => vec![format!("probe{n}")],
-        HostPattern::Template(_) => Vec::new(),
-    }
-}
-
 #[test]
 fn live_squid_enforces_the_policy() {
     origin();
@@ -247,7 +235,7 @@ fn live_squid_enforces_the_policy() {
     let mut allowed: Vec<(String, String)> = Vec::new();
     let mut hosts = BTreeSet::new();
     for e in policy.entries.iter().filter(|e| e.route == Route::Proxy) {
-        for host in probe_hosts(&e.host) {
+        for host in common::probe_hosts(&e.host) {
             hosts.insert(host.clone());
             for &p in &e.ports {
                 match p {
@@ -278,7 +266,7 @@ fn live_squid_enforces_the_policy() {
         .iter()
         .find(|e| e.route == Route::Direct)
         .expect("a direct-route entry");
-    let direct_host = probe_hosts(&direct.host)[0].clone();
+    let direct_host = common::probe_hosts(&direct.host)[0].clone();
     let denied = [
         connect("blob.core.windows.net.evil.example", 443),
         get("http://blob.core.windows.net.evil.example/"),

@@ -119,17 +119,6 @@ fn generate_site(dir: &Path, site: &Site, bump: Option<&Bump>) -> (Policy, PathB
     (done.policy, out)
 }
 
-/// Concrete hosts a pattern admits: the name, a name below it.
-fn probes(host: &HostPattern) -> Vec<String> {
-    let n = host.name().as_str();
-    match host {
-        HostPattern::Exact(_) => vec![n.to_string()],
-        HostPattern::Subdomains(_) | HostPattern::SuffixGlob(_) => vec![format!("probe.{n}")],
-        HostPattern::Domain(_) => vec![n.to_string(), format!("probe.{n}")],
-        HostPattern::Template(_) => Vec::new(),
-    }
-}
-
 fn is_storage_wildcard(host: &HostPattern) -> bool {
     matches!(host, HostPattern::Subdomains(n) | HostPattern::Domain(n) if STORAGE.contains(&n.as_str()))
 }
@@ -213,7 +202,7 @@ fn every_defender_endpoint_is_exempt_in_every_bypass_form_except_storage_wildcar
                 && from_microsoft(&policy, &e.provenance)
                 && !is_storage_wildcard(&e.host)
         }) {
-            for host in probes(&e.host) {
+            for host in common::probe_hosts(&e.host) {
                 checked += 1;
                 for (form, exempt) in forms.exempting(&host) {
                     if !exempt {
@@ -443,7 +432,7 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
             .tls
             .bypass
             .iter()
-            .flat_map(|t| probes(&t.host))
+            .flat_map(|t| common::probe_hosts(&t.host))
             .filter(|h| allowed_443(h))
             .collect();
         assert!(exempt.len() > 10, "{}: {exempt:?}", site.name);
@@ -499,12 +488,7 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-fn egressgen(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_egressgen"))
-        .args(args)
-        .output()
-        .expect("run egressgen")
-}
+use common::egressgen;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

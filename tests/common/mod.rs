@@ -100,3 +100,25 @@ pub fn list_lines(text: &str) -> Vec<&str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect()
 }
+
+/// Runs the egressgen binary of this build.
+pub fn egressgen(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_egressgen"))
+        .args(args)
+        .output()
+        .expect("run egressgen")
+}
+
+/// Concrete hosts a pattern admits: the name itself, a name below it;
+/// for a suffix glob `*NAME` also `probeNAME`, which only a glob admits.
+pub fn probe_hosts(host: &egressgen::model::HostPattern) -> Vec<String> {
+    use egressgen::model::HostPattern;
+    let n = host.name().as_str();
+    match host {
+        HostPattern::Exact(_) => vec![n.to_string()],
+        HostPattern::Subdomains(_) => vec![format!("probe.{n}")],
+        HostPattern::SuffixGlob(_) => vec![format!("probe{n}"), format!("probe.{n}")],
+        HostPattern::Domain(_) => vec![n.to_string(), format!("probe.{n}")],
+        HostPattern::Template(_) => Vec::new(),
+    }
+}
