@@ -124,12 +124,11 @@ pub fn check_file(name: &str, bytes: &[u8]) {
 /// every backend (a backend may refuse a policy, never emit a bad line).
 pub fn check_outputs(catalog: &Catalog) {
     let ruleset = wide_ruleset();
-    let policy = policy::resolve(catalog, ruleset);
+    let policy = policy::resolve(catalog, &ruleset.site);
     let opts = backends::OutputOptions {
-        ruleset,
         out_dir: Path::new("/srv/egressgen"),
     };
-    for b in backends::configured(ruleset) {
+    for b in backends::registry::configured(&ruleset.outputs) {
         if let Ok(rendered) = b.render(&policy, &opts) {
             for (name, bytes) in &rendered.files {
                 check_file(name, bytes);
@@ -223,12 +222,11 @@ pub mod targets {
         let Ok(ruleset) = Ruleset::parse(text, Path::new("/fuzz/site.toml")) else {
             return;
         };
-        let policy = crate::policy::resolve(baseline(), &ruleset);
+        let policy = crate::policy::resolve(baseline(), &ruleset.site);
         let opts = crate::backends::OutputOptions {
-            ruleset: &ruleset,
             out_dir: Path::new("/srv/egressgen"),
         };
-        for b in crate::backends::configured(&ruleset) {
+        for b in crate::backends::registry::configured(&ruleset.outputs) {
             if let Ok(rendered) = b.render(&policy, &opts) {
                 for (name, bytes) in &rendered.files {
                     super::check_file(name, bytes);

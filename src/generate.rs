@@ -40,7 +40,7 @@ pub struct Generated {
 
 /// The publish request of a ruleset: its inputs are protected.
 pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
-    let mut inputs = vec![ruleset.file.clone()];
+    let mut inputs = vec![ruleset.site.file.clone()];
     inputs.extend(
         ruleset
             .source_specs()
@@ -49,8 +49,8 @@ pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
             .map(PathBuf::from),
     );
     publish::Request {
-        ruleset: ruleset.name.to_string(),
-        ruleset_file: ruleset.file.clone(),
+        ruleset: ruleset.site.name.to_string(),
+        ruleset_file: ruleset.site.file.clone(),
         inputs,
         force,
     }
@@ -59,7 +59,7 @@ pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
 /// The catalog a ruleset names.
 pub fn catalog_for(ruleset: &Ruleset) -> Result<Catalog, Error> {
     let opts = ReadOptions {
-        extra_tags: policy::prefixes::selected_tags(ruleset),
+        extra_tags: policy::prefixes::selected_tags(&ruleset.site),
         ..Default::default()
     };
     read_sources(&ruleset.source_specs(), &opts)
@@ -68,10 +68,10 @@ pub fn catalog_for(ruleset: &Ruleset) -> Result<Catalog, Error> {
 /// Reads the ruleset's sources and resolves its policy.
 pub fn policy_for(ruleset: &Ruleset) -> Result<Policy, GenerateError> {
     let catalog = catalog_for(ruleset).map_err(|source| GenerateError::Source {
-        ruleset: ruleset.name.to_string(),
+        ruleset: ruleset.site.name.to_string(),
         source,
     })?;
-    Ok(policy::resolve(&catalog, ruleset))
+    Ok(policy::resolve(&catalog, &ruleset.site))
 }
 
 /// The configured backends, narrowed to `only` when given.
@@ -79,13 +79,13 @@ pub fn select_backends(
     ruleset: &Ruleset,
     only: Option<&[String]>,
 ) -> Result<Vec<Box<dyn Backend>>, GenerateError> {
-    let all = backends::configured(ruleset);
+    let all = backends::registry::configured(&ruleset.outputs);
     let Some(only) = only else { return Ok(all) };
     for name in only {
         if !all.iter().any(|b| b.name() == name) {
             let known: Vec<&str> = all.iter().map(|b| b.name()).collect();
             return Err(GenerateError::Select {
-                ruleset: ruleset.name.to_string(),
+                ruleset: ruleset.site.name.to_string(),
                 message: format!(
                     "--only {name}: this ruleset configures {}",
                     if known.is_empty() {
@@ -111,16 +111,13 @@ pub fn render_all(
     out: &Path,
 ) -> Result<Vec<Rendered>, GenerateError> {
     let out_dir = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let opts = OutputOptions {
-        ruleset,
-        out_dir: &out_dir,
-    };
+    let opts = OutputOptions { out_dir: &out_dir };
     backends
         .iter()
         .map(|b| {
             b.render(policy, &opts)
                 .map_err(|source| GenerateError::Backend {
-                    ruleset: ruleset.name.to_string(),
+                    ruleset: ruleset.site.name.to_string(),
                     source,
                 })
         })
@@ -150,7 +147,7 @@ pub fn generate_with(
     let published =
         publish::publish(out, &files, &publish_request(ruleset, force)).map_err(|source| {
             GenerateError::Publish {
-                ruleset: ruleset.name.to_string(),
+                ruleset: ruleset.site.name.to_string(),
                 source,
             }
         })?;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use egressgen::backends::{Backend, BackendError, Capabilities, OutputOptions, Rendered};
+use egressgen::backends::{Backend, BackendError, Caps, OutputOptions, Rendered};
 use egressgen::generate::{self, GenerateError};
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
@@ -161,8 +161,8 @@ impl Backend for Breaks {
     fn name(&self) -> &'static str {
         "breaks"
     }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+    fn caps(&self) -> Caps {
+        Caps::NONE
     }
     fn render(&self, _: &Policy, _: &OutputOptions) -> Result<Rendered, BackendError> {
         let mut r = Rendered::default();

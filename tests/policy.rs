@@ -24,11 +24,11 @@ fn ruleset(sources: &[&str], body: &str) -> Ruleset {
 
 fn policy(r: &Ruleset) -> Policy {
     let opts = ReadOptions {
-        extra_tags: egressgen::policy::prefixes::selected_tags(r),
+        extra_tags: egressgen::policy::prefixes::selected_tags(&r.site),
         ..Default::default()
     };
     let catalog = read_sources(&r.source_specs(), &opts).unwrap();
-    resolve(&catalog, r)
+    resolve(&catalog, &r.site)
 }
 
 fn hosts(p: &Policy) -> Vec<String> {

@@ -287,7 +287,7 @@ mod tls_props {
             );
             let ruleset = Ruleset::parse(&text, Path::new("p.toml")).unwrap();
             let guidance = egressgen::sources::tls_guidance::catalog().tls_guidance;
-            let tls = decide(&cands, &ruleset, &guidance);
+            let tls = decide(&cands, &ruleset.site, &guidance);
             for b in &tls.bypass {
                 for n in &tls.never_bypass {
                     let allowed = !overlaps(&b.host, &n.host) || (matches!(b.host, HostPattern::Exact(_)) && b.host != n.host);

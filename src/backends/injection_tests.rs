@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use super::{Backend, OutputOptions, configured};
+use super::{OutputOptions, REGISTRY, Row};
 use crate::model::{
     Catalog, Cloud, DnsName, Endpoint, Geography, HostPattern, Product, Provenance, Requirement,
     Route, TlsHandling,
 };
 use crate::policy::resolve;
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Ruleset, Site};
 
 const HOSTILE: [&str; 5] = [
     "a.com\nhttp_access allow all",
@@ -53,23 +53,22 @@ fn hostile_catalog(name: &str, tls: TlsHandling) -> Catalog {
     }
 }
 
-fn ruleset() -> Ruleset {
-    let text = "name = \"hostile\"\n[scope]\ncloud = \"commercial\"\n[proxy]\naddresses = [\"proxy.example.com:8080\"]\n\
-                [outputs.plain]\n[outputs.squid]\n[outputs.pac]\n[outputs.tls_bypass]\n";
-    Ruleset::parse(text, Path::new("hostile.toml")).expect("ruleset")
+fn site() -> Site {
+    let text = "name = \"hostile\"\n[scope]\ncloud = \"commercial\"\n[proxy]\naddresses = [\"proxy.example.com:8080\"]\n";
+    Ruleset::parse(text, Path::new("hostile.toml"))
+        .expect("ruleset")
+        .site
 }
 
-fn render_all(catalog: &Catalog) -> Vec<(String, Result<Vec<String>, String>)> {
-    let r = ruleset();
-    let policy = resolve(catalog, &r);
+/// Every row's backend, default settings, on one catalog: the files as
+/// text, or the refusal.
+pub fn render_rows(rows: &[Row], catalog: &Catalog) -> Vec<(String, Result<Vec<String>, String>)> {
+    let policy = resolve(catalog, &site());
     let opts = OutputOptions {
-        ruleset: &r,
         out_dir: Path::new("/srv/egressgen"),
     };
-    let backends: Vec<Box<dyn Backend>> = configured(&r);
-    assert_eq!(backends.len(), 4);
-    backends
-        .iter()
+    rows.iter()
+        .filter_map(|row| (row.default)())
         .map(|b| {
             let out = b.render(&policy, &opts).map(|rendered| {
                 rendered
@@ -83,11 +82,12 @@ fn render_all(catalog: &Catalog) -> Vec<(String, Result<Vec<String>, String>)> {
         .collect()
 }
 
-#[test]
-fn hostile_names_are_refused_or_escaped() {
+/// Hostile names are refused (`refusing` in the error) or written only
+/// escaped, by every backend of `rows`.
+pub fn check_injection(rows: &[Row]) {
     for name in HOSTILE {
         for tls in [TlsHandling::Unspecified, TlsHandling::MustNotInspect] {
-            for (backend, result) in render_all(&hostile_catalog(name, tls)) {
+            for (backend, result) in render_rows(rows, &hostile_catalog(name, tls)) {
                 match result {
                     Err(e) => assert!(e.contains("refusing"), "{backend}: {e}"),
                     Ok(files) => {
@@ -106,6 +106,29 @@ fn hostile_names_are_refused_or_escaped() {
     }
 }
 
+/// Provenance (a file name with a newline) stays inside comments.
+pub fn check_provenance_in_comments(rows: &[Row]) {
+    let catalog = hostile_catalog("ok.example.com", TlsHandling::MustNotInspect);
+    for (backend, result) in render_rows(rows, &catalog) {
+        let files = result.unwrap_or_else(|e| panic!("{backend}: {e}"));
+        for text in files {
+            for line in text.lines() {
+                assert!(!line.starts_with("file.xlsx"), "{backend}: {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_names_are_refused_or_escaped_by_every_backend() {
+    check_injection(REGISTRY);
+}
+
+#[test]
+fn hostile_provenance_stays_inside_comments_of_every_backend() {
+    check_provenance_in_comments(REGISTRY);
+}
+
 /// No line holds the hostile text (or its second line) verbatim, and no
 /// control or bidirectional character survives.
 fn assert_no_raw(text: &str, name: &str) {
@@ -120,19 +143,6 @@ fn assert_no_raw(text: &str, name: &str) {
         );
         if name.contains('"') {
             assert!(!line.contains("x.com\";"), "{line}");
-        }
-    }
-}
-
-#[test]
-fn hostile_provenance_stays_inside_comments() {
-    let catalog = hostile_catalog("ok.example.com", TlsHandling::MustNotInspect);
-    for (backend, result) in render_all(&catalog) {
-        let files = result.unwrap_or_else(|e| panic!("{backend}: {e}"));
-        for text in files {
-            for line in text.lines() {
-                assert!(!line.starts_with("file.xlsx"), "{backend}: {line}");
-            }
         }
     }
 }

@@ -4,8 +4,10 @@
 
 use serde::Serialize;
 
-use crate::model::Route;
-use crate::policy::{PolicyEntry, TlsConflict, TlsPolicy};
+use super::caps::{Caps, Host, HostCaps, Paths, Support};
+use crate::model::{HostPattern, Route};
+use crate::policy::prefixes::{PrefixPolicy, TagCover, tag_for};
+use crate::policy::{PolicyEntry, TlsConflict, TlsEntry, TlsPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -199,4 +201,245 @@ pub fn to_markdown(ruleset: &str, tls: &TlsPolicy, reports: &[&LossReport]) -> S
         out.push('\n');
     }
     out
+}
+
+/// How one allow entry is to be written, per carried port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// The host pattern alone.
+    Host,
+    /// The host pattern with the entry's path.
+    HostAndPath,
+    /// A URL match on plain HTTP: host (exactly, whatever its kind) and
+    /// path together.
+    Url,
+}
+
+/// What the classifier decided for one entry, before the backend writes
+/// it: the outcome, why, and which ports to write in which form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub outcome: Outcome,
+    pub why: Vec<String>,
+    pub writes: Vec<(u16, Form)>,
+    /// A service tag's prefixes stand in for the names.
+    pub tag: Option<String>,
+}
+
+impl Plan {
+    fn new() -> Self {
+        Plan {
+            outcome: Outcome::Exact,
+            why: Vec::new(),
+            writes: Vec::new(),
+            tag: None,
+        }
+    }
+
+    fn add(&mut self, outcome: Outcome, why: String) {
+        self.outcome = self.outcome.max(outcome);
+        if !why.is_empty() && !self.why.contains(&why) {
+            self.why.push(why);
+        }
+    }
+
+    fn support(&mut self, s: Support, fill: &Fill) -> bool {
+        match s {
+            Support::Exact => true,
+            Support::Broadened(w) => {
+                self.add(Outcome::Broadened, fill.text(w));
+                true
+            }
+            Support::Narrowed(w) => {
+                self.add(Outcome::Narrowed, fill.text(w));
+                true
+            }
+            Support::Cannot(w) => {
+                self.add(Outcome::Exact, fill.text(w));
+                false
+            }
+        }
+    }
+
+    /// The loss-report line, once the backend has written `expressed`.
+    pub fn entry(self, e: &PolicyEntry, mut expressed: Vec<String>) -> LossEntry {
+        if let Some(tag) = &self.tag {
+            let line = format!("{tag} prefixes");
+            if !expressed.contains(&line) {
+                expressed.push(line);
+            }
+        }
+        let outcome = if expressed.is_empty() {
+            Outcome::Dropped
+        } else {
+            self.outcome
+        };
+        LossEntry::new(e, outcome, expressed, &self.why.join("; "))
+    }
+}
+
+/// The values a reason template is filled with.
+struct Fill<'a> {
+    name: &'a str,
+    path: &'a str,
+    port: String,
+    route: &'static str,
+    via: &'static str,
+    tag: String,
+    part: String,
+}
+
+impl Fill<'_> {
+    fn text(&self, template: &str) -> String {
+        template
+            .replace("{name}", self.name)
+            .replace("{path}", self.path)
+            .replace("{port}", &self.port)
+            .replace("{route}", self.route)
+            .replace("{via}", self.via)
+            .replace("{tag}", &self.tag)
+            .replace("{part}", &self.part)
+    }
+}
+
+const PLACEHOLDER: &str = "an unfilled placeholder";
+
+/// The one loss classifier: an allow entry plus a format's capabilities
+/// (and the policy's service tags, for formats that take no names) give
+/// the outcome, the reasons, and what to write.
+pub fn plan(e: &PolicyEntry, caps: &Caps, tags: &PrefixPolicy) -> Plan {
+    let mut plan = Plan::new();
+    let (route_support, route, via) = match e.route {
+        Route::Proxy => (caps.proxy_route, "proxy", "proxy"),
+        Route::Direct => (caps.direct_route, "direct", "DIRECT"),
+    };
+    let mut fill = Fill {
+        name: e.host.name().as_str(),
+        path: e.path.as_deref().unwrap_or(""),
+        port: String::new(),
+        route,
+        via,
+        tag: String::new(),
+        part: String::new(),
+    };
+    if !plan.support(route_support, &fill) {
+        return plan;
+    }
+    let Some(host) = caps.hosts.of(&e.host) else {
+        plan.add(Outcome::Dropped, PLACEHOLDER.to_string());
+        return plan;
+    };
+    if let Host::ByTag(words) = host {
+        by_tag(&mut plan, &e.host, tags, words, &mut fill);
+        return plan;
+    }
+    for &port in &e.ports {
+        fill.port = port.to_string();
+        if let super::caps::Ports::Only { why, .. } = caps.ports
+            && !caps.ports.carries(port)
+        {
+            plan.add(Outcome::Narrowed, fill.text(why));
+            continue;
+        }
+        let form = match (&e.path, caps.paths) {
+            (None, _) => Form::Host,
+            (Some(_), Paths::Exact) => Form::HostAndPath,
+            (Some(_), Paths::HttpOnly(_)) if port == 80 => {
+                plan.writes.push((port, Form::Url));
+                continue;
+            }
+            (Some(_), Paths::HttpOnly(why) | Paths::Widened(why)) => {
+                plan.add(Outcome::Broadened, fill.text(why));
+                Form::Host
+            }
+        };
+        if host_support(&mut plan, &e.host, host, tags, &mut fill) {
+            plan.writes.push((port, form));
+        }
+    }
+    plan
+}
+
+/// The host part for one port; false when nothing is written for it.
+fn host_support(
+    plan: &mut Plan,
+    pattern: &HostPattern,
+    host: Host,
+    tags: &PrefixPolicy,
+    fill: &mut Fill,
+) -> bool {
+    match host {
+        Host::Written(s) => plan.support(s, fill),
+        Host::ApexThenTag { whole, otherwise } => {
+            match tag_for(tags, pattern) {
+                Some(TagCover::Whole(t)) => {
+                    fill.tag = t;
+                    plan.add(Outcome::Replaced, fill.text(whole));
+                }
+                _ => plan.add(Outcome::Narrowed, fill.text(otherwise)),
+            }
+            true
+        }
+        // Handled before the ports.
+        Host::ByTag(_) => false,
+    }
+}
+
+fn by_tag(
+    plan: &mut Plan,
+    host: &HostPattern,
+    tags: &PrefixPolicy,
+    words: super::caps::TagWords,
+    fill: &mut Fill,
+) {
+    match tag_for(tags, host) {
+        Some(TagCover::Whole(t)) => {
+            fill.tag = t.clone();
+            plan.add(Outcome::Replaced, fill.text(words.whole));
+            plan.tag = Some(t);
+        }
+        Some(TagCover::Part { tag, part }) => {
+            fill.tag = tag.clone();
+            fill.part = part;
+            plan.add(Outcome::Narrowed, fill.text(words.part));
+            plan.tag = Some(tag);
+        }
+        None => plan.add(Outcome::Dropped, fill.text(words.none)),
+    }
+}
+
+/// The loss-report line of one TLS exemption, from the format's
+/// capabilities for exemptions; `None` in the plan's writes means the
+/// host is not written.
+pub fn plan_bypass(t: &TlsEntry, caps: &HostCaps) -> (Plan, bool) {
+    let mut plan = Plan::new();
+    let fill = Fill {
+        name: t.host.name().as_str(),
+        path: "",
+        port: String::new(),
+        route: "proxy",
+        via: "proxy",
+        tag: String::new(),
+        part: String::new(),
+    };
+    let write = match caps.of(&t.host) {
+        Some(Host::Written(s)) => plan.support(s, &fill),
+        _ => {
+            plan.add(Outcome::Dropped, PLACEHOLDER.to_string());
+            false
+        }
+    };
+    (plan, write)
+}
+
+impl Plan {
+    /// The loss-report line of a TLS exemption.
+    pub fn bypass_entry(self, host: &HostPattern, expressed: Vec<String>) -> LossEntry {
+        let outcome = if expressed.is_empty() {
+            Outcome::Dropped
+        } else {
+            self.outcome
+        };
+        LossEntry::for_host(host, outcome, expressed, &self.why.join("; "))
+    }
 }

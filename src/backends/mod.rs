@@ -1,13 +1,22 @@
 //! Backends render one [`Policy`] into the files of one format, with a
 //! loss report saying, for every policy entry, how the format expressed it.
-//! A backend never reads a file and never sees the catalog.
+//! A backend never reads a file and never sees the catalog or the ruleset:
+//! it gets the policy, its own settings and the output directory.
+//!
+//! Each backend is one file owning its settings, its capabilities
+//! ([`caps`], as data) and its renderer, registered on one line of
+//! [`registry`]. Host patterns are spelled through [`spelling`]; the loss
+//! report line of every entry comes from one classifier ([`loss::plan`]).
 
 pub mod azure_firewall;
+pub mod caps;
 pub mod loss;
 pub mod nftables;
 pub mod pac;
 pub mod pfsense;
 pub mod plain;
+pub mod registry;
+pub mod spelling;
 pub mod squid;
 pub mod tls_bypass;
 
@@ -15,19 +24,9 @@ use std::collections::BTreeMap;
 
 use crate::normalize::text::{display_escape, printable_ascii};
 use crate::policy::Policy;
-use crate::ruleset::Ruleset;
+pub use caps::Caps;
 pub use loss::{LossEntry, LossReport, Outcome};
-
-/// What a format can express.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Capabilities {
-    pub exact: bool,
-    pub subdomains: bool,
-    pub domain: bool,
-    pub suffix_glob: bool,
-    pub paths: bool,
-    pub prefixes: bool,
-}
+pub use registry::{REGISTRY, Row};
 
 /// Files (relative name -> bytes) plus the loss report.
 #[derive(Clone, Debug, Default)]
@@ -43,45 +42,36 @@ pub struct BackendError {
     pub message: String,
 }
 
-/// Everything a backend may look at besides the policy.
+/// Everything a backend may look at besides the policy and its settings.
 pub struct OutputOptions<'a> {
-    pub ruleset: &'a Ruleset,
     /// Absolute path of the output directory, for files that name each
     /// other (a Squid configuration including its ACL files).
     pub out_dir: &'a std::path::Path,
 }
 
+/// A configured output format.
 pub trait Backend {
     fn name(&self) -> &'static str;
-    fn capabilities(&self) -> Capabilities;
+    /// What the format can express, with these settings.
+    fn caps(&self) -> Caps;
     fn render(&self, policy: &Policy, opts: &OutputOptions) -> Result<Rendered, BackendError>;
 }
 
-/// The backends a ruleset configures, in a fixed order.
-pub fn configured(ruleset: &Ruleset) -> Vec<Box<dyn Backend>> {
-    let mut out: Vec<Box<dyn Backend>> = Vec::new();
-    if let Some(cfg) = &ruleset.outputs.plain {
-        out.push(Box::new(plain::Plain::new(cfg.clone())));
+/// A backend as the registry builds it: from its settings table.
+pub trait Format: Backend + 'static {
+    type Settings: serde::de::DeserializeOwned + Clone + std::fmt::Debug;
+    const NAME: &'static str;
+    /// One line for the README and `--help`.
+    const SUMMARY: &'static str;
+    fn new(settings: Self::Settings) -> Self;
+}
+
+/// An empty loss report of a backend.
+pub fn loss_report(backend: &str) -> LossReport {
+    LossReport {
+        backend: backend.to_string(),
+        entries: Vec::new(),
     }
-    if let Some(cfg) = &ruleset.outputs.squid {
-        out.push(Box::new(squid::Squid::new(cfg.clone())));
-    }
-    if let Some(cfg) = &ruleset.outputs.pac {
-        out.push(Box::new(pac::Pac::new(cfg.clone())));
-    }
-    if let Some(cfg) = &ruleset.outputs.tls_bypass {
-        out.push(Box::new(tls_bypass::TlsBypass::new(cfg.clone())));
-    }
-    if let Some(cfg) = &ruleset.outputs.pfsense {
-        out.push(Box::new(pfsense::Pfsense::new(cfg.clone())));
-    }
-    if let Some(cfg) = &ruleset.outputs.azure_firewall {
-        out.push(Box::new(azure_firewall::AzureFirewall::new(cfg.clone())));
-    }
-    if let Some(cfg) = &ruleset.outputs.nftables {
-        out.push(Box::new(nftables::Nftables::new(cfg.clone())));
-    }
-    out
 }
 
 /// The host name of a pattern, refused unless it is plain LDH text. The
@@ -187,5 +177,7 @@ pub fn header_lines(policy: &Policy, what: &str) -> Vec<String> {
     lines
 }
 
+#[cfg(test)]
+mod cross_tests;
 #[cfg(test)]
 mod injection_tests;

@@ -6,25 +6,84 @@
 //! entry is reported: replaced by a service tag's prefixes where one
 //! covers it, dropped otherwise.
 
+use serde::Deserialize;
+
+use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
+use super::loss::plan;
 use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    header_lines,
+    Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
 };
 use crate::policy::Policy;
-use crate::policy::prefixes::{TagCover, tag_for};
-use crate::ruleset::NftablesOutput;
+use crate::ruleset::{FileName, Identifier};
 
 const NAME: &str = "nftables";
 
-pub struct Nftables {
-    cfg: NftablesOutput,
+/// `[outputs.nftables]`: sets and a chain, declared in the site's own
+/// table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "nft_file")]
+    pub file: FileName,
+    /// The `inet` table the site's chains live in.
+    #[serde(default = "nft_table")]
+    pub table: Identifier,
+    /// The chain to jump to; its sets are `<chain>_v4` and `<chain>_v6`.
+    #[serde(default = "nft_chain")]
+    pub chain: Identifier,
 }
 
-impl Nftables {
-    pub fn new(cfg: NftablesOutput) -> Self {
+fn nft_file() -> FileName {
+    FileName::fixed("egressgen.nft")
+}
+
+fn nft_table() -> Identifier {
+    Identifier::fixed("filter")
+}
+
+fn nft_chain() -> Identifier {
+    Identifier::fixed("egressgen_allow")
+}
+
+pub struct Nftables {
+    cfg: Settings,
+}
+
+impl Format for Nftables {
+    type Settings = Settings;
+    const NAME: &'static str = NAME;
+    const SUMMARY: &'static str =
+        "nftables interval sets of the prefixes and a chain accepting tcp/80 and tcp/443";
+    fn new(cfg: Settings) -> Self {
         Nftables { cfg }
     }
+}
 
+const NO_NAMES: Host = Host::ByTag(TagWords {
+    whole: "nftables takes no names: the {tag} service tag's prefixes stand for it",
+    part: "nftables takes no names: the {tag} prefixes serve only {part} within it",
+    none: "nftables takes no names and no service tag covers this host",
+});
+
+const CAPS: Caps = Caps {
+    hosts: HostCaps {
+        exact: NO_NAMES,
+        subdomains: NO_NAMES,
+        domain: NO_NAMES,
+        suffix_glob: NO_NAMES,
+    },
+    paths: Paths::Widened("a firewall sees no paths: {path} widened to the whole host"),
+    ports: Ports::Only {
+        ports: &[80, 443],
+        why: "port {port}: the chain accepts tcp/80 and tcp/443 only",
+    },
+    proxy_route: Support::Exact,
+    direct_route: Support::Exact,
+    prefixes: true,
+    tls_bypass: None,
+};
+
+impl Nftables {
     /// `egressgen.nft` -> `egressgen`.
     fn stem(&self) -> String {
         let name = self.cfg.file.as_str();
@@ -33,30 +92,11 @@ impl Nftables {
 }
 
 /// Host entries: what became of each in an address-only format.
-pub fn host_losses(policy: &Policy, format: &str) -> Vec<LossEntry> {
+fn host_losses(policy: &Policy) -> Vec<LossEntry> {
     policy
         .entries
         .iter()
-        .map(|e| match tag_for(&policy.prefixes, &e.host) {
-            Some(TagCover::Whole(tag)) => LossEntry::new(
-                e,
-                Outcome::Replaced,
-                vec![format!("{tag} prefixes")],
-                &format!("{format} takes no names: the {tag} service tag's prefixes stand for it"),
-            ),
-            Some(TagCover::Part { tag, part }) => LossEntry::new(
-                e,
-                Outcome::Narrowed,
-                vec![format!("{tag} prefixes")],
-                &format!("{format} takes no names: the {tag} prefixes serve only {part} within it"),
-            ),
-            None => LossEntry::new(
-                e,
-                Outcome::Dropped,
-                Vec::new(),
-                &format!("{format} takes no names and no service tag covers this host"),
-            ),
-        })
+        .map(|e| plan(e, &CAPS, &policy.prefixes).entry(e, Vec::new()))
         .collect()
 }
 
@@ -71,11 +111,8 @@ impl Backend for Nftables {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            prefixes: true,
-            ..Default::default()
-        }
+    fn caps(&self) -> Caps {
+        CAPS
     }
 
     fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
@@ -136,7 +173,7 @@ impl Backend for Nftables {
         let mut rendered = Rendered {
             loss: LossReport {
                 backend: NAME.to_string(),
-                entries: host_losses(policy, "nftables"),
+                entries: host_losses(policy),
             },
             ..Default::default()
         };

@@ -7,26 +7,79 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
+
+use super::caps::{Caps, HostCaps, Paths, Ports, Support};
+use super::loss::plan;
 use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    header_lines, safe_name,
+    Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report, safe_name,
 };
 use crate::model::{HostPattern, Route};
 use crate::normalize::text::printable_ascii;
 use crate::policy::{Policy, PolicyEntry};
-use crate::ruleset::PacOutput;
+use crate::ruleset::{FileName, ProxyAddress};
 
 const NAME: &str = "pac";
 
+/// `[outputs.pac]`: a PAC file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "pac_file")]
+    pub file: FileName,
+    /// Answer for allowed endpoints. Default: the `[proxy]` addresses as
+    /// `PROXY host:port; ...`.
+    #[serde(default)]
+    pub proxy: Option<PacAnswer>,
+    /// Answer for every other host. Default: the same as `proxy`, so the
+    /// proxy decides.
+    #[serde(default)]
+    pub default: Option<PacAnswer>,
+}
+
+fn pac_file() -> FileName {
+    FileName::fixed("proxy.pac")
+}
+
+crate::checked_string!(
+    /// A PAC answer: `DIRECT` or `PROXY host:port` (also `HTTPS`, `SOCKS`,
+    /// `SOCKS4`, `SOCKS5`), several joined by `; `.
+    PacAnswer,
+    |s| {
+        let mut parts = Vec::new();
+        for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let ok = part == "DIRECT" || {
+                let (kind, target) = part.split_once(' ').unwrap_or(("", ""));
+                ["PROXY", "HTTPS", "SOCKS", "SOCKS4", "SOCKS5"].contains(&kind)
+                    && ProxyAddress::try_from(target.trim().to_string()).is_ok()
+            };
+            if !ok {
+                return Err(format!("PAC answer {s:?}: expected DIRECT or PROXY host:port, joined by '; '"));
+            }
+            parts.push(part.to_string());
+        }
+        if parts.is_empty() {
+            return Err("PAC answer is empty".to_string());
+        }
+        Ok(parts.join("; "))
+    }
+);
+
 pub struct Pac {
-    cfg: PacOutput,
+    cfg: Settings,
+}
+
+impl Format for Pac {
+    type Settings = Settings;
+    const NAME: &'static str = NAME;
+    const SUMMARY: &'static str =
+        "a PAC file: direct-route hosts DIRECT, allowed hosts to the proxy";
+    fn new(cfg: Settings) -> Self {
+        Pac { cfg }
+    }
 }
 
 impl Pac {
-    pub fn new(cfg: PacOutput) -> Self {
-        Pac { cfg }
-    }
-
     fn proxy_answer(&self, policy: &Policy) -> Result<String, BackendError> {
         if let Some(p) = &self.cfg.proxy {
             return Ok(p.to_string());
@@ -140,14 +193,17 @@ impl Backend for Pac {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            exact: true,
-            subdomains: true,
-            domain: true,
-            suffix_glob: true,
-            paths: false,
+    fn caps(&self) -> Caps {
+        Caps {
+            hosts: HostCaps::EXACT,
+            paths: Paths::Widened(
+                "a PAC file routes hosts, not paths: the whole host goes to the {via}, which enforces {path}",
+            ),
+            ports: Ports::NotFiltered,
+            proxy_route: Support::Exact,
+            direct_route: Support::Exact,
             prefixes: false,
+            tls_bypass: None,
         }
     }
 
@@ -159,17 +215,21 @@ impl Backend for Pac {
             .as_ref()
             .map_or(proxy.clone(), |d| d.to_string());
         let (mut direct, mut proxied) = (Sets::default(), Sets::default());
-        let mut loss = LossReport {
-            backend: NAME.to_string(),
-            entries: Vec::new(),
-        };
+        let caps = self.caps();
+        let mut loss = loss_report(NAME);
         for e in &policy.entries {
             let sets = if e.route == Route::Direct {
                 &mut direct
             } else {
                 &mut proxied
             };
-            loss.entries.push(express(e, sets)?);
+            let plan = plan(e, &caps, &policy.prefixes);
+            let expressed = if plan.writes.is_empty() {
+                Vec::new()
+            } else {
+                express(e, sets)?
+            };
+            loss.entries.push(plan.entry(e, expressed));
         }
         let mut js = String::new();
         for line in header_lines(policy, "PAC file") {
@@ -200,7 +260,8 @@ impl Backend for Pac {
     }
 }
 
-fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<LossEntry, BackendError> {
+/// Puts one entry's host into the set of its kind.
+fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<Vec<String>, BackendError> {
     let name = safe_name(NAME, &e.host)?.to_string();
     let answer = if e.route == Route::Direct {
         "DIRECT"
@@ -212,28 +273,10 @@ fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<LossEntry, BackendError> 
         HostPattern::Subdomains(_) => (&mut sets.below, "below"),
         HostPattern::Domain(_) => (&mut sets.domain, "domain"),
         HostPattern::SuffixGlob(_) => (&mut sets.globs, "glob"),
-        HostPattern::Template(_) => {
-            return Ok(LossEntry::new(
-                e,
-                Outcome::Dropped,
-                Vec::new(),
-                "an unfilled placeholder",
-            ));
-        }
+        HostPattern::Template(_) => return Ok(Vec::new()),
     };
     set.insert(name.clone());
-    let expressed = vec![format!("{label} {name} -> {answer}")];
-    Ok(match &e.path {
-        Some(p) => LossEntry::new(
-            e,
-            Outcome::Broadened,
-            expressed,
-            &format!(
-                "a PAC file routes hosts, not paths: the whole host goes to the {answer}, which enforces {p}"
-            ),
-        ),
-        None => LossEntry::new(e, Outcome::Exact, expressed, ""),
-    })
+    Ok(vec![format!("{label} {name} -> {answer}")])
 }
 
 #[cfg(test)]

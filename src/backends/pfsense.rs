@@ -8,14 +8,17 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
+
+use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
+use super::loss::plan;
+use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    header_lines, provenance_comment, safe_name, xml_comment,
+    Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
+    provenance_comment, safe_name, xml_comment,
 };
-use crate::model::HostPattern;
-use crate::policy::prefixes::{TagCover, tag_for};
 use crate::policy::{Policy, PolicyEntry};
-use crate::ruleset::PfsenseOutput;
+use crate::ruleset::{Cidr, Identifier};
 
 const NAME: &str = "pfsense";
 /// Entries per alias that the GUI accepts.
@@ -23,15 +26,86 @@ pub const MAX_ALIAS_ENTRIES: usize = 5000;
 /// Alias names are shorter than 32 characters.
 const MAX_ALIAS_NAME: usize = 31;
 
-pub struct Pfsense {
-    cfg: PfsenseOutput,
+/// `[outputs.pfsense]`: aliases and pass rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Interface the pass rules sit on (`lan`, `opt1`, ...).
+    #[serde(default = "pf_interface")]
+    pub interface: Identifier,
+    /// Source of the rules: `any`, an interface's network (`lan`), or a
+    /// CIDR.
+    #[serde(default = "pf_source")]
+    pub source: PfSource,
+    /// Prefix of every alias name.
+    #[serde(default = "pf_prefix")]
+    pub alias_prefix: Identifier,
 }
 
-impl Pfsense {
-    pub fn new(cfg: PfsenseOutput) -> Self {
+fn pf_interface() -> Identifier {
+    Identifier::fixed("lan")
+}
+
+fn pf_source() -> PfSource {
+    PfSource::fixed("lan")
+}
+
+fn pf_prefix() -> Identifier {
+    Identifier::fixed("EG")
+}
+
+crate::checked_string!(
+    /// A pfSense rule source: `any`, an interface network, or a CIDR.
+    PfSource,
+    |s| {
+        if s == "any" || Identifier::try_from(s.to_string()).is_ok() {
+            Ok(s.to_string())
+        } else {
+            Cidr::try_from(s.to_string()).map(String::from)
+        }
+    }
+);
+
+pub struct Pfsense {
+    cfg: Settings,
+}
+
+impl Format for Pfsense {
+    type Settings = Settings;
+    const NAME: &'static str = NAME;
+    const SUMMARY: &'static str =
+        "pfSense config.xml aliases and pass rules, plus alias import files";
+    fn new(cfg: Settings) -> Self {
         Pfsense { cfg }
     }
 }
+
+const NO_WILDCARDS: TagWords = TagWords {
+    whole: "host aliases take no wildcards: the {tag} prefixes stand for it",
+    part: "host aliases take no wildcards: the {tag} prefixes serve only {part} within it",
+    none: "host aliases take no wildcards and no service tag covers this pattern",
+};
+
+const CAPS: Caps = Caps {
+    hosts: HostCaps {
+        exact: Host::Written(Support::Exact),
+        subdomains: Host::ByTag(NO_WILDCARDS),
+        domain: Host::ApexThenTag {
+            whole: "the names below {name} go through the {tag} prefixes",
+            otherwise: "only {name} itself: aliases take no wildcards",
+        },
+        suffix_glob: Host::ByTag(NO_WILDCARDS),
+    },
+    paths: Paths::Widened("a firewall sees no paths: {path} widened to the whole host"),
+    ports: Ports::Only {
+        ports: &[80, 443],
+        why: "port {port}: the rules pass tcp/443 and tcp/80 only",
+    },
+    proxy_route: Support::Exact,
+    direct_route: Support::Exact,
+    prefixes: true,
+    tls_bypass: None,
+};
 
 /// An alias before it is split.
 struct AliasSpec {
@@ -97,12 +171,8 @@ impl Backend for Pfsense {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            exact: true,
-            prefixes: true,
-            ..Default::default()
-        }
+    fn caps(&self) -> Caps {
+        CAPS
     }
 
     fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
@@ -192,46 +262,12 @@ impl Pfsense {
         prefix: &str,
         hosts: &mut BTreeMap<u16, AliasSpec>,
     ) -> Result<LossEntry, BackendError> {
-        let name = safe_name(NAME, &e.host)?;
-        let tag = tag_for(&policy.prefixes, &e.host);
-        let fqdn = match &e.host {
-            HostPattern::Exact(_) | HostPattern::Domain(_) => name.to_string(),
-            _ => {
-                return Ok(match tag {
-                    Some(TagCover::Whole(t)) => LossEntry::new(
-                        e,
-                        Outcome::Replaced,
-                        vec![format!("{t} prefixes")],
-                        &format!("host aliases take no wildcards: the {t} prefixes stand for it"),
-                    ),
-                    Some(TagCover::Part { tag, part }) => LossEntry::new(
-                        e,
-                        Outcome::Narrowed,
-                        vec![format!("{tag} prefixes")],
-                        &format!(
-                            "host aliases take no wildcards: the {tag} prefixes serve only {part} within it"
-                        ),
-                    ),
-                    None => LossEntry::new(
-                        e,
-                        Outcome::Dropped,
-                        Vec::new(),
-                        "host aliases take no wildcards and no service tag covers this pattern",
-                    ),
-                });
-            }
-        };
+        let plan = plan(e, &CAPS, &policy.prefixes);
         let mut expressed = Vec::new();
-        let mut why = Vec::new();
-        let mut outcome = Outcome::Exact;
-        for &port in &e.ports {
-            if port != 443 && port != 80 {
-                why.push(format!(
-                    "port {port}: the rules pass tcp/443 and tcp/80 only"
-                ));
-                outcome = outcome.max(Outcome::Narrowed);
-                continue;
-            }
+        if !plan.writes.is_empty() {
+            safe_name(NAME, &e.host)?;
+        }
+        for &(port, _) in &plan.writes {
             let spec = hosts.entry(port).or_insert_with(|| AliasSpec {
                 base: format!("{prefix}_hosts{port}"),
                 kind: "host",
@@ -243,34 +279,13 @@ impl Pfsense {
                 ),
                 entries: BTreeMap::new(),
             });
-            let detail = provenance_comment(&e.provenance);
-            spec.entries.entry(fqdn.clone()).or_insert(detail);
-            expressed.push(format!("{}_*: {fqdn} (tcp/{port})", spec.base));
-        }
-        if matches!(e.host, HostPattern::Domain(_)) {
-            match &tag {
-                Some(TagCover::Whole(t)) => {
-                    why.push(format!(
-                        "the names below {name} go through the {t} prefixes"
-                    ));
-                    outcome = outcome.max(Outcome::Replaced);
-                }
-                _ => {
-                    why.push(format!("only {name} itself: aliases take no wildcards"));
-                    outcome = outcome.max(Outcome::Narrowed);
-                }
+            for fqdn in spell(Syntax::Name, &e.host) {
+                let detail = provenance_comment(&e.provenance);
+                spec.entries.entry(fqdn.clone()).or_insert(detail);
+                expressed.push(format!("{}_*: {fqdn} (tcp/{port})", spec.base));
             }
         }
-        if let Some(p) = &e.path {
-            why.push(format!(
-                "a firewall sees no paths: {p} widened to the whole host"
-            ));
-            outcome = outcome.max(Outcome::Broadened);
-        }
-        if expressed.is_empty() {
-            outcome = Outcome::Dropped;
-        }
-        Ok(LossEntry::new(e, outcome, expressed, &why.join("; ")))
+        Ok(plan.entry(e, expressed))
     }
 
     fn filter_xml(&self, policy: &Policy, aliases: &[Alias]) -> String {

@@ -7,23 +7,65 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    comment_block, header_lines, safe_name, safe_path,
-};
-use crate::model::{HostPattern, Route};
-use crate::policy::{Policy, PolicyEntry};
-use crate::ruleset::{PlainOutput, RouteFilter};
+use serde::Deserialize;
 
-pub struct Plain {
-    cfg: PlainOutput,
+use super::caps::{Caps, HostCaps, Paths, Ports, Support};
+use super::loss::{Form, plan};
+use super::spelling::{Syntax, spell};
+use super::{
+    Backend, BackendError, Format, OutputOptions, Rendered, comment_block, header_lines,
+    loss_report, safe_name, safe_path,
+};
+use crate::model::HostPattern;
+use crate::policy::Policy;
+use crate::ruleset::FileName;
+
+/// Which routes a list holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteFilter {
+    /// Entries that go through the proxy.
+    #[default]
+    Proxy,
+    /// Entries that must bypass the proxy.
+    Direct,
+    All,
 }
 
-impl Plain {
-    pub fn new(cfg: PlainOutput) -> Self {
+/// `[outputs.plain]`: one entry per line.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "plain_file")]
+    pub file: FileName,
+    #[serde(default)]
+    pub route: RouteFilter,
+    /// Also write the policy's aggregated prefixes, one per line.
+    #[serde(default)]
+    pub prefixes_file: Option<FileName>,
+}
+
+fn plain_file() -> FileName {
+    FileName::fixed("allowlist.txt")
+}
+
+pub struct Plain {
+    cfg: Settings,
+}
+
+impl Format for Plain {
+    type Settings = Settings;
+    const NAME: &'static str = "plain";
+    const SUMMARY: &'static str =
+        "one entry per line and per TCP port, paths kept; optionally the prefixes";
+    fn new(cfg: Settings) -> Self {
         Plain { cfg }
     }
+}
 
+const NOT_IN_LIST: Support = Support::Cannot("route {route} is not in this list");
+
+impl Plain {
     /// `allowlist.txt` -> `allowlist-443.txt`.
     fn file_for(&self, port: u16) -> String {
         let name = self.cfg.file.as_str();
@@ -32,25 +74,11 @@ impl Plain {
             None => format!("{name}-{port}"),
         }
     }
-
-    fn wanted(&self, route: Route) -> bool {
-        match self.cfg.route {
-            RouteFilter::All => true,
-            RouteFilter::Proxy => route == Route::Proxy,
-            RouteFilter::Direct => route == Route::Direct,
-        }
-    }
 }
 
 /// The lines that express a pattern (and path) in this format.
 pub fn lines(host: &HostPattern, path: Option<&str>) -> Vec<String> {
-    let hosts = match host {
-        HostPattern::Exact(x) => vec![x.to_string()],
-        HostPattern::Subdomains(x) => vec![format!("*.{x}")],
-        HostPattern::Domain(x) => vec![x.to_string(), format!("*.{x}")],
-        HostPattern::SuffixGlob(x) => vec![format!("*{x}")],
-        HostPattern::Template(_) => Vec::new(),
-    };
+    let hosts = spell(Syntax::Glob, host);
     match path {
         Some(p) => hosts.into_iter().map(|h| format!("{h}{p}*")).collect(),
         None => hosts,
@@ -59,28 +87,53 @@ pub fn lines(host: &HostPattern, path: Option<&str>) -> Vec<String> {
 
 impl Backend for Plain {
     fn name(&self) -> &'static str {
-        "plain"
+        Self::NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            exact: true,
-            subdomains: true,
-            domain: true,
-            suffix_glob: true,
-            paths: true,
+    fn caps(&self) -> Caps {
+        let (proxy_route, direct_route) = match self.cfg.route {
+            RouteFilter::All => (Support::Exact, Support::Exact),
+            RouteFilter::Proxy => (Support::Exact, NOT_IN_LIST),
+            RouteFilter::Direct => (NOT_IN_LIST, Support::Exact),
+        };
+        Caps {
+            hosts: HostCaps::EXACT,
+            paths: Paths::Exact,
+            ports: Ports::Any,
+            proxy_route,
+            direct_route,
+            // With `prefixes_file` set.
             prefixes: true,
+            tls_bypass: None,
         }
     }
 
     fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+        let caps = self.caps();
         let mut per_port: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
-        let mut loss = LossReport {
-            backend: self.name().to_string(),
-            entries: Vec::new(),
-        };
+        let mut loss = loss_report(Self::NAME);
         for e in &policy.entries {
-            loss.entries.push(self.express(e, &mut per_port)?);
+            let plan = plan(e, &caps, &policy.prefixes);
+            let mut expressed = Vec::new();
+            if !plan.writes.is_empty() {
+                safe_name(Self::NAME, &e.host)?;
+                if let Some(p) = &e.path {
+                    safe_path(Self::NAME, p)?;
+                }
+            }
+            for &(port, form) in &plan.writes {
+                let path = if form == Form::Host {
+                    None
+                } else {
+                    e.path.as_deref()
+                };
+                let file = self.file_for(port);
+                for line in lines(&e.host, path) {
+                    expressed.push(format!("{file}: {line}"));
+                    per_port.entry(port).or_default().insert(line);
+                }
+            }
+            loss.entries.push(plan.entry(e, expressed));
         }
         let mut files = BTreeMap::new();
         let route = match self.cfg.route {
@@ -113,45 +166,6 @@ impl Backend for Plain {
             files.insert(name.to_string(), text.into_bytes());
         }
         Ok(Rendered { files, loss })
-    }
-}
-
-impl Plain {
-    fn express(
-        &self,
-        e: &PolicyEntry,
-        per_port: &mut BTreeMap<u16, BTreeSet<String>>,
-    ) -> Result<LossEntry, BackendError> {
-        if !self.wanted(e.route) {
-            return Ok(LossEntry::new(
-                e,
-                Outcome::Dropped,
-                Vec::new(),
-                &format!("route {:?} is not in this list", e.route).to_lowercase(),
-            ));
-        }
-        safe_name("plain", &e.host)?;
-        if let Some(p) = &e.path {
-            safe_path("plain", p)?;
-        }
-        let lines = lines(&e.host, e.path.as_deref());
-        if lines.is_empty() {
-            return Ok(LossEntry::new(
-                e,
-                Outcome::Dropped,
-                Vec::new(),
-                "an unfilled placeholder",
-            ));
-        }
-        let mut expressed = Vec::new();
-        for &port in &e.ports {
-            let file = self.file_for(port);
-            for line in &lines {
-                per_port.entry(port).or_default().insert(line.clone());
-                expressed.push(format!("{file}: {line}"));
-            }
-        }
-        Ok(LossEntry::new(e, Outcome::Exact, expressed, ""))
     }
 }
 

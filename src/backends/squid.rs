@@ -10,13 +10,18 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
+
+use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support};
+use super::loss::{Form, plan, plan_bypass};
+use super::spelling::{Syntax, host_regex, regex_escape, spell};
 use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    comment_block, header_lines, provenance_comment, safe_name, safe_path,
+    Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
+    loss_report, provenance_comment, safe_name, safe_path,
 };
-use crate::model::{HostPattern, Route};
+use crate::model::HostPattern;
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
-use crate::ruleset::SquidOutput;
+use crate::ruleset::{AbsPath, Cidr, PortNumber};
 
 const NAME: &str = "squid";
 const DEFAULT_BUMP_CERT: &str = "/etc/squid/egressgen-bump.pem";
@@ -58,48 +63,94 @@ struct PortAcls {
     urls: AclFile,
 }
 
-pub struct Squid {
-    cfg: SquidOutput,
+/// `[outputs.squid]`: ACL files, an include snippet and standalone
+/// configurations.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Absolute directory the ACL files will be read from on the proxy
+    /// (`/etc/squid/egressgen`). Default: the output directory itself, so
+    /// the generated configuration works in place.
+    #[serde(default)]
+    pub acl_dir: Option<AbsPath>,
+    /// Port of the standalone configuration's `http_port`.
+    #[serde(default = "default_listen")]
+    pub listen: PortNumber,
+    /// Client networks allowed to use the proxy for these destinations.
+    #[serde(default = "default_clients")]
+    pub clients: Vec<Cidr>,
+    /// PEM file (certificate and key) for the ssl-bump configuration's
+    /// `http_port ... ssl-bump`. Default `/etc/squid/egressgen-bump.pem`.
+    #[serde(default)]
+    pub bump_cert: Option<AbsPath>,
+    /// Certificate database of `security_file_certgen` for the ssl-bump
+    /// configuration. Default `/var/lib/squid/ssl_db` (Debian's).
+    #[serde(default)]
+    pub ssl_db: Option<AbsPath>,
 }
 
-impl Squid {
-    pub fn new(cfg: SquidOutput) -> Self {
+fn default_listen() -> PortNumber {
+    PortNumber(3128)
+}
+
+fn default_clients() -> Vec<Cidr> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .iter()
+    .map(|c| Cidr::fixed(c))
+    .collect()
+}
+
+pub struct Squid {
+    cfg: Settings,
+}
+
+impl Format for Squid {
+    type Settings = Settings;
+    const NAME: &'static str = NAME;
+    const SUMMARY: &'static str =
+        "Squid ACL files, include snippets (plain and ssl-bump) and standalone configurations";
+    fn new(cfg: Settings) -> Self {
         Squid { cfg }
     }
 }
 
-/// `x` for an exact host, `.x` for a subtree: Squid's dstdomain syntax.
-fn domain_line(host: &HostPattern, name: &str) -> Option<String> {
-    match host {
-        HostPattern::Exact(_) => Some(name.to_string()),
-        HostPattern::Subdomains(_) | HostPattern::Domain(_) => Some(format!(".{name}")),
-        _ => None,
-    }
-}
+/// `.x` admits x itself: Squid has no "below x only".
+const SUBTREE_ADMITS_APEX: Support = Support::Broadened(".{name} also admits {name} itself");
 
-/// POSIX extended regex with every metacharacter escaped.
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if ".[]{}()\\*+?^$|".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The host part of an anchored regex: the same hosts the pattern admits.
-fn host_regex(host: &HostPattern, name: &str) -> Option<String> {
-    let n = regex_escape(name);
-    Some(match host {
-        HostPattern::Exact(_) => n,
-        HostPattern::Subdomains(_) => format!("[a-z0-9.-]+\\.{n}"),
-        HostPattern::Domain(_) => format!("([a-z0-9.-]+\\.)?{n}"),
-        HostPattern::SuffixGlob(_) => format!("[a-z0-9.-]*{n}"),
-        HostPattern::Template(_) => return None,
-    })
-}
+const CAPS: Caps = Caps {
+    hosts: HostCaps {
+        exact: Host::Written(Support::Exact),
+        subdomains: Host::Written(SUBTREE_ADMITS_APEX),
+        domain: Host::Written(Support::Exact),
+        suffix_glob: Host::Written(Support::Exact),
+    },
+    paths: Paths::HttpOnly(
+        "CONNECT cannot see paths: {path} widened to the whole host on port {port}",
+    ),
+    ports: Ports::Only {
+        ports: &[80, 443],
+        why: "port {port} is not carried: the Squid output allows CONNECT to 443 and HTTP on 80",
+    },
+    proxy_route: Support::Exact,
+    direct_route: Support::Cannot(
+        "direct route: left out of the proxy allow (the client must bypass the proxy)",
+    ),
+    prefixes: false,
+    tls_bypass: Some(HostCaps {
+        exact: Host::Written(Support::Exact),
+        subdomains: Host::Written(Support::Broadened(
+            "splice .{name} also admits {name} itself",
+        )),
+        domain: Host::Written(Support::Exact),
+        suffix_glob: Host::Written(Support::Exact),
+    }),
+};
 
 /// Drops dstdomain lines another line of the same file covers under
 /// Squid's semantics, where `.x` admits `x` and everything below. A line
@@ -147,26 +198,18 @@ impl Backend for Squid {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            exact: true,
-            subdomains: false,
-            domain: true,
-            suffix_glob: true,
-            paths: true,
-            prefixes: false,
-        }
+    fn caps(&self) -> Caps {
+        CAPS
     }
 
     fn render(&self, policy: &Policy, opts: &OutputOptions) -> Result<Rendered, BackendError> {
         let mut https = PortAcls::default();
         let mut http = PortAcls::default();
-        let mut loss = LossReport {
-            backend: NAME.to_string(),
-            entries: Vec::new(),
-        };
+        let mut loss = loss_report(NAME);
         for e in &policy.entries {
-            loss.entries.push(express(e, &mut https, &mut http)?);
+            let plan = plan(e, &CAPS, &policy.prefixes);
+            let expressed = express(e, &plan.writes, &mut https, &mut http)?;
+            loss.entries.push(plan.entry(e, expressed));
         }
         squid_collapse(&mut https.domains);
         squid_collapse(&mut http.domains);
@@ -381,21 +424,17 @@ impl Squid {
     }
 }
 
-/// Puts one allow entry into the port-443 and port-80 files.
+/// Puts one allow entry into the port-443 and port-80 files, as planned.
 fn express(
     e: &PolicyEntry,
+    writes: &[(u16, Form)],
     https: &mut PortAcls,
     http: &mut PortAcls,
-) -> Result<LossEntry, BackendError> {
-    if e.route == Route::Direct {
-        return Ok(LossEntry::new(
-            e,
-            Outcome::Dropped,
-            Vec::new(),
-            "direct route: left out of the proxy allow (the client must bypass the proxy)",
-        ));
+) -> Result<Vec<String>, BackendError> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
     }
-    let name = safe_name(NAME, &e.host)?;
+    safe_name(NAME, &e.host)?;
     if let Some(p) = &e.path {
         safe_path(NAME, p)?;
     }
@@ -405,116 +444,69 @@ fn express(
         provenance_comment(&e.provenance)
     );
     let mut expressed = Vec::new();
-    let mut why = Vec::new();
-    let mut outcome = Outcome::Exact;
-    for &port in &e.ports {
-        let acls = match port {
-            443 => &mut *https,
-            80 => &mut *http,
-            other => {
-                why.push(format!("port {other} is not carried: the Squid output allows CONNECT to 443 and HTTP on 80"));
-                outcome = outcome.max(Outcome::Narrowed);
-                continue;
-            }
+    for &(port, form) in writes {
+        let (acls, file) = if port == 443 {
+            (&mut *https, "https")
+        } else {
+            (&mut *http, "http")
         };
-        match (&e.path, port) {
-            (Some(path), 80) => {
-                let host = host_regex(&e.host, name).unwrap_or_default();
-                let line = format!("^http://{host}(:80)?{}", regex_escape(path));
-                expressed.push(format!("squid-http.url_regex: {line}"));
-                acls.urls.add(line, comment.clone());
-                continue;
-            }
-            (Some(path), _) => {
-                why.push(format!(
-                    "CONNECT cannot see paths: {path} widened to the whole host on port {port}"
-                ));
-                outcome = outcome.max(Outcome::Broadened);
-            }
-            (None, _) => {}
+        if let (Form::Url, Some(path), Some(host)) = (form, &e.path, host_regex(&e.host)) {
+            let line = format!("^http://{host}(:80)?{}", regex_escape(path));
+            expressed.push(format!("squid-{file}.url_regex: {line}"));
+            acls.urls.add(line, comment.clone());
+            continue;
         }
-        let file = if port == 443 { "https" } else { "http" };
-        match &e.host {
-            HostPattern::SuffixGlob(_) => {
-                let line = format!("^{}$", host_regex(&e.host, name).unwrap_or_default());
-                expressed.push(format!("squid-{file}.dstdom_regex: {line}"));
-                acls.globs.add(line, comment.clone());
-            }
-            host => {
-                let Some(line) = domain_line(host, name) else {
-                    continue;
-                };
-                if matches!(host, HostPattern::Subdomains(_)) {
-                    why.push(format!("{line} also admits {name} itself"));
-                    outcome = outcome.max(Outcome::Broadened);
-                }
-                expressed.push(format!("squid-{file}.dstdomain: {line}"));
-                acls.domains.add(line, comment.clone());
-            }
+        let (lines, target, kind) = match &e.host {
+            HostPattern::SuffixGlob(_) => (
+                spell(Syntax::HostRegex, &e.host),
+                &mut acls.globs,
+                "dstdom_regex",
+            ),
+            host => (
+                spell(Syntax::Dstdomain, host),
+                &mut acls.domains,
+                "dstdomain",
+            ),
+        };
+        for line in lines {
+            expressed.push(format!("squid-{file}.{kind}: {line}"));
+            target.add(line, comment.clone());
         }
     }
-    if expressed.is_empty() {
-        outcome = Outcome::Dropped;
-    }
-    why.dedup();
-    Ok(LossEntry::new(e, outcome, expressed, &why.join("; ")))
+    Ok(expressed)
 }
 
 /// Puts one must-not-inspect host into the splice ACL.
 fn express_nobump(t: &TlsEntry, acls: &mut PortAcls) -> Result<LossEntry, BackendError> {
-    let name = safe_name(NAME, &t.host)?;
+    let (plan, write) = plan_bypass(t, CAPS.tls_bypass.as_ref().unwrap_or(&HostCaps::EXACT));
+    if !write {
+        return Ok(plan.bypass_entry(&t.host, Vec::new()));
+    }
+    safe_name(NAME, &t.host)?;
     let comment = format!("{} <- {}", t.host, provenance_comment(&t.provenance));
-    let label = |file: &str, line: &str| vec![format!("{file}: {line}")];
-    let loss = match &t.host {
-        HostPattern::SuffixGlob(_) => {
-            let line = format!("^{}$", host_regex(&t.host, name).unwrap_or_default());
-            let l = label("squid-nobump.ssl_server_name_regex", &line);
-            acls.globs.add(line, comment);
-            LossEntry::for_host(&t.host, Outcome::Exact, l, "")
-        }
-        host => {
-            let Some(line) = domain_line(host, name) else {
-                return Ok(LossEntry::for_host(
-                    &t.host,
-                    Outcome::Dropped,
-                    Vec::new(),
-                    "an unfilled placeholder",
-                ));
-            };
-            let l = label("squid-nobump.ssl_server_name", &line);
-            acls.domains.add(line.clone(), comment);
-            if matches!(host, HostPattern::Subdomains(_)) {
-                LossEntry::for_host(
-                    &t.host,
-                    Outcome::Broadened,
-                    l,
-                    &format!("splice {line} also admits {name} itself"),
-                )
-            } else {
-                LossEntry::for_host(&t.host, Outcome::Exact, l, "")
-            }
-        }
+    let (lines, target, file) = match &t.host {
+        HostPattern::SuffixGlob(_) => (
+            spell(Syntax::HostRegex, &t.host),
+            &mut acls.globs,
+            "squid-nobump.ssl_server_name_regex",
+        ),
+        host => (
+            spell(Syntax::Dstdomain, host),
+            &mut acls.domains,
+            "squid-nobump.ssl_server_name",
+        ),
     };
-    Ok(loss)
+    let mut expressed = Vec::new();
+    for line in lines {
+        expressed.push(format!("{file}: {line}"));
+        target.add(line, comment.clone());
+    }
+    Ok(plan.bypass_entry(&t.host, expressed))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regexes_escape_and_anchor() {
-        let h = |t: &str| crate::normalize::host::parse_pattern(t).unwrap();
-        assert_eq!(regex_escape("a.b+c"), "a\\.b\\+c");
-        assert_eq!(
-            host_regex(&h("*.x.com"), "x.com").unwrap(),
-            "[a-z0-9.-]+\\.x\\.com"
-        );
-        assert_eq!(
-            host_regex(&h("*ss.x.com"), "ss.x.com").unwrap(),
-            "[a-z0-9.-]*ss\\.x\\.com"
-        );
-    }
 
     #[test]
     fn collapse_uses_squid_semantics() {

@@ -5,26 +5,71 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
+
+use super::caps::{Caps, Host, HostCaps, Support};
+use super::loss::plan_bypass;
+use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Capabilities, LossEntry, LossReport, Outcome, OutputOptions, Rendered,
-    comment_block, header_lines, provenance_comment, safe_name,
+    Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
+    loss_report, provenance_comment, safe_name,
 };
-use crate::model::HostPattern;
 use crate::normalize::text::{display_escape, spreadsheet_safe};
 use crate::policy::{Policy, TlsEntry};
-use crate::ruleset::TlsBypassOutput;
 
 const NAME: &str = "tls-bypass";
 
-pub struct TlsBypass {
-    cfg: TlsBypassOutput,
+/// `[outputs.tls_bypass]`: the hosts a TLS-inspecting proxy must leave
+/// alone, in several forms.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The Palo Alto list's subdomain entries rely on "Automatically
+    /// expand to include subdomains" being enabled on the EDL object.
+    #[serde(default = "crate::ruleset::values::yes")]
+    pub edl_expands_subdomains: bool,
 }
 
-impl TlsBypass {
-    pub fn new(cfg: TlsBypassOutput) -> Self {
+pub struct TlsBypass {
+    cfg: Settings,
+}
+
+impl Format for TlsBypass {
+    type Settings = Settings;
+    const NAME: &'static str = NAME;
+    const SUMMARY: &'static str =
+        "hosts a TLS-inspecting proxy must splice: plain list, Squid ACL, Palo Alto EDL, CSV";
+    fn new(cfg: Settings) -> Self {
         TlsBypass { cfg }
     }
 }
+
+const GLOB_NOT_EXEMPT: &str =
+    "hosts that end in {name} without a dot before it are not exempt: they will be inspected";
+
+/// With "Automatically expand to include subdomains" on the EDL object.
+const EXPANDING: HostCaps = HostCaps {
+    exact: Host::Written(Support::Broadened(
+        "the EDL expands every entry to its subdomains: the host's subtree is bypassed too",
+    )),
+    subdomains: Host::Written(Support::Broadened(".{name} also admits {name} itself")),
+    domain: Host::Written(Support::Exact),
+    suffix_glob: Host::Written(Support::Narrowed(GLOB_NOT_EXEMPT)),
+};
+
+/// Without it, subtrees cannot go into the EDL at all.
+const NOT_EXPANDING: HostCaps = HostCaps {
+    exact: Host::Written(Support::Exact),
+    subdomains: Host::Written(Support::Broadened(
+        ".{name} also admits {name} itself; left out of the EDL: subtrees need \"Automatically expand to include subdomains\"",
+    )),
+    domain: Host::Written(Support::Narrowed(
+        "left out of the EDL: subtrees need \"Automatically expand to include subdomains\"",
+    )),
+    suffix_glob: Host::Written(Support::Narrowed(
+        "hosts that end in {name} without a dot before it are not exempt: they will be inspected; left out of the EDL: subtrees need \"Automatically expand to include subdomains\"",
+    )),
+};
 
 #[derive(Default)]
 struct Lists {
@@ -38,23 +83,22 @@ impl Backend for TlsBypass {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            exact: true,
-            subdomains: false,
-            domain: true,
-            suffix_glob: false,
-            paths: false,
-            prefixes: false,
+    fn caps(&self) -> Caps {
+        // Allow entries are not exemptions: this format carries only the
+        // TLS exemptions.
+        Caps {
+            tls_bypass: Some(if self.cfg.edl_expands_subdomains {
+                EXPANDING
+            } else {
+                NOT_EXPANDING
+            }),
+            ..Caps::NONE
         }
     }
 
     fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
         let mut lists = Lists::default();
-        let mut loss = LossReport {
-            backend: NAME.to_string(),
-            entries: Vec::new(),
-        };
+        let mut loss = loss_report(NAME);
         for t in &policy.tls.bypass {
             loss.entries.push(self.express(t, &mut lists)?);
         }
@@ -96,76 +140,45 @@ impl Backend for TlsBypass {
 
 impl TlsBypass {
     fn express(&self, t: &TlsEntry, lists: &mut Lists) -> Result<LossEntry, BackendError> {
-        let name = safe_name(NAME, &t.host)?.to_string();
-        let reasons = t.reasons.join("; ");
+        let caps = if self.cfg.edl_expands_subdomains {
+            EXPANDING
+        } else {
+            NOT_EXPANDING
+        };
+        let (plan, write) = plan_bypass(t, &caps);
+        if !write {
+            return Ok(plan.bypass_entry(&t.host, Vec::new()));
+        }
+        safe_name(NAME, &t.host)?;
         // A suffix glob has no form in these lists; its subtree is the
         // nearest one that exempts nothing Microsoft did not list.
-        let glob_why = format!(
-            "hosts that end in {name} without a dot before it are not exempt: they will be inspected"
-        );
-        let (plain, plain_why) = match &t.host {
-            HostPattern::Exact(_) => (Some(name.clone()), None),
-            HostPattern::Domain(_) => (Some(format!(".{name}")), None),
-            HostPattern::Subdomains(_) => (
-                Some(format!(".{name}")),
-                Some(format!(".{name} also admits {name} itself")),
-            ),
-            HostPattern::SuffixGlob(_) => (Some(format!(".{name}")), Some(glob_why.clone())),
-            HostPattern::Template(_) => (None, None),
-        };
-        let (edl, edl_why) = match (&t.host, self.cfg.edl_expands_subdomains) {
-            (HostPattern::Exact(_), true) => (
-                Some(name.clone()),
-                Some("the EDL expands every entry to its subdomains: the host's subtree is bypassed too".to_string()),
-            ),
-            (HostPattern::Exact(_), false) => (Some(name.clone()), None),
-            (HostPattern::Domain(_) | HostPattern::Subdomains(_), true) => (Some(name.clone()), None),
-            (HostPattern::SuffixGlob(_), true) => (Some(name.clone()), None),
-            _ => (None, None),
-        };
-        let Some(plain) = plain else {
-            return Ok(LossEntry::for_host(
-                &t.host,
-                Outcome::Dropped,
-                Vec::new(),
-                "an unfilled placeholder has no host to exempt",
-            ));
-        };
-        lists.plain.insert(plain.clone());
-        let mut expressed = vec![
-            format!("tls-bypass.txt: {plain}"),
-            format!("tls-bypass.ssl_server_name: {plain}"),
-        ];
-        let mut why: Vec<String> = plain_why.into_iter().collect();
-        match edl {
-            Some(line) => {
-                expressed.push(format!("tls-bypass-edl.txt: {line}"));
-                lists.edl.insert(line);
-                why.extend(edl_why);
+        let plain_host = match &t.host {
+            crate::model::HostPattern::SuffixGlob(n) => {
+                crate::model::HostPattern::Domain(n.clone())
             }
-            None => why.push(
-                "left out of the EDL: subtrees need \"Automatically expand to include subdomains\""
-                    .to_string(),
-            ),
-        }
-        lists.csv.push([
-            plain,
-            t.host.kind().to_string(),
-            display_escape(&reasons),
-            provenance_comment(&t.provenance),
-            t.provenance.len().to_string(),
-        ]);
-        let outcome = match &t.host {
-            HostPattern::SuffixGlob(_) => Outcome::Narrowed,
-            _ if why.is_empty() => Outcome::Exact,
-            _ => Outcome::Broadened,
+            h => h.clone(),
         };
-        Ok(LossEntry::for_host(
-            &t.host,
-            outcome,
-            expressed,
-            &why.join("; "),
-        ))
+        let mut expressed = Vec::new();
+        for line in spell(Syntax::Dstdomain, &plain_host) {
+            expressed.push(format!("tls-bypass.txt: {line}"));
+            expressed.push(format!("tls-bypass.ssl_server_name: {line}"));
+            lists.plain.insert(line.clone());
+            lists.csv.push([
+                line,
+                t.host.kind().to_string(),
+                display_escape(&t.reasons.join("; ")),
+                provenance_comment(&t.provenance),
+                t.provenance.len().to_string(),
+            ]);
+        }
+        let edl = Syntax::Edl {
+            expands: self.cfg.edl_expands_subdomains,
+        };
+        for line in spell(edl, &t.host) {
+            expressed.push(format!("tls-bypass-edl.txt: {line}"));
+            lists.edl.insert(line);
+        }
+        Ok(plan.bypass_entry(&t.host, expressed))
     }
 }
 

@@ -56,7 +56,7 @@ fn one(
     let ruleset = Ruleset::load(path).map_err(|e| e.to_string())?;
     let out = match &args.out {
         Some(dir) if args.rulesets.len() == 1 => dir.clone(),
-        Some(dir) => dir.join(ruleset.name.as_str()),
+        Some(dir) => dir.join(ruleset.site.name.as_str()),
         None => ruleset.default_out_dir(),
     };
     // Two rulesets of one run must not overwrite each other's output.
@@ -64,7 +64,7 @@ fn one(
     if let Some(first) = targets.get(&key) {
         return Err(format!(
             "ruleset {} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
-            ruleset.name,
+            ruleset.site.name,
             path.display(),
             out.display(),
             first.display()
@@ -75,7 +75,7 @@ fn one(
         generate::select_backends(&ruleset, args.only.as_deref()).map_err(|e| e.to_string())?;
     let done = generate::generate_with(&ruleset, &backends, &out, args.force)
         .map_err(|e: GenerateError| e.to_string())?;
-    report_publish(&ruleset.name.to_string(), &done.published);
+    report_publish(&ruleset.site.name.to_string(), &done.published);
     let p = &done.policy;
     let direct = p
         .entries

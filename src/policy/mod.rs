@@ -1,4 +1,4 @@
-//! Catalog + Ruleset -> Policy: what one site must allow, routed and
+//! Catalog + Site -> Policy: what one site must allow, routed and
 //! TLS-classified, with every decision reported. Every backend renders the
 //! same Policy.
 //!
@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::model::{
     Catalog, HostPattern, Product, Provenance, Requirement, Route, SourceInfo, TlsHandling,
 };
-use crate::ruleset::{Connectivity, Ruleset};
+use crate::ruleset::{Connectivity, Site};
 use collapse::Candidate;
 
 pub const POLICY_FORMAT: &str = "egressgen-policy";
@@ -109,7 +109,7 @@ pub struct Unresolved {
 pub struct PolicyReport {
     pub unresolved: Vec<Unresolved>,
     pub filtered: Vec<Filtered>,
-    /// Ruleset excludes that could not be applied (inside a wildcard).
+    /// Site excludes that could not be applied (inside a wildcard).
     pub unapplied_excludes: Vec<String>,
     /// Hosts some rows route direct and others through the proxy: direct
     /// wins.
@@ -148,50 +148,45 @@ pub struct Policy {
 }
 
 /// Builds the policy of one site.
-pub fn resolve(catalog: &Catalog, ruleset: &Ruleset) -> Policy {
+pub fn resolve(catalog: &Catalog, site: &Site) -> Policy {
     let mut report = PolicyReport {
         rejected_cells: catalog.rejected.len(),
         ..Default::default()
     };
-    let in_scope = scope::select(catalog, ruleset, &mut report.filtered);
-    let mut candidates = placeholders::resolve(in_scope, ruleset, &mut report.unresolved);
-    candidates.extend(scope::ruleset_allows(ruleset));
-    let candidates = scope::apply_excludes(candidates, ruleset, &mut report);
-    let tls_policy = tls::decide(&candidates, ruleset, &catalog.tls_guidance);
+    let in_scope = scope::select(catalog, site, &mut report.filtered);
+    let mut candidates = placeholders::resolve(in_scope, site, &mut report.unresolved);
+    candidates.extend(scope::ruleset_allows(site));
+    let candidates = scope::apply_excludes(candidates, site, &mut report);
+    let tls_policy = tls::decide(&candidates, site, &catalog.tls_guidance);
     let entries = collapse::collapse(candidates, &mut report.route_conflicts);
     let entries = tls::classify(entries, &tls_policy);
     Policy {
         format: POLICY_FORMAT,
         version: POLICY_VERSION,
-        ruleset: summary(ruleset),
+        ruleset: summary(site),
         sources: catalog.sources.clone(),
         entries,
         tls: tls_policy,
-        prefixes: prefixes::select(catalog, ruleset),
+        prefixes: prefixes::select(catalog, site),
         report,
     }
 }
 
-fn summary(ruleset: &Ruleset) -> RulesetSummary {
+fn summary(site: &Site) -> RulesetSummary {
     RulesetSummary {
-        name: ruleset.name.to_string(),
-        file: ruleset
+        name: site.name.to_string(),
+        file: site
             .file
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        cloud: ruleset.scope.cloud,
-        geographies: scope::geographies(ruleset),
-        os: ruleset.scope.os.clone(),
-        products: ruleset.scope.products.clone(),
-        connectivity: ruleset.scope.connectivity,
-        include_optional: ruleset.scope.include_optional,
-        proxies: ruleset
-            .proxy
-            .addresses
-            .iter()
-            .map(|a| a.to_string())
-            .collect(),
+        cloud: site.scope.cloud,
+        geographies: scope::geographies(site),
+        os: site.scope.os.clone(),
+        products: site.scope.products.clone(),
+        connectivity: site.scope.connectivity,
+        include_optional: site.scope.include_optional,
+        proxies: site.proxy.addresses.iter().map(|a| a.to_string()).collect(),
     }
 }
 

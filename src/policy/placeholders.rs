@@ -7,12 +7,12 @@
 use super::Unresolved;
 use super::collapse::Candidate;
 use crate::model::{DnsName, Endpoint, HostPattern, Placeholder, Template};
-use crate::ruleset::Ruleset;
+use crate::ruleset::Site;
 use crate::sources::builtin;
 
 pub fn resolve(
     endpoints: Vec<&Endpoint>,
-    ruleset: &Ruleset,
+    site: &Site,
     unresolved: &mut Vec<Unresolved>,
 ) -> Vec<Candidate> {
     let known = known_templates(&endpoints);
@@ -31,14 +31,9 @@ pub fn resolve(
         let base = Candidate::from_endpoint(e);
         let placeholder = templates[0].placeholder;
         templates.retain(|t| t.placeholder == placeholder);
-        let values = values(ruleset, placeholder);
+        let values = values(site, placeholder);
         if values.is_empty() {
-            out.extend(unresolved_candidate(
-                base,
-                templates[0],
-                ruleset,
-                unresolved,
-            ));
+            out.extend(unresolved_candidate(base, templates[0], site, unresolved));
             continue;
         }
         for t in templates {
@@ -86,16 +81,16 @@ fn known_templates(endpoints: &[&Endpoint]) -> Vec<Template> {
     known
 }
 
-fn values(ruleset: &Ruleset, placeholder: Placeholder) -> Vec<String> {
+fn values(site: &Site, placeholder: Placeholder) -> Vec<String> {
     match placeholder {
-        Placeholder::WorkspaceId => ruleset
-            .site
+        Placeholder::WorkspaceId => site
+            .values
             .workspace_ids
             .iter()
             .map(|w| w.to_string())
             .collect(),
-        Placeholder::Instance => ruleset
-            .site
+        Placeholder::Instance => site
+            .values
             .mdi_instances
             .iter()
             .map(|i| i.to_string())
@@ -119,11 +114,11 @@ fn fill(t: &Template, value: &str) -> Option<HostPattern> {
 fn unresolved_candidate(
     mut c: Candidate,
     t: &Template,
-    ruleset: &Ruleset,
+    site: &Site,
     unresolved: &mut Vec<Unresolved>,
 ) -> Option<Candidate> {
     let wildcard = HostPattern::Subdomains(t.fallback.clone());
-    let keep = ruleset.site.allow_unresolved_wildcards;
+    let keep = site.values.allow_unresolved_wildcards;
     unresolved.push(Unresolved {
         pattern: c.host.to_string(),
         needs: setting(t.placeholder).to_string(),

@@ -7,7 +7,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
 use crate::model::{Catalog, Product};
-use crate::ruleset::{Connectivity, Ruleset};
+use crate::ruleset::{Connectivity, Site};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TagPrefixes {
@@ -86,28 +86,28 @@ pub fn tag_for(policy: &PrefixPolicy, host: &crate::model::HostPattern) -> Optio
 
 /// The tags a ruleset takes: `site.service_tags` when given, otherwise
 /// what the products need.
-pub fn selected_tags(ruleset: &Ruleset) -> Vec<String> {
-    if let Some(tags) = &ruleset.site.service_tags {
+pub fn selected_tags(site: &Site) -> Vec<String> {
+    if let Some(tags) = &site.values.service_tags {
         return tags.iter().map(|t| t.to_string()).collect();
     }
     let mut tags = Vec::new();
-    if ruleset.scope.products.contains(&Product::Mdi) {
+    if site.scope.products.contains(&Product::Mdi) {
         tags.push("AzureAdvancedThreatProtection".to_string());
     }
-    if ruleset.scope.connectivity == Connectivity::Streamlined {
+    if site.scope.connectivity == Connectivity::Streamlined {
         tags.push("MicrosoftDefenderForEndpoint".to_string());
         tags.push("OneDsCollector".to_string());
     }
     tags
 }
 
-pub fn select(catalog: &Catalog, ruleset: &Ruleset) -> PrefixPolicy {
-    let wanted = selected_tags(ruleset);
+pub fn select(catalog: &Catalog, site: &Site) -> PrefixPolicy {
+    let wanted = selected_tags(site);
     let mut by_tag: BTreeMap<String, (BTreeSet<u64>, Vec<IpNet>)> = BTreeMap::new();
     for p in &catalog.prefixes {
         let base = p.tag.split('.').next().unwrap_or(&p.tag);
         let selected = wanted.iter().any(|w| w == base || *w == p.tag);
-        if !selected || !p.clouds.contains(&ruleset.scope.cloud) {
+        if !selected || !p.clouds.contains(&site.scope.cloud) {
             continue;
         }
         let key = if wanted.contains(&p.tag) {

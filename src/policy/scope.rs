@@ -13,15 +13,15 @@ use crate::model::{
 };
 use crate::normalize::host::parse_pattern;
 use crate::normalize::url_cell::parse_entry;
-use crate::ruleset::{Connectivity, Ruleset};
+use crate::ruleset::{Connectivity, Site};
 
 /// The geographies a ruleset keeps, as shown in reports.
-pub fn geographies(ruleset: &Ruleset) -> Vec<String> {
+pub fn geographies(site: &Site) -> Vec<String> {
     let mut out = vec!["WW".to_string()];
-    if ruleset.scope.cloud != crate::model::Cloud::Commercial {
+    if site.scope.cloud != crate::model::Cloud::Commercial {
         out.push("US Gov".to_string());
         out.push(
-            match ruleset.scope.cloud {
+            match site.scope.cloud {
                 crate::model::Cloud::Gcc => "GCC",
                 crate::model::Cloud::GccHigh => "GCC High",
                 _ => "DoD",
@@ -29,7 +29,7 @@ pub fn geographies(ruleset: &Ruleset) -> Vec<String> {
             .to_string(),
         );
     }
-    for g in &ruleset.scope.geographies {
+    for g in &site.scope.geographies {
         if !out.iter().any(|o| o == g.as_str()) {
             out.push(g.to_string());
         }
@@ -41,7 +41,7 @@ pub fn geographies(ruleset: &Ruleset) -> Vec<String> {
 /// `filtered` with the reason.
 pub fn select<'a>(
     catalog: &'a Catalog,
-    ruleset: &Ruleset,
+    site: &Site,
     filtered: &mut Vec<Filtered>,
 ) -> Vec<&'a Endpoint> {
     let layouts: BTreeMap<&str, &str> = catalog
@@ -49,10 +49,10 @@ pub fn select<'a>(
         .iter()
         .filter_map(|s| Some((s.file.as_str(), s.layout.as_deref()?)))
         .collect();
-    let geos = geographies(ruleset);
+    let geos = geographies(site);
     let mut kept = Vec::new();
     for e in &catalog.endpoints {
-        match out_of_scope(e, ruleset, &geos, &layouts) {
+        match out_of_scope(e, site, &geos, &layouts) {
             None => kept.push(e),
             Some(reason) => filtered.push(Filtered {
                 host: e.host.to_string(),
@@ -67,11 +67,11 @@ pub fn select<'a>(
 
 fn out_of_scope(
     e: &Endpoint,
-    ruleset: &Ruleset,
+    site: &Site,
     geos: &[String],
     layouts: &BTreeMap<&str, &str>,
 ) -> Option<String> {
-    let scope = &ruleset.scope;
+    let scope = &site.scope;
     if !e.clouds.contains(&scope.cloud) {
         let clouds: Vec<&str> = e.clouds.iter().map(|c| c.as_str()).collect();
         return Some(format!(
@@ -89,7 +89,7 @@ fn out_of_scope(
     if !scope.products.contains(&e.product) {
         return Some(format!("product {} is not selected", e.product.as_str()));
     }
-    if !os_kept(e, ruleset) {
+    if !os_kept(e, site) {
         let oses: Vec<&str> =
             e.os.iter()
                 .filter(|(_, f)| **f != OsFlag::No)
@@ -123,23 +123,18 @@ fn geography_kept(geo: &Geography, geos: &[String]) -> bool {
 
 /// Kept when the row names no OS, or says Yes (or Yes*) for one of the
 /// site's operating systems.
-fn os_kept(e: &Endpoint, ruleset: &Ruleset) -> bool {
+fn os_kept(e: &Endpoint, site: &Site) -> bool {
     let yes = |f: &OsFlag| matches!(f, OsFlag::Yes | OsFlag::Conditional);
     if !e.os.values().any(yes) {
         return true;
     }
-    ruleset
-        .scope
-        .os
-        .iter()
-        .any(|os| e.os.get(os).is_some_and(yes))
+    site.scope.os.iter().any(|os| e.os.get(os).is_some_and(yes))
 }
 
 /// The ruleset's own `[[allow]]` entries.
-pub fn ruleset_allows(ruleset: &Ruleset) -> Vec<Candidate> {
-    let file = ruleset_file(ruleset);
-    ruleset
-        .allow
+pub fn ruleset_allows(site: &Site) -> Vec<Candidate> {
+    let file = ruleset_file(site);
+    site.allow
         .iter()
         .enumerate()
         .filter_map(|(i, a)| {
@@ -174,9 +169,8 @@ pub fn ruleset_allows(ruleset: &Ruleset) -> Vec<Candidate> {
         .collect()
 }
 
-pub(crate) fn ruleset_file(ruleset: &Ruleset) -> String {
-    ruleset
-        .file
+pub(crate) fn ruleset_file(site: &Site) -> String {
+    site.file
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| "ruleset".to_string())
@@ -187,10 +181,10 @@ pub(crate) fn ruleset_file(ruleset: &Ruleset) -> String {
 /// matches nothing is likely a typo: both are reported.
 pub fn apply_excludes(
     candidates: Vec<Candidate>,
-    ruleset: &Ruleset,
+    site: &Site,
     report: &mut PolicyReport,
 ) -> Vec<Candidate> {
-    let excludes: Vec<_> = ruleset
+    let excludes: Vec<_> = site
         .exclude
         .iter()
         .filter_map(|x| parse_pattern(x.as_str()).ok())

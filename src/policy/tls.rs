@@ -20,7 +20,7 @@ use super::matching::{covers, overlaps};
 use super::{TlsConflict, TlsEntry, TlsPolicy};
 use crate::model::{GuidanceTarget, HostPattern, Provenance, TlsGuidance, TlsHandling};
 use crate::normalize::host::parse_pattern;
-use crate::ruleset::{ConflictRule, HostText, Ruleset};
+use crate::ruleset::{ConflictRule, HostText, Site};
 
 pub const UNSUPPORTED: &str = "Microsoft does not support inspecting this connection";
 
@@ -30,14 +30,14 @@ pub const UNSUPPORTED: &str = "Microsoft does not support inspecting this connec
 enum Strength {
     /// The general "Defender connections are not inspected" rule.
     Default,
-    /// A source row, a host the guidance names, or the ruleset.
+    /// A source row, a host the guidance names, or the site.
     Explicit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Origin {
     Microsoft,
-    Ruleset,
+    Site,
 }
 
 struct Pending {
@@ -125,8 +125,8 @@ fn microsoft_exemptions(candidates: &[Candidate], guidance: &[TlsGuidance]) -> V
     out
 }
 
-fn ruleset_entries(ruleset: &Ruleset, key: &str, list: &[HostText], why: &str) -> Vec<TlsEntry> {
-    let file = super::scope::ruleset_file(ruleset);
+fn ruleset_entries(site: &Site, key: &str, list: &[HostText], why: &str) -> Vec<TlsEntry> {
+    let file = super::scope::ruleset_file(site);
     list.iter()
         .enumerate()
         .filter_map(|(i, h)| {
@@ -143,13 +143,13 @@ fn ruleset_entries(ruleset: &Ruleset, key: &str, list: &[HostText], why: &str) -
 }
 
 /// Decides the bypass and never-bypass lists for the site's candidates.
-pub fn decide(candidates: &[Candidate], ruleset: &Ruleset, guidance: &[TlsGuidance]) -> TlsPolicy {
+pub fn decide(candidates: &[Candidate], site: &Site, guidance: &[TlsGuidance]) -> TlsPolicy {
     let mut bypass = microsoft_exemptions(candidates, guidance);
     bypass.extend(
         ruleset_entries(
-            ruleset,
+            site,
             "bypass",
-            &ruleset.tls.bypass,
+            &site.tls.bypass,
             "the ruleset lists it under tls.bypass",
         )
         .into_iter()
@@ -171,27 +171,27 @@ pub fn decide(candidates: &[Candidate], ruleset: &Ruleset, guidance: &[TlsGuidan
         .collect();
     never.extend(
         ruleset_entries(
-            ruleset,
+            site,
             "never_bypass",
-            &ruleset.tls.never_bypass,
+            &site.tls.never_bypass,
             "the ruleset lists it under tls.never_bypass",
         )
         .into_iter()
         .map(|entry| Never {
             entry,
-            origin: Origin::Ruleset,
+            origin: Origin::Site,
         }),
     );
     let inspect = ruleset_entries(
-        ruleset,
+        site,
         "inspect_anyway",
-        &ruleset.tls.inspect_anyway,
+        &site.tls.inspect_anyway,
         "the ruleset lists it under tls.inspect_anyway",
     );
 
     let mut policy = TlsPolicy::default();
     let bypass = withdraw_inspected(bypass, inspect, &mut policy);
-    let (bypass, never) = settle(bypass, never, ruleset.tls.conflict, &mut policy);
+    let (bypass, never) = settle(bypass, never, site.tls.conflict, &mut policy);
     policy.bypass = collapse(promote_domains(bypass));
     policy.never_bypass = merge_identical(never);
     policy
@@ -304,7 +304,7 @@ fn settle(
             for p in &d.provenance {
                 push_unique(&mut n.entry.provenance, p.clone());
             }
-            if n.origin == Origin::Ruleset {
+            if n.origin == Origin::Site {
                 push_unique(
                     &mut policy.warnings,
                     format!(

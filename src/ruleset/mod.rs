@@ -1,0 +1,195 @@
+//! Rulesets: what one site is ([`site`]) and which outputs it wants (the
+//! `[outputs.*]` tables, typed from the backend registry). Read from TOML;
+//! an unknown key or an invalid value is an error naming the file, line
+//! and column.
+
+pub mod site;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use crate::backends::registry::Outputs;
+pub use site::{
+    AllowEntry, ConflictRule, Connectivity, Proxy, Scope, Site, SiteValues, Sources, Tls,
+};
+pub use values::*;
+
+/// A ruleset that failed to load.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesetError {
+    #[error("{}: cannot read: {detail}", path.display())]
+    Unreadable { path: PathBuf, detail: String },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Far above a real ruleset (45,000 `[[allow]]` entries are about 2 MB),
+/// low enough that no input can exhaust memory.
+const MAX_RULESET: u64 = 16 * 1024 * 1024;
+
+/// A ruleset file: the site and its outputs.
+#[derive(Clone, Debug)]
+pub struct Ruleset {
+    pub site: Site,
+    pub outputs: Outputs,
+}
+
+/// The file as written: one flat table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: RulesetName,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    sources: Sources,
+    scope: Scope,
+    #[serde(default)]
+    site: SiteValues,
+    #[serde(default)]
+    proxy: Proxy,
+    #[serde(default)]
+    tls: Tls,
+    #[serde(default)]
+    allow: Vec<AllowEntry>,
+    #[serde(default)]
+    exclude: Vec<HostText>,
+    #[serde(default)]
+    outputs: Outputs,
+}
+
+impl Ruleset {
+    /// Reads and validates a ruleset file.
+    pub fn load(path: &Path) -> Result<Ruleset, RulesetError> {
+        let unreadable = |detail: String| RulesetError::Unreadable {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let bytes =
+            crate::input::read_limited(path, MAX_RULESET).map_err(|e| unreadable(e.to_string()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| unreadable(format!("not UTF-8 text: {e}")))?;
+        Ruleset::parse(&text, path)
+    }
+
+    /// Parses ruleset text; `path` is used in errors and to resolve
+    /// relative source paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Ruleset, RulesetError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_col(text, span.start))
+                .unwrap_or((1, 1));
+            RulesetError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        Ok(Ruleset {
+            site: Site {
+                name: raw.name,
+                description: raw.description,
+                sources: raw.sources,
+                scope: raw.scope,
+                values: raw.site,
+                proxy: raw.proxy,
+                tls: raw.tls,
+                allow: raw.allow,
+                exclude: raw.exclude,
+                file: path.to_path_buf(),
+            },
+            outputs: raw.outputs,
+        })
+    }
+
+    /// Source specifications with file paths resolved against the
+    /// ruleset's directory.
+    pub fn source_specs(&self) -> Vec<String> {
+        self.site.source_specs()
+    }
+
+    /// The output directory when `generate` gets no `--out`.
+    pub fn default_out_dir(&self) -> PathBuf {
+        match &self.outputs.dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => self.site.file.parent().unwrap_or(Path::new(".")).join(dir),
+            None => PathBuf::from("out").join(self.site.name.as_str()),
+        }
+    }
+}
+
+/// One-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Ruleset, String> {
+        Ruleset::parse(text, Path::new("r.toml")).map_err(|e| e.to_string())
+    }
+
+    const MIN: &str = "name = \"site\"\n[scope]\ncloud = \"commercial\"\n";
+
+    #[test]
+    fn minimal_ruleset_takes_defaults() {
+        let r = parse(MIN).unwrap();
+        assert_eq!(r.site.sources.files, ["baseline"]);
+        assert_eq!(r.site.scope.products.len(), 3);
+        assert_eq!(r.site.scope.os.len(), 5);
+        assert!(r.site.scope.include_optional);
+        assert_eq!(r.default_out_dir(), PathBuf::from("out/site"));
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = parse(&format!("{MIN}colour = \"blue\"\n")).unwrap_err();
+        assert!(e.starts_with("r.toml:4:1: unknown field `colour`"), "{e}");
+        let e = parse(&format!("{MIN}[site]\nworkspace_ids = [\"not-a-guid\"]\n")).unwrap_err();
+        assert!(e.starts_with("r.toml:5:"), "{e}");
+        assert!(e.contains("not a GUID"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[site]\nmdi_instances = [\"contoso.corp\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("no dot or space"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[site]\nmdi_instances = [\"contoso corp\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("no dot or space"), "{e}");
+        let e = parse("name = \"x\"\n[scope]\ncloud = \"mars\"\n").unwrap_err();
+        assert!(e.starts_with("r.toml:3:9:"), "{e}");
+        let e = parse(&format!("exclude = [\"*.com\"]\n{MIN}")).unwrap_err();
+        assert!(e.contains("public suffix"), "{e}");
+        let e = parse(&format!("{MIN}[outputs.plain]\nfile = \"../x\"\n")).unwrap_err();
+        assert!(e.contains("no directories"), "{e}");
+    }
+
+    #[test]
+    fn values_are_normalized() {
+        let r = parse(&format!(
+            "{MIN}[site]\nworkspace_ids = [\"0E2B1D6C-1111-2222-3333-444455556666\"]\nmdi_instances = [\"Contoso-Corp\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            r.site.values.workspace_ids[0].as_str(),
+            "0e2b1d6c-1111-2222-3333-444455556666"
+        );
+        assert_eq!(r.site.values.mdi_instances[0].as_str(), "contoso-corp");
+    }
+}
