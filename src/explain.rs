@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::backends::{LossEntry, Rendered, loss::entry_label};
+use crate::backends::{LossEntry, Rendered};
 use crate::model::{DnsName, HostPattern, Provenance, Route, TlsHandling};
 use crate::normalize::host::parse_pattern;
 use crate::policy::matching::admits;
@@ -75,6 +75,8 @@ pub struct TlsVerdict {
     pub provenance: Vec<Provenance>,
     /// Conflicts about a pattern that admits the host, as text.
     pub conflicts: Vec<String>,
+    /// How each backend carries the exemption (by its key).
+    pub backends: Vec<Expression>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -130,7 +132,7 @@ pub fn explain(
         host: host.to_string(),
         port,
         verdict,
-        tls: tls_verdict(&policy.tls, host),
+        tls: tls_verdict(&policy.tls, host, rendered),
         matches,
         nearest,
         left_out,
@@ -139,7 +141,7 @@ pub fn explain(
 
 /// The TLS decision for one host, in the order the policy applies it:
 /// the site's inspection, an exemption, a never-exempt pattern.
-fn tls_verdict(tls: &TlsPolicy, host: &DnsName) -> TlsVerdict {
+fn tls_verdict(tls: &TlsPolicy, host: &DnsName, rendered: &[Rendered]) -> TlsVerdict {
     let pick = |entries: &[TlsEntry]| entries.iter().find(|t| admits(&t.host, host)).cloned();
     let (decision, list, hit) = if let Some(t) = pick(&tls.inspect_anyway) {
         ("bumped", "inspect_anyway", Some(t))
@@ -175,7 +177,12 @@ fn tls_verdict(tls: &TlsPolicy, host: &DnsName) -> TlsVerdict {
             )
         })
         .collect();
+    let backends = match (&hit, list) {
+        (Some(t), "bypass") => expressions(&TlsEntry::bypass_key(&t.host), rendered),
+        _ => Vec::new(),
+    };
     TlsVerdict {
+        backends,
         decision,
         list,
         by: hit.as_ref().map(|t| t.host.to_string()),
@@ -209,16 +216,12 @@ fn left_out(policy: &Policy, host: &DnsName) -> Vec<LeftOut> {
     out
 }
 
-fn to_match(e: &PolicyEntry, rendered: &[Rendered]) -> Match {
-    let label = entry_label(e);
-    let backends = rendered
+/// Each backend's loss-report line for one entry or exemption key.
+fn expressions(key: &str, rendered: &[Rendered]) -> Vec<Expression> {
+    rendered
         .iter()
         .filter_map(|r| {
-            let l: &LossEntry = r
-                .loss
-                .entries
-                .iter()
-                .find(|l| l.entry == label && l.route == e.route)?;
+            let l: &LossEntry = r.loss.entries.iter().find(|l| l.key == key)?;
             Some(Expression {
                 backend: r.loss.backend.clone(),
                 outcome: l.outcome.as_str().to_string(),
@@ -226,7 +229,11 @@ fn to_match(e: &PolicyEntry, rendered: &[Rendered]) -> Match {
                 why: l.why.clone(),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn to_match(e: &PolicyEntry, rendered: &[Rendered]) -> Match {
+    let backends = expressions(&e.key(), rendered);
     Match {
         entry: e.host.to_string(),
         kind: e.host.kind(),
@@ -379,18 +386,7 @@ pub fn to_text(x: &Explanation) -> String {
                 crate::normalize::text::display_escape(&p.to_string())
             ));
         }
-        for b in &m.backends {
-            out.push_str(&format!(
-                "    {}: {} {}",
-                b.backend,
-                b.outcome,
-                b.expressed_as.join("; ")
-            ));
-            if !b.why.is_empty() {
-                out.push_str(&format!(" ({})", b.why));
-            }
-            out.push('\n');
-        }
+        out.push_str(&backend_lines(&m.backends));
     }
     out.push_str(&tls_text(&x.tls));
     for n in &x.nearest {
@@ -426,6 +422,24 @@ fn tls_text(t: &TlsVerdict) -> String {
     }
     for c in &t.conflicts {
         out.push_str(&format!("    conflict: {c}\n"));
+    }
+    out.push_str(&backend_lines(&t.backends));
+    out
+}
+
+fn backend_lines(backends: &[Expression]) -> String {
+    let mut out = String::new();
+    for b in backends {
+        out.push_str(&format!(
+            "    {}: {} {}",
+            b.backend,
+            b.outcome,
+            b.expressed_as.join("; ")
+        ));
+        if !b.why.is_empty() {
+            out.push_str(&format!(" ({})", b.why));
+        }
+        out.push('\n');
     }
     out
 }

@@ -266,6 +266,82 @@ fn explain(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), json)
 }
 
+/// The line of one backend in an explain answer's `backends` list.
+fn backend_line<'a>(backends: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    backends
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["backend"] == name)
+        .unwrap_or_else(|| panic!("no {name} line in {backends}"))
+}
+
+#[test]
+fn explain_names_the_azure_allow_rule_and_the_no_inspect_rule_each_by_key() {
+    let eu = ruleset_path("commercial-eu.toml");
+    let (code, x) = explain(&["x.wdcp.microsoft.com", "--ruleset", &eu]);
+    assert_eq!(code, Some(0));
+    // The allow entry: the FQDN application rule, not the exemption.
+    let allow = backend_line(&x["matches"][0]["backends"], "azure-firewall");
+    assert_eq!(
+        allow["expressed_as"],
+        serde_json::json!(["Https:443 *.wdcp.microsoft.com"])
+    );
+    // The TLS exemption: the terminateTLS=false rule.
+    assert_eq!(x["tls"]["decision"], "spliced");
+    let bypass = backend_line(&x["tls"]["backends"], "azure-firewall");
+    assert_eq!(
+        bypass["expressed_as"],
+        serde_json::json!(["egressgen-no-inspect: *.wdcp.microsoft.com"])
+    );
+    // The Squid splice line is the exemption's too.
+    let squid = backend_line(&x["tls"]["backends"], "squid");
+    assert!(
+        squid["expressed_as"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("squid-nobump.ssl_server_name: "),
+        "{squid}"
+    );
+}
+
+#[test]
+fn every_loss_line_names_a_policy_entry_or_exemption_by_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["commercial-eu.toml", "streamlined.toml", "gov-gcc.toml"] {
+        let r = Ruleset::load(Path::new(&ruleset_path(name))).unwrap();
+        let out = tmp.path().join(name);
+        let done =
+            generate::generate(&r, &generate::select_backends(&r, None).unwrap(), &out).unwrap();
+        let mut keys: std::collections::BTreeSet<String> =
+            done.policy.entries.iter().map(|e| e.key()).collect();
+        assert_eq!(
+            keys.len(),
+            done.policy.entries.len(),
+            "{name}: keys collide"
+        );
+        keys.extend(
+            done.policy
+                .tls
+                .bypass
+                .iter()
+                .map(|t| egressgen::policy::TlsEntry::bypass_key(&t.host)),
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("loss-report.json")).unwrap()).unwrap();
+        for b in report["backends"].as_array().unwrap() {
+            for l in b["entries"].as_array().unwrap() {
+                let key = l["key"].as_str().unwrap();
+                assert!(
+                    keys.contains(key),
+                    "{name}: {} line {key} names nothing",
+                    b["backend"]
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn explain_allowed_hosts() {
     let eu = ruleset_path("commercial-eu.toml");

@@ -34,6 +34,9 @@ impl Outcome {
 /// How one backend expressed one policy entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LossEntry {
+    /// The key of the policy entry ([`PolicyEntry::key`]) or TLS
+    /// exemption this line is about.
+    pub key: String,
     /// The entry as `pattern[path]`.
     pub entry: String,
     pub ports: Vec<u16>,
@@ -48,6 +51,7 @@ pub struct LossEntry {
 impl LossEntry {
     pub fn new(e: &PolicyEntry, outcome: Outcome, expressed_as: Vec<String>, why: &str) -> Self {
         LossEntry {
+            key: e.key(),
             entry: entry_label(e),
             ports: e.ports.iter().copied().collect(),
             route: e.route,
@@ -67,6 +71,7 @@ impl LossEntry {
         why: &str,
     ) -> Self {
         LossEntry {
+            key: TlsEntry::bypass_key(host),
             entry: host.to_string(),
             ports: Vec::new(),
             route: Route::Proxy,

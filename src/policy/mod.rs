@@ -46,6 +46,25 @@ pub struct PolicyEntry {
     pub provenance: Vec<Provenance>,
 }
 
+impl PolicyEntry {
+    /// A stable key derived from the entry's content (route, pattern, path,
+    /// ports), the same on every run and whatever order the source rows
+    /// came in; loss-report lines and `explain` refer to entries by it.
+    pub fn key(&self) -> String {
+        let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+        let route = match self.route {
+            Route::Proxy => "proxy",
+            Route::Direct => "direct",
+        };
+        format!(
+            "allow/{route}/{}{}@{}",
+            self.host,
+            self.path.as_deref().unwrap_or(""),
+            ports.join(",")
+        )
+    }
+}
+
 /// A TLS decision about one host pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TlsEntry {
@@ -66,6 +85,13 @@ pub struct TlsConflict {
     /// Why each side says what it says.
     pub bypass_reasons: Vec<String>,
     pub never_bypass_reasons: Vec<String>,
+}
+
+impl TlsEntry {
+    /// The key of a TLS exemption (see [`PolicyEntry::key`]).
+    pub fn bypass_key(host: &HostPattern) -> String {
+        format!("tls-bypass/{host}")
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
