@@ -1,17 +1,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use egressgen::cli::Failure;
 
+/// Every command ends in an `Outcome`; its code is the exit status.
 fn main() -> ExitCode {
     let cli = egressgen::cli::Cli::parse();
-    match egressgen::cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            // File names in messages are the user's: escape what a terminal
-            // would act on.
-            let message = egressgen::normalize::text::terminal_safe(&err.to_string());
+    let outcome = match egressgen::cli::run(cli) {
+        Ok(outcome) => outcome,
+        Err(Failure { outcome, message }) => {
+            // File names in messages are the user's: escape what a
+            // terminal would act on.
+            let message = egressgen::normalize::text::terminal_safe(&message);
             eprintln!("egressgen: error: {message}");
-            ExitCode::from(egressgen::cli::EXIT_ERROR)
+            outcome
         }
-    }
+    };
+    ExitCode::from(outcome.code())
 }

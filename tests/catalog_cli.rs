@@ -149,17 +149,17 @@ fn csv_fields_cannot_start_a_formula() {
 }
 
 #[test]
-fn errors_name_the_file_and_exit_1() {
+fn errors_name_the_file_and_exit_4() {
     let out = egressgen(&["catalog", "--source", "/nonexistent/mde-urls.xlsx"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/mde-urls.xlsx"), "{err}");
     assert!(out.stdout.is_empty(), "no half-written output");
 
     let out = egressgen(&["catalog", "--source", "builtin:nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let out = egressgen(&["catalog", "--tag", "bad tag"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad tag"));
     let out = egressgen(&["catalog", "--min-prefix-v4", "0"]);
     assert_eq!(out.status.code(), Some(2), "clap rejects a /0 bound");
@@ -241,7 +241,7 @@ fn baseline_command_writes_atomically() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(failed.status.code(), Some(4));
     assert!(std::fs::read_to_string(&out).unwrap() == include_str!("../data/baseline.json"));
 }
 

@@ -128,7 +128,7 @@ fn generate_fails(name: &str, text: &str) -> String {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(!out_dir.exists(), "nothing written");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -226,7 +226,7 @@ fn a_failed_generate_leaves_the_previous_output_untouched() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.xlsx"));
     assert!(snapshot(&out) == before, "previous output changed");
 }
@@ -238,7 +238,7 @@ fn only_selects_configured_outputs() {
     let r = ruleset_path("commercial-eu.toml");
     let out_s = out.to_str().unwrap();
     let o = egressgen(&["generate", &r, "--out", out_s, "--only", "iptables"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("--only iptables: this ruleset configures plain, squid, pac, tls-bypass, pfsense, azure-firewall, nftables"),
@@ -392,7 +392,7 @@ fn explain_allowed_hosts() {
         .collect();
     assert_eq!(paths, ["/pki/", "/pkiops/"]);
     let (code, x) = explain(&["www.microsoft.com", "--ruleset", &eu, "--port", "8080"]);
-    assert_eq!(code, Some(4));
+    assert_eq!(code, Some(1));
     assert!(
         x["nearest"][0]["why_not"]
             .as_str()
@@ -435,7 +435,7 @@ fn explain_refuses_look_alikes() {
     ];
     for (host, ruleset, nearest, why) in cases {
         let (code, x) = explain(&[host, "--ruleset", ruleset]);
-        assert_eq!(code, Some(4), "{host}");
+        assert_eq!(code, Some(1), "{host}");
         assert_eq!(x["verdict"], "not-allowed", "{host}");
         assert!(x["matches"].as_array().unwrap().is_empty());
         if nearest.is_empty() {
@@ -469,7 +469,7 @@ fn explain_refuses_look_alikes() {
     );
     // Not a host at all.
     let out = egressgen(&["explain", "evil.example\nhttp_access allow all"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
 }
 
 #[test]
@@ -484,4 +484,30 @@ fn url_sources_are_refused_without_touching_the_network() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_format_that_cannot_express_the_policy_exits_6() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path().join("noproxy.toml");
+    std::fs::write(
+        &r,
+        "name = \"noproxy\"\n[scope]\ncloud = \"commercial\"\n[outputs.pac]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("o");
+    let o = egressgen(&[
+        "generate",
+        r.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no proxy"));
+    assert!(!out.exists(), "nothing written");
 }

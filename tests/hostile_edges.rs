@@ -67,7 +67,7 @@ fn devices_fifos_and_links_to_them_are_refused_without_reading() {
         (vec!["catalog", "--source", "."], "a directory"),
     ] {
         let out = bounded(&args, dir);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(what), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("not a regular file"),
@@ -88,7 +88,7 @@ fn an_oversized_ruleset_is_refused() {
     }
     std::fs::write(&big, text).unwrap();
     let out = bounded(&["generate", "big.toml"], tmp.path());
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         stderr(&out).contains("is more than 16777216 bytes"),
         "{}",
@@ -223,7 +223,7 @@ fn a_workbook_with_two_members_of_one_name_is_refused() {
     let out = bounded(&["catalog", "--source", "twice.xlsx"], tmp.path());
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(4),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -276,7 +276,7 @@ fn a_cell_reference_past_any_sheet_is_refused_before_the_reader_overflows() {
     });
     std::fs::write(tmp.path().join("far.xlsx"), bad).unwrap();
     let out = bounded(&["catalog", "--source", "far.xlsx"], tmp.path());
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("xl/worksheets/sheet1.xml: cell reference \"AAAAAAAAAAAAAAAAC2\""),
         "{}",

@@ -71,7 +71,7 @@ fn a_directory_we_did_not_write_is_refused_then_taken_over_only_with_force() {
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("notes.txt"), "my own notes").unwrap();
     let out = egressgen(&["generate", s(&r), "--out", s(&mine)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(
         text(&out).contains("egressgen did not write"),
         "{}",
@@ -102,7 +102,7 @@ fn a_directory_we_did_not_write_is_refused_then_taken_over_only_with_force() {
     );
     std::fs::write(mine.join("allowlist-443.txt"), "edited by hand\n").unwrap();
     let out = egressgen(&["generate", s(&r), "--out", s(&mine)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(text(&out).contains("allowlist-443.txt"), "{}", text(&out));
     assert_eq!(
         std::fs::read(mine.join("allowlist-443.txt")).unwrap(),
@@ -129,7 +129,7 @@ fn outputs_never_land_over_their_own_ruleset_or_sources() {
     let r = ruleset(&rules, "site", "");
     let ruleset_bytes = std::fs::read(&r).unwrap();
     let out = egressgen(&["generate", s(&r), "--out", s(&rules)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(
         text(&out).contains("an input of this run"),
         "{}",
@@ -148,7 +148,7 @@ fn outputs_never_land_over_their_own_ruleset_or_sources() {
         r
     };
     let out = egressgen(&["generate", s(&r)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(
         text(&out).contains("an input of this run"),
         "{}",
@@ -171,7 +171,7 @@ fn outputs_never_land_over_their_own_ruleset_or_sources() {
     );
     std::fs::write(&r, body).unwrap();
     let out = egressgen(&["generate", s(&r), "--out", s(&src)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(src.join("tags.json").is_file());
 }
 
@@ -194,7 +194,7 @@ fn two_rulesets_of_one_run_never_write_the_same_directory() {
     };
     let out_dir = tmp.path().join("out");
     let out = egressgen(&["generate", s(&ra), s(&rb), "--out", s(&out_dir)]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("already wrote in this run"),
         "{}",

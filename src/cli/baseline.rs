@@ -2,9 +2,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,7 +15,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub fn run(args: &Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> super::Result {
     let catalog = crate::baseline::build(&args.data_dir)?;
     let json = super::catalog::to_json(&catalog);
     match &args.out {
@@ -25,11 +24,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             let _ = std::io::stdout().write_all(json.as_bytes());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::Outcome::Success)
 }
 
 /// A failed run leaves the previous baseline in place and no temporary
 /// file behind.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {
     crate::publish::write_file_atomically(path, bytes).map_err(|e| Error::Publish(e.to_string()))
 }

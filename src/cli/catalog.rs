@@ -1,9 +1,7 @@
 //! `egressgen catalog`: the normalized catalog as a table, JSON or CSV.
 
 use std::io::Write;
-use std::process::ExitCode;
 
-use crate::error::Result;
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
 use crate::normalize::prefix::PrefixRules;
 use crate::normalize::text::{display_escape, spreadsheet_safe, terminal_safe};
@@ -42,7 +40,7 @@ pub struct Args {
     pub strict: bool,
 }
 
-pub fn run(args: &Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> super::Result {
     let opts = ReadOptions {
         extra_tags: args.tags.clone(),
         prefix_rules: PrefixRules {
@@ -59,9 +57,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().write_all(text.as_bytes());
     if args.strict && !catalog.rejected.is_empty() {
-        return Ok(ExitCode::from(super::EXIT_REJECTED));
+        return Ok(super::Outcome::Rejected);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::Outcome::Success)
 }
 
 /// The stable JSON shape (docs/catalog-json.md), pretty-printed.

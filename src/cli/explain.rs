@@ -1,9 +1,8 @@
 //! `egressgen explain HOST [--ruleset R] [--port N]`.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::explain::{Verdict, explain, to_text};
 use crate::generate;
 use crate::model::DnsName;
@@ -19,9 +18,6 @@ description = "commercial cloud, worldwide endpoints, all operating systems, MDE
 cloud = "commercial"
 [outputs.plain]
 "#;
-
-/// Not allowed: a distinct status so scripts can test a host.
-pub const EXIT_NOT_ALLOWED: u8 = 4;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -44,7 +40,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: &Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> super::Result {
     let host = DnsName::parse(args.host.trim()).map_err(|e| Error::BadHost {
         host: crate::normalize::text::display_escape(&args.host),
         detail: e.to_string(),
@@ -52,14 +48,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let ruleset = match &args.ruleset {
         Some(path) => Ruleset::load(path),
         None => Ruleset::parse(DEFAULT_RULESET, Path::new("default ruleset")),
-    }
-    .map_err(|e| Error::Ruleset(e.to_string()))?;
-    let policy = generate::policy_for(&ruleset).map_err(|e| Error::Ruleset(e.to_string()))?;
-    let backends =
-        generate::select_backends(&ruleset, None).map_err(|e| Error::Ruleset(e.to_string()))?;
+    }?;
+    let policy = generate::policy_for(&ruleset)?;
+    let backends = generate::select_backends(&ruleset, None)?;
     let out = ruleset.default_out_dir();
-    let rendered = generate::render_all(&policy, &ruleset, &backends, &out)
-        .map_err(|e| Error::Ruleset(e.to_string()))?;
+    let rendered = generate::render_all(&policy, &ruleset, &backends, &out)?;
     let x = explain(&policy, &rendered, &host, args.port);
     match args.format {
         Format::Text => print!("{}", to_text(&x)),
@@ -70,8 +63,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         ),
     }
     Ok(if x.verdict == Verdict::NotAllowed {
-        ExitCode::from(EXIT_NOT_ALLOWED)
+        super::Outcome::No
     } else {
-        ExitCode::SUCCESS
+        super::Outcome::Success
     })
 }

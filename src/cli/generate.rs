@@ -1,13 +1,11 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use crate::error::Result;
-use crate::generate::{self, GenerateError};
+use super::{Failure, Outcome};
+use crate::generate;
 use crate::model::Route;
 use crate::ruleset::Ruleset;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,31 +27,27 @@ pub struct Args {
 }
 
 /// Failures in `generate` are reported and the next ruleset still runs;
-/// the exit status says whether any failed.
-pub fn run(args: &Args) -> Result<ExitCode> {
-    let mut failed = false;
+/// the exit status is that of the first failure.
+pub fn run(args: &Args) -> super::Result {
+    let mut first: Option<Outcome> = None;
     // Output directory -> the ruleset that wrote it in this run.
     let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for path in &args.rulesets {
-        if let Err(message) = one(args, path, &mut targets) {
-            let message = crate::normalize::text::terminal_safe(&message);
+        if let Err(f) = one(args, path, &mut targets) {
+            let message = crate::normalize::text::terminal_safe(&f.message);
             eprintln!("egressgen: error: {message}");
-            failed = true;
+            first.get_or_insert(f.outcome);
         }
     }
-    Ok(if failed {
-        ExitCode::from(super::EXIT_ERROR)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(first.unwrap_or(Outcome::Success))
 }
 
 fn one(
     args: &Args,
     path: &std::path::Path,
     targets: &mut BTreeMap<PathBuf, PathBuf>,
-) -> std::result::Result<(), String> {
-    let ruleset = Ruleset::load(path).map_err(|e| e.to_string())?;
+) -> Result<(), Failure> {
+    let ruleset = Ruleset::load(path)?;
     let out = match &args.out {
         Some(dir) if args.rulesets.len() == 1 => dir.clone(),
         Some(dir) => dir.join(ruleset.site.name.as_str()),
@@ -62,19 +56,20 @@ fn one(
     // Two rulesets of one run must not overwrite each other's output.
     let key = std::path::absolute(&out).unwrap_or_else(|_| out.clone());
     if let Some(first) = targets.get(&key) {
-        return Err(format!(
-            "ruleset {} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
-            ruleset.site.name,
-            path.display(),
-            out.display(),
-            first.display()
+        return Err(Failure::new(
+            Outcome::Usage,
+            format!(
+                "ruleset {} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
+                ruleset.site.name,
+                path.display(),
+                out.display(),
+                first.display()
+            ),
         ));
     }
     targets.insert(key, path.to_path_buf());
-    let backends =
-        generate::select_backends(&ruleset, args.only.as_deref()).map_err(|e| e.to_string())?;
-    let done = generate::generate_with(&ruleset, &backends, &out, args.force)
-        .map_err(|e: GenerateError| e.to_string())?;
+    let backends = generate::select_backends(&ruleset, args.only.as_deref())?;
+    let done = generate::generate_with(&ruleset, &backends, &out, args.force)?;
     report_publish(&ruleset.site.name.to_string(), &done.published);
     let p = &done.policy;
     let direct = p

@@ -5,16 +5,125 @@ pub mod catalog;
 pub mod explain;
 pub mod generate;
 
-use std::process::ExitCode;
-
 use clap::{Parser, Subcommand};
 
-use crate::error::Result;
+use crate::error::Error;
+use crate::generate::GenerateError;
+use crate::ruleset::RulesetError;
 
-/// Input could not be read.
-pub const EXIT_ERROR: u8 = 1;
-/// `--strict` and some cells were rejected.
-pub const EXIT_REJECTED: u8 = 3;
+/// How a command ended. `main` turns it into the exit status; this is the
+/// one table of exit codes (the README's is generated from it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// A negative answer: `explain` found the host not allowed.
+    No,
+    Usage,
+    Rejected,
+    Input,
+    Output,
+    Limit,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Success,
+        Outcome::No,
+        Outcome::Usage,
+        Outcome::Rejected,
+        Outcome::Input,
+        Outcome::Output,
+        Outcome::Limit,
+    ];
+
+    pub const fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::No => 1,
+            Outcome::Usage => 2,
+            Outcome::Rejected => 3,
+            Outcome::Input => 4,
+            Outcome::Output => 5,
+            Outcome::Limit => 6,
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Outcome::Success => "success (`explain`: the host is allowed)",
+            Outcome::No => "a negative answer: `explain` says the host is not allowed",
+            Outcome::Usage => {
+                "usage: a bad argument (clap), `--only` naming an output the ruleset does not configure, two rulesets of one run writing one directory"
+            }
+            Outcome::Rejected => "`--strict` and cells were rejected",
+            Outcome::Input => {
+                "an input is unreadable or invalid: a ruleset, a source file, the baseline, a host name to explain"
+            }
+            Outcome::Output => {
+                "an output cannot be written: a directory egressgen does not own, a lock held too long, an I/O error (the previous output is kept)"
+            }
+            Outcome::Limit => {
+                "a format cannot express the policy: a platform limit (Azure Firewall group size, group count, network rule combinations) or a setting the format needs (a PAC file without a proxy)"
+            }
+        }
+    }
+
+    /// The README's table.
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| code | meaning |\n|---|---|\n");
+        for o in Outcome::ALL {
+            out.push_str(&format!("| {} | {} |\n", o.code(), o.meaning()));
+        }
+        out
+    }
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(outcome: Outcome, message: impl ToString) -> Self {
+        Failure {
+            outcome,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let outcome = match e {
+            Error::Publish(_) => Outcome::Output,
+            _ => Outcome::Input,
+        };
+        Failure::new(outcome, e)
+    }
+}
+
+impl From<RulesetError> for Failure {
+    fn from(e: RulesetError) -> Self {
+        Failure::new(Outcome::Input, e)
+    }
+}
+
+impl From<GenerateError> for Failure {
+    fn from(e: GenerateError) -> Self {
+        let outcome = match e {
+            GenerateError::Source { .. } => Outcome::Input,
+            GenerateError::Backend { .. } => Outcome::Limit,
+            GenerateError::Publish { .. } => Outcome::Output,
+            GenerateError::Select { .. } => Outcome::Usage,
+        };
+        Failure::new(outcome, e)
+    }
+}
+
+/// A command's result.
+pub type Result<T = Outcome> = std::result::Result<T, Failure>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,11 +148,40 @@ pub enum Command {
     Baseline(baseline::Args),
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(cli: Cli) -> Result {
     match cli.command {
         Command::Catalog(args) => catalog::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Baseline(args) => baseline::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn codes_are_distinct() {
+        let codes: std::collections::BTreeSet<u8> = Outcome::ALL.iter().map(|o| o.code()).collect();
+        assert_eq!(codes.len(), Outcome::ALL.len());
+    }
+
+    #[test]
+    fn the_readme_exit_code_table_is_this_one() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let table = Outcome::markdown_table();
+        let start = "<!-- exit codes: generated from cli::Outcome -->\n";
+        let end = "<!-- exit codes: end -->";
+        let inside = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(t, _)| t);
+        assert_eq!(
+            inside,
+            Some(table.as_str()),
+            "README.md's exit code table is stale; replace it with:\n{start}{table}{end}"
+        );
     }
 }
