@@ -22,6 +22,7 @@ pub mod ruleset;
 pub mod sources;
 
 pub use error::{Error, Result};
+
 pub use model::Catalog;
 pub use sources::{ReadOptions, read_sources};
 
@@ -33,5 +34,26 @@ pub fn load_catalog<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Ca
         baseline::load().map(sources::tls_guidance::with_current)
     } else {
         read_sources(specs, opts)
+    }
+}
+
+/// Checks for the README's generated parts.
+#[cfg(test)]
+pub(crate) mod readme {
+    /// Fails unless the README holds exactly `generated` between the
+    /// marker line `start` and `end`, printing what to paste when stale.
+    pub fn assert_block(start: &str, end: &str, generated: &str) {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let start = format!("{start}\n");
+        let inside = readme
+            .split_once(start.as_str())
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(t, _)| t);
+        assert_eq!(
+            inside,
+            Some(generated),
+            "a generated part of README.md is stale; replace it with:\n{start}{generated}{end}"
+        );
     }
 }

@@ -302,10 +302,10 @@ fn no_inspect_rules(
     sources: &[String],
     loss: &mut Vec<LossEntry>,
 ) -> Result<Vec<Rule>, BackendError> {
-    let caps = CAPS.tls_bypass.unwrap_or(HostCaps::EXACT);
     let mut fqdns = Vec::new();
     for t in &policy.tls.bypass {
-        let (plan, write) = plan_bypass(t, &caps);
+        // `terminateTLS: false` application rules take every pattern kind.
+        let (plan, write) = plan_bypass(t, &HostCaps::EXACT);
         let targets = if write {
             safe_name(NAME, &t.host)?;
             spell(Syntax::Glob, &t.host)

@@ -169,19 +169,10 @@ fn every_registered_backend_agrees_with_its_capabilities() {
 
 #[test]
 fn the_readme_capability_table_is_generated_from_the_registry() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let table = super::caps::markdown_table(REGISTRY);
-    let start = "<!-- capabilities: generated from the backend registry -->\n";
-    let end = "<!-- capabilities: end -->";
-    let inside = readme
-        .split_once(start)
-        .and_then(|(_, rest)| rest.split_once(end))
-        .map(|(t, _)| t);
-    assert_eq!(
-        inside,
-        Some(table.as_str()),
-        "README.md's capability table is stale; replace it with:\n{start}{table}{end}"
+    crate::readme::assert_block(
+        "<!-- capabilities: generated from the backend registry -->",
+        "<!-- capabilities: end -->",
+        &super::caps::markdown_table(REGISTRY),
     );
 }
 

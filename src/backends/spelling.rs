@@ -60,10 +60,9 @@ pub fn read(syntax: Syntax, line: &str) -> Option<HostPattern> {
     let line = line.trim();
     match syntax {
         Syntax::Glob => parse_pattern(line).ok(),
-        Syntax::Dstdomain => match line.strip_prefix('.') {
-            Some(rest) => parse_pattern(&format!(".{rest}")).ok(),
-            None => exact(line),
-        },
+        // `.x` reads as a domain, as the pattern parser already does.
+        Syntax::Dstdomain if line.starts_with('.') => parse_pattern(line).ok(),
+        Syntax::Dstdomain => exact(line),
         Syntax::HostRegex => read_host_regex(line),
         Syntax::Edl { expands } => {
             if line.starts_with('*') {

@@ -142,14 +142,17 @@ const CAPS: Caps = Caps {
         "direct route: left out of the proxy allow (the client must bypass the proxy)",
     ),
     prefixes: false,
-    tls_bypass: Some(HostCaps {
-        exact: Host::Written(Support::Exact),
-        subdomains: Host::Written(Support::Broadened(
-            "splice .{name} also admits {name} itself",
-        )),
-        domain: Host::Written(Support::Exact),
-        suffix_glob: Host::Written(Support::Exact),
-    }),
+    tls_bypass: Some(SPLICE),
+};
+
+/// The `ssl::server_name` splice list: `.x` admits x itself here too.
+const SPLICE: HostCaps = HostCaps {
+    exact: Host::Written(Support::Exact),
+    subdomains: Host::Written(Support::Broadened(
+        "splice .{name} also admits {name} itself",
+    )),
+    domain: Host::Written(Support::Exact),
+    suffix_glob: Host::Written(Support::Exact),
 };
 
 /// Drops dstdomain lines another line of the same file covers under
@@ -478,7 +481,7 @@ fn express(
 
 /// Puts one must-not-inspect host into the splice ACL.
 fn express_nobump(t: &TlsEntry, acls: &mut PortAcls) -> Result<LossEntry, BackendError> {
-    let (plan, write) = plan_bypass(t, CAPS.tls_bypass.as_ref().unwrap_or(&HostCaps::EXACT));
+    let (plan, write) = plan_bypass(t, &SPLICE);
     if !write {
         return Ok(plan.bypass_entry(&t.host, Vec::new()));
     }

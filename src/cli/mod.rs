@@ -169,19 +169,10 @@ mod tests {
 
     #[test]
     fn the_readme_exit_code_table_is_this_one() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-            .expect("README.md");
-        let table = Outcome::markdown_table();
-        let start = "<!-- exit codes: generated from cli::Outcome -->\n";
-        let end = "<!-- exit codes: end -->";
-        let inside = readme
-            .split_once(start)
-            .and_then(|(_, rest)| rest.split_once(end))
-            .map(|(t, _)| t);
-        assert_eq!(
-            inside,
-            Some(table.as_str()),
-            "README.md's exit code table is stale; replace it with:\n{start}{table}{end}"
+        crate::readme::assert_block(
+            "<!-- exit codes: generated from cli::Outcome -->",
+            "<!-- exit codes: end -->",
+            &Outcome::markdown_table(),
         );
     }
 }
