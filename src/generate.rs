@@ -170,7 +170,7 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
         backends: reports.clone(),
     };
     let mut files = vec![
-        ("policy.json".to_string(), json_bytes(policy)),
+        ("policy.json".to_string(), policy.to_json()),
         ("loss-report.json".to_string(), json_bytes(&loss_json)),
         (
             "loss-report.md".to_string(),

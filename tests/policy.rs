@@ -301,7 +301,7 @@ fn tls_conflict_is_decided_by_the_ruleset_and_reported() {
         .iter()
         .find(|c| c.bypass.to_string() == "*.blob.core.windows.net")
         .expect("MMA bypass vs 2023 guidance");
-    assert_eq!(c.decision, "not-bypassed");
+    assert_eq!(c.decision, egressgen::policy::ConflictDecision::NotBypassed);
     assert!(
         !p.tls
             .bypass
@@ -338,7 +338,10 @@ fn tls_conflict_is_decided_by_the_ruleset_and_reported() {
         &["baseline"],
         &format!("{body}[tls]\nconflict = \"bypass-wins\"\n"),
     ));
-    assert_eq!(p.tls.conflicts[0].decision, "bypassed");
+    assert_eq!(
+        p.tls.conflicts[0].decision,
+        egressgen::policy::ConflictDecision::Bypassed
+    );
     assert!(
         p.tls
             .bypass

@@ -293,7 +293,7 @@ mod tls_props {
                     let allowed = !overlaps(&b.host, &n.host) || (matches!(b.host, HostPattern::Exact(_)) && b.host != n.host);
                     // Only the site's bypass-wins choice lets an exemption
                     // through, and never silently.
-                    prop_assert!(allowed || (bypass_wins && tls.conflicts.iter().any(|c| c.decision == "bypassed")),
+                    prop_assert!(allowed || (bypass_wins && tls.conflicts.iter().any(|c| c.decision == egressgen::policy::ConflictDecision::Bypassed)),
                         "{} overlaps never-exempt {} and is not a named host inside it", b.host, n.host);
                 }
                 for i in &tls.inspect_anyway {
@@ -319,6 +319,210 @@ mod tls_props {
                 let exempt = tls.bypass.iter().any(|b| covers(&b.host, &c.host));
                 prop_assert!(exempt || inspected || too_broad, "{} lost its exemption", c.host);
             }
+        }
+    }
+}
+
+/// `policy.json` is a contract: what `generate` writes reads back into the
+/// same `Policy` and writes again byte for byte, and entry keys depend on
+/// content only, never on the order of the source rows.
+mod policy_json {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use egressgen::model::Catalog;
+    use egressgen::policy::{Policy, resolve};
+    use egressgen::ruleset::Ruleset;
+    use egressgen::{ReadOptions, read_sources};
+    use proptest::prelude::*;
+
+    /// Every row kind we have: Microsoft's rows of the built-in baseline,
+    /// the MMA and MDI templates, our service-tag and M365 fixtures.
+    fn pool() -> &'static Catalog {
+        static POOL: OnceLock<Catalog> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+            let specs = [
+                "baseline".to_string(),
+                "builtin:mma".to_string(),
+                "builtin:mdi".to_string(),
+                fixtures
+                    .join("servicetags-small.json")
+                    .display()
+                    .to_string(),
+                fixtures.join("m365-small.json").display().to_string(),
+            ];
+            let opts = ReadOptions {
+                extra_tags: vec!["AzureMonitor".to_string()],
+                ..Default::default()
+            };
+            read_sources(&specs, &opts).unwrap()
+        })
+    }
+
+    const CLOUDS: [&str; 3] = ["commercial", "gcc", "gcc-high"];
+    const PRODUCTS: [&str; 7] = [
+        "mde",
+        "mdav",
+        "mdi",
+        "mma",
+        "smart-screen",
+        "portal",
+        "m365",
+    ];
+    const GEOS: [&str; 4] = ["WW", "US", "EU", "UK"];
+    const ALLOWS: [&str; 5] = [
+        "*.endpoint.security.microsoft.com",
+        "http://crl.example.net/pki/*",
+        "svc.example.net:8443",
+        ".contoso.example",
+        "*.blob.core.windows.net",
+    ];
+    const BYPASS: [&str; 4] = [
+        "*.blob.core.windows.net",
+        "*.wd.microsoft.com",
+        "svc.example.net",
+        "x.cp.wd.microsoft.com",
+    ];
+
+    fn pick<'a>(items: &'a [&'a str], mask: u8) -> Vec<&'a str> {
+        items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    fn quoted(items: &[&str]) -> String {
+        let q: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+        format!("[{}]", q.join(", "))
+    }
+
+    /// A site over the given choices; `direct` routes the allows direct.
+    fn site(choice: &Choice) -> Ruleset {
+        let mut text = format!(
+            "name = \"prop\"\n[scope]\ncloud = {:?}\ngeographies = {}\nproducts = {}\nconnectivity = {:?}\ninclude_optional = {}\n",
+            CLOUDS[choice.cloud],
+            quoted(&pick(&GEOS, choice.geos)),
+            quoted(&pick(&PRODUCTS, choice.products | 1)),
+            if choice.streamlined {
+                "streamlined"
+            } else {
+                "standard"
+            },
+            choice.optional,
+        );
+        text.push_str("[site]\nmdi_instances = [\"contoso\"]\n");
+        if choice.workspace {
+            text.push_str("workspace_ids = [\"0b5a9c3e-1f2d-4c5b-8a7e-6d9f0e1a2b3c\"]\n");
+        } else {
+            text.push_str("allow_unresolved_wildcards = true\n");
+        }
+        text.push_str(&format!(
+            "[tls]\nbypass = {}\nconflict = {:?}\n",
+            quoted(&pick(&BYPASS, choice.bypass)),
+            if choice.bypass_wins {
+                "bypass-wins"
+            } else {
+                "never-bypass-wins"
+            }
+        ));
+        for (i, url) in pick(&ALLOWS, choice.allows).iter().enumerate() {
+            text.push_str(&format!(
+                "[[allow]]\nurl = {url:?}\ndirect = {}\n",
+                i % 2 == 1
+            ));
+        }
+        Ruleset::parse(&text, Path::new("prop.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[derive(Clone, Debug)]
+    struct Choice {
+        cloud: usize,
+        geos: u8,
+        products: u8,
+        streamlined: bool,
+        optional: bool,
+        workspace: bool,
+        bypass: u8,
+        bypass_wins: bool,
+        allows: u8,
+    }
+
+    fn choice() -> impl Strategy<Value = Choice> {
+        (
+            (0..CLOUDS.len(), any::<u8>(), any::<u8>(), any::<bool>()),
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<u8>(),
+                any::<bool>(),
+                any::<u8>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (cloud, geos, products, streamlined),
+                    (optional, workspace, bypass, bypass_wins, allows),
+                )| Choice {
+                    cloud,
+                    geos,
+                    products,
+                    streamlined,
+                    optional,
+                    workspace,
+                    bypass,
+                    bypass_wins,
+                    allows,
+                },
+            )
+    }
+
+    /// A catalog of some of the pool's rows, in the given order.
+    fn catalog(endpoints: &[usize], prefixes: &[usize]) -> Catalog {
+        let pool = pool();
+        Catalog {
+            endpoints: endpoints
+                .iter()
+                .map(|&i| pool.endpoints[i].clone())
+                .collect(),
+            prefixes: prefixes.iter().map(|&i| pool.prefixes[i].clone()).collect(),
+            ..pool.clone()
+        }
+    }
+
+    /// Indices into the pool, a random subset in a random order, and the
+    /// same subset in another order.
+    fn rows(len: usize, max: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+        prop::sample::subsequence((0..len).collect::<Vec<_>>(), 0..=max.min(len))
+            .prop_flat_map(|rows| (Just(rows.clone()).prop_shuffle(), Just(rows).prop_shuffle()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn policy_json_round_trips_and_keys_ignore_row_order(
+            choice in choice(),
+            (endpoints, endpoints_again) in rows(pool().endpoints.len(), 80),
+            (prefixes, prefixes_again) in rows(pool().prefixes.len(), 20),
+        ) {
+            let ruleset = site(&choice);
+            let policy = resolve(&catalog(&endpoints, &prefixes), &ruleset.site);
+            let bytes = policy.to_json();
+            let read = Policy::from_json(&bytes).unwrap_or_else(|e| panic!("{e}"));
+            prop_assert_eq!(&read, &policy);
+            prop_assert_eq!(String::from_utf8(read.to_json()).unwrap(), String::from_utf8(bytes).unwrap());
+
+            let again = resolve(&catalog(&endpoints_again, &prefixes_again), &ruleset.site);
+            let keys = |p: &Policy| p.entries.iter().map(|e| e.key()).collect::<Vec<_>>();
+            prop_assert_eq!(keys(&again), keys(&policy));
+            let bypass = |p: &Policy| p.tls.bypass.iter().map(|t| egressgen::policy::TlsEntry::bypass_key(&t.host)).collect::<Vec<_>>();
+            prop_assert_eq!(bypass(&again), bypass(&policy));
+            // More than the keys: the whole policy is the same, provenance
+            // lists included.
+            prop_assert_eq!(String::from_utf8(again.to_json()).unwrap(), String::from_utf8(policy.to_json()).unwrap());
         }
     }
 }

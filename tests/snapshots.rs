@@ -34,6 +34,11 @@ fn snapshot_every_output(name: &str) {
         );
         insta::assert_snapshot!(format!("{name}__{file}"), text);
     }
+    // What was published reads back into the policy that was rendered.
+    let bytes = std::fs::read(out.join("policy.json")).unwrap();
+    let read = egressgen::policy::Policy::from_json(&bytes).unwrap();
+    assert_eq!(read, done.policy);
+    assert_eq!(read.to_json(), bytes);
 }
 
 #[test]

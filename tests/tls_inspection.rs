@@ -226,7 +226,12 @@ fn every_defender_endpoint_is_exempt_in_every_bypass_form_except_storage_wildcar
                 .iter()
                 .find(|c| is_storage_wildcard(&c.bypass) && c.bypass == c.never_bypass);
             match storage {
-                Some(c) => assert_eq!(c.decision, "not-bypassed", "{}", site.name),
+                Some(c) => assert_eq!(
+                    c.decision,
+                    egressgen::policy::ConflictDecision::NotBypassed,
+                    "{}",
+                    site.name
+                ),
                 None => failures.push(format!("{}: no MMA storage conflict", site.name)),
             }
         }
@@ -648,7 +653,8 @@ fn never_bypass_forbids_as_broad_an_exemption_and_keeps_named_hosts() {
             .tls
             .conflicts
             .iter()
-            .any(|c| c.bypass.to_string() == "*.wd.microsoft.com" && c.decision == "not-bypassed")
+            .any(|c| c.bypass.to_string() == "*.wd.microsoft.com"
+                && c.decision == egressgen::policy::ConflictDecision::NotBypassed)
     );
     // Strictly inside *.data.microsoft.com: still exempt.
     assert!(

@@ -143,7 +143,7 @@ fn tls_markdown(tls: &TlsPolicy) -> String {
                 md_cell(&c.bypass_reasons.join("; ")),
                 c.never_bypass,
                 md_cell(&c.never_bypass_reasons.join("; ")),
-                c.decision,
+                c.decision.as_str(),
                 md_cell(&c.why)
             ));
         }

@@ -8,6 +8,7 @@
 //! ([`tls`]), prefixes ([`prefixes`]).
 
 pub mod collapse;
+pub mod json;
 pub mod matching;
 pub mod placeholders;
 pub mod prefixes;
@@ -16,7 +17,7 @@ pub mod tls;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Catalog, HostPattern, Product, Provenance, Requirement, Route, SourceInfo, TlsHandling,
@@ -24,14 +25,41 @@ use crate::model::{
 use crate::ruleset::{Connectivity, Site};
 use collapse::Candidate;
 
-pub const POLICY_FORMAT: &str = "egressgen-policy";
 pub const POLICY_VERSION: u32 = 1;
 
+/// The `format` field of `policy.json`: one value, so a reader refuses any
+/// other JSON document before it looks further.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PolicyFormat {
+    #[default]
+    #[serde(rename = "egressgen-policy")]
+    EgressgenPolicy,
+}
+
+/// How a TLS conflict was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictDecision {
+    /// `tls.conflict = never-bypass-wins`: the host stays inspected.
+    NotBypassed,
+    /// `tls.conflict = bypass-wins`: the host is spliced.
+    Bypassed,
+}
+
+impl ConflictDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictDecision::NotBypassed => "not-bypassed",
+            ConflictDecision::Bypassed => "bypassed",
+        }
+    }
+}
+
 /// One allowed destination after collapse.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEntry {
     pub host: HostPattern,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub ports: BTreeSet<u16>,
     pub route: Route,
@@ -39,7 +67,7 @@ pub struct PolicyEntry {
     pub products: BTreeSet<Product>,
     pub required: Requirement,
     /// What was decided for this entry (merges, resolved placeholders).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// Every source row that contributed, including covered entries that
     /// were merged into this one.
@@ -66,7 +94,7 @@ impl PolicyEntry {
 }
 
 /// A TLS decision about one host pattern.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsEntry {
     pub host: HostPattern,
     pub reasons: Vec<String>,
@@ -75,12 +103,11 @@ pub struct TlsEntry {
 
 /// A host that one source says must not be inspected and another says
 /// must never be exempted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsConflict {
     pub bypass: HostPattern,
     pub never_bypass: HostPattern,
-    /// `not-bypassed` or `bypassed`.
-    pub decision: String,
+    pub decision: ConflictDecision,
     pub why: String,
     /// Why each side says what it says.
     pub bypass_reasons: Vec<String>,
@@ -94,7 +121,7 @@ impl TlsEntry {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsPolicy {
     /// Hosts a TLS-inspecting proxy must splice, collapsed.
     pub bypass: Vec<TlsEntry>,
@@ -110,28 +137,28 @@ pub struct TlsPolicy {
 }
 
 /// A catalog entry the policy left out, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Filtered {
     pub host: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub reason: String,
     pub provenance: Vec<Provenance>,
 }
 
 /// A placeholder the ruleset gave no value for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Unresolved {
     pub pattern: String,
     pub needs: String,
     /// The wildcard kept instead, when the ruleset allows it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_as: Option<String>,
     pub provenance: Vec<Provenance>,
 }
 
 /// Decisions that are not entries of their own.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyReport {
     pub unresolved: Vec<Unresolved>,
     pub filtered: Vec<Filtered>,
@@ -144,8 +171,20 @@ pub struct PolicyReport {
     pub rejected_cells: usize,
 }
 
+impl PolicyReport {
+    /// Sorts every list, so the report depends on what the sources say and
+    /// not on the order of their rows.
+    fn sort(&mut self) {
+        self.unresolved.sort();
+        self.filtered.sort();
+        self.unapplied_excludes.sort();
+        self.route_conflicts.sort();
+        self.route_conflicts.dedup();
+    }
+}
+
 /// The ruleset facts the outputs need, copied so a policy stands alone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RulesetSummary {
     pub name: String,
     pub file: String,
@@ -159,9 +198,9 @@ pub struct RulesetSummary {
 }
 
 /// What one site must allow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    pub format: &'static str,
+    pub format: PolicyFormat,
     pub version: u32,
     pub ruleset: RulesetSummary,
     pub sources: Vec<SourceInfo>,
@@ -186,8 +225,9 @@ pub fn resolve(catalog: &Catalog, site: &Site) -> Policy {
     let tls_policy = tls::decide(&candidates, site, &catalog.tls_guidance);
     let entries = collapse::collapse(candidates, &mut report.route_conflicts);
     let entries = tls::classify(entries, &tls_policy);
+    report.sort();
     Policy {
-        format: POLICY_FORMAT,
+        format: PolicyFormat::EgressgenPolicy,
         version: POLICY_VERSION,
         ruleset: summary(site),
         sources: catalog.sources.clone(),

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Catalog, Product};
 use crate::ruleset::{Connectivity, Site};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagPrefixes {
     /// Base tag name; regional variants (`Name.Region`) are folded in.
     pub tag: String,
@@ -21,7 +21,7 @@ pub struct TagPrefixes {
     pub ipv6: Vec<Ipv6Net>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrefixPolicy {
     pub tags: Vec<TagPrefixes>,
     /// Selected tags with no prefix for this cloud in the sources.

@@ -321,18 +321,18 @@ fn settle(
 fn record_conflict(b: &TlsEntry, n: &TlsEntry, rule: ConflictRule, policy: &mut TlsPolicy) {
     let (decision, why) = match rule {
         ConflictRule::NeverBypassWins => (
-            "not-bypassed",
+            super::ConflictDecision::NotBypassed,
             "tls.conflict = never-bypass-wins (the default): the host stays inspected",
         ),
         ConflictRule::BypassWins => (
-            "bypassed",
+            super::ConflictDecision::Bypassed,
             "tls.conflict = bypass-wins: the host is spliced and leaves the never-bypass list",
         ),
     };
     let conflict = TlsConflict {
         bypass: b.host.clone(),
         never_bypass: n.host.clone(),
-        decision: decision.to_string(),
+        decision,
         why: why.to_string(),
         bypass_reasons: b.reasons.clone(),
         never_bypass_reasons: n.reasons.clone(),
