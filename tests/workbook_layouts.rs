@@ -494,3 +494,17 @@ fn streamlined_layout() {
             .all(|e| e.route == Route::Direct || !e.host.to_string().contains("wns"))
     );
 }
+
+/// Writes the layouts above as small fuzz seeds: `scripts/fuzz workbook`
+/// runs this first, so the fuzzer starts from workbooks of a few KiB that
+/// reach every layout reader, instead of only Microsoft's 40-50 KiB files
+/// (which parse about ten times slower per execution).
+#[test]
+#[ignore = "run by scripts/fuzz to write seeds"]
+fn write_fuzz_seeds() {
+    let dir = std::env::var_os("EGRESSGEN_FUZZ_SEEDS")
+        .expect("EGRESSGEN_FUZZ_SEEDS names the seed directory");
+    let dir = std::path::Path::new(&dir);
+    save(dir, "classic.xlsx", &classic());
+    save(dir, "streamlined.xlsx", &streamlined());
+}
