@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::backends;
+use crate::model::host::{check_pattern, parse_pattern};
 use crate::model::{Catalog, HostPattern};
-use crate::normalize::host::{check_pattern, parse_pattern};
 use crate::normalize::url_cell::check_path_prefix;
 use crate::policy;
 use crate::ruleset::Ruleset;
@@ -144,7 +144,7 @@ pub mod targets {
     use std::sync::OnceLock;
 
     use crate::model::Catalog;
-    use crate::normalize::host::parse_pattern;
+    use crate::model::host::parse_pattern;
     use crate::normalize::url_cell::{check_path_prefix, parse_entry, split_cell};
     use crate::ruleset::Ruleset;
     use crate::sources::{ReadOptions, SourceFile, learn_table, mde_workbook, service_tags};
@@ -210,7 +210,7 @@ pub mod targets {
 
     fn baseline() -> &'static Catalog {
         static C: OnceLock<Catalog> = OnceLock::new();
-        C.get_or_init(|| crate::load_catalog::<&str>(&[], &Default::default()).expect("baseline"))
+        C.get_or_init(|| crate::load_catalog(&[], &Default::default()).expect("baseline"))
     }
 
     /// Ruleset TOML: an accepted ruleset resolves against the baseline and

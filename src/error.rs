@@ -57,8 +57,8 @@ pub enum Error {
     #[error("{}: not UTF-8 text: {detail}", path.display())]
     NotText { path: PathBuf, detail: String },
 
-    #[error("unknown built-in source {0:?} (known: builtin:mma, builtin:mdi, baseline)")]
-    UnknownBuiltin(String),
+    #[error("unknown built-in source \"{spec}\" (known: {known})")]
+    UnknownBuiltin { spec: String, known: String },
 
     #[error("invalid service tag name {0:?}: letters, digits and dots only")]
     BadTagName(String),

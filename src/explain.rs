@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use crate::backends::{LossEntry, Rendered};
+use crate::model::host::parse_pattern;
 use crate::model::{DnsName, HostPattern, Provenance, Route, TlsHandling};
-use crate::normalize::host::parse_pattern;
 use crate::policy::matching::admits;
 use crate::policy::tls::UNSUPPORTED;
 use crate::policy::{Policy, PolicyEntry, TlsEntry, TlsPolicy};

@@ -45,8 +45,7 @@ pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
         ruleset
             .source_specs()
             .iter()
-            .filter(|s| *s != "baseline" && !s.starts_with("builtin:"))
-            .map(PathBuf::from),
+            .filter_map(|s| s.path().map(PathBuf::from)),
     );
     publish::Request {
         ruleset: ruleset.site.name.to_string(),

@@ -7,7 +7,6 @@
 //! policy and the backends render it.
 
 pub mod backends;
-pub mod baseline;
 pub mod cli;
 pub mod conformance;
 pub mod error;
@@ -24,14 +23,14 @@ pub mod sources;
 pub use error::{Error, Result};
 
 pub use model::Catalog;
-pub use sources::{ReadOptions, read_sources};
+pub use sources::{ReadOptions, SourceSpec, read_sources};
 
 /// The catalog a command works on: the given sources, or the built-in
 /// baseline when there are none.
-pub fn load_catalog<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
+pub fn load_catalog(specs: &[SourceSpec], opts: &ReadOptions) -> Result<Catalog> {
     opts.check()?;
     if specs.is_empty() {
-        baseline::load().map(sources::tls_guidance::with_current)
+        sources::baseline::load().map(sources::with_builtin_facts)
     } else {
         read_sources(specs, opts)
     }

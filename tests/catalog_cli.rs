@@ -7,9 +7,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::{data, shared_data};
-use egressgen::baseline;
+use common::{data, shared_data, specs};
 use egressgen::cli::catalog::{CSV_HEADER, to_json};
+use egressgen::sources::baseline;
 use egressgen::{ReadOptions, read_sources};
 
 use common::egressgen;
@@ -65,10 +65,12 @@ fn assert_valid(json: &str) {
 #[test]
 fn baseline_is_shown_without_sources() {
     let table = stdout(&egressgen(&["catalog"]));
-    // The six files and tables of the baseline, plus the TLS guidance that
-    // joins every catalog.
-    assert!(table.starts_with("# sources (8)"), "{}", &table[..200]);
+    // The seven files and tables of the baseline, plus the TLS guidance and
+    // the service-tag hosts that join every catalog.
+    assert!(table.starts_with("# sources (9)"), "{}", &table[..200]);
     assert!(table.contains("builtin:tls-guidance"));
+    assert!(table.contains("builtin:tag-hosts"));
+    assert!(table.contains("# service-tag hosts (5)"));
     assert!(table.contains("# TLS guidance (13)"));
     assert!(table.contains("storage-gov             *.blob.core.usgovcloudapi.net      inspect"));
     assert!(table.contains("<instance>sensorapi.atp.azure.com"));
@@ -79,7 +81,7 @@ fn baseline_is_shown_without_sources() {
     let parsed = baseline::parse(&json).unwrap();
     assert_eq!(
         parsed,
-        egressgen::sources::tls_guidance::with_current(baseline::load().unwrap())
+        egressgen::sources::with_builtin_facts(baseline::load().unwrap())
     );
 }
 
@@ -97,7 +99,7 @@ fn json_output_of_every_real_file_matches_the_schema() {
     assert!(json == stdout(&egressgen(&args)), "two runs differ");
     // Reading the JSON back re-validates every name and gives the same
     // catalog.
-    let catalog = read_sources(&all_sources(), &ReadOptions::default()).unwrap();
+    let catalog = read_sources(&specs(&all_sources()), &ReadOptions::default()).unwrap();
     assert_eq!(baseline::parse(&json).unwrap(), catalog);
 }
 
@@ -156,8 +158,14 @@ fn errors_name_the_file_and_exit_4() {
     assert!(err.contains("/nonexistent/mde-urls.xlsx"), "{err}");
     assert!(out.stdout.is_empty(), "no half-written output");
 
+    // A misspelt built-in is a bad argument, named with the known ones.
     let out = egressgen(&["catalog", "--source", "builtin:nope"]);
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown built-in source \"builtin:nope\" (known: baseline, builtin:mma"),
+        "{err}"
+    );
     let out = egressgen(&["catalog", "--tag", "bad tag"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad tag"));

@@ -64,7 +64,7 @@ fn gov_md() -> String {
 
 /// Every source row behind the policy's entries has one of `geos`.
 fn assert_rows_from(p: &Policy, source: &str, geos: &[&str]) {
-    let catalog = read_sources(&[source], &ReadOptions::default()).unwrap();
+    let catalog = read_sources(&[source.parse().unwrap()], &ReadOptions::default()).unwrap();
     for e in &p.entries {
         for prov in &e.provenance {
             let row = catalog

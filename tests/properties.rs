@@ -1,8 +1,8 @@
 //! Property tests: the cell parsers never panic, and whatever they accept
 //! is canonical and safe for any backend to print.
 
+use egressgen::model::host::parse_pattern;
 use egressgen::model::{DnsName, HostPattern};
-use egressgen::normalize::host::parse_pattern;
 use egressgen::normalize::prefix::{PrefixRules, parse_prefix};
 use egressgen::normalize::text::display_escape;
 use egressgen::normalize::url_cell::{parse_entry, split_cell};
@@ -356,7 +356,7 @@ mod policy_json {
                 extra_tags: vec!["AzureMonitor".to_string()],
                 ..Default::default()
             };
-            read_sources(&specs, &opts).unwrap()
+            read_sources(&specs.map(|s| s.parse().unwrap()), &opts).unwrap()
         })
     }
 

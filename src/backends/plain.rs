@@ -172,7 +172,7 @@ impl Backend for Plain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::host::parse_pattern;
+    use crate::model::host::parse_pattern;
 
     #[test]
     fn lines_per_kind() {

@@ -4,7 +4,7 @@
 //! check a backend's declared capabilities against what it wrote).
 
 use crate::model::HostPattern;
-use crate::normalize::host::parse_pattern;
+use crate::model::host::parse_pattern;
 
 /// A wildcard syntax shared by one or more formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

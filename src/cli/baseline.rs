@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> super::Result {
-    let catalog = crate::baseline::build(&args.data_dir)?;
+    let catalog = crate::sources::baseline::build(&args.data_dir)?;
     let json = super::catalog::to_json(&catalog);
     match &args.out {
         Some(path) => write_atomically(path, json.as_bytes())?,

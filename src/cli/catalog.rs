@@ -18,10 +18,11 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A Microsoft file (.xlsx workbook, Learn-page .md table, service-tag
-    /// or Microsoft 365 .json), `builtin:mma`, `builtin:mdi` or `baseline`.
+    /// or Microsoft 365 .json), `builtin:mma`, `builtin:mdi`, `builtin:tls-guidance`,
+    /// `builtin:tag-hosts` or `baseline`.
     /// Repeatable. Without any, the built-in baseline is shown.
     #[arg(long = "source", value_name = "FILE")]
-    pub sources: Vec<String>,
+    pub sources: Vec<crate::sources::SourceSpec>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -285,6 +286,27 @@ pub fn to_table(catalog: &Catalog) -> String {
         );
     }
 
+    if !catalog.tag_hosts.is_empty() {
+        section(&mut out, "service-tag hosts", catalog.tag_hosts.len());
+        let rows: Vec<Vec<String>> = catalog
+            .tag_hosts
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tag.clone(),
+                    t.host.to_string(),
+                    provenance_text(std::slice::from_ref(&t.provenance)),
+                    display_escape(&t.reference),
+                ]
+            })
+            .collect();
+        aligned(
+            &mut out,
+            &["TAG", "STANDS FOR", "PROVENANCE", "REFERENCE"],
+            &rows,
+        );
+    }
+
     if !catalog.notes.is_empty() {
         section(&mut out, "notes", catalog.notes.len());
         let rows: Vec<Vec<String>> = catalog
@@ -342,8 +364,8 @@ fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// CSV columns, one record per endpoint, prefix, TLS guidance row, or
-/// rejected value.
+/// CSV columns, one record per endpoint, prefix, TLS guidance row,
+/// service-tag host, or rejected value.
 pub const CSV_HEADER: [&str; 17] = [
     "record",
     "pattern",
@@ -415,6 +437,16 @@ pub fn to_csv(catalog: &Catalog) -> String {
         record[14] = provenance_text(std::slice::from_ref(&g.provenance));
         record[15] = g.id.clone();
         record[16] = g.reason.clone();
+        records.push(record);
+    }
+    for t in &catalog.tag_hosts {
+        let mut record = vec![String::new(); CSV_HEADER.len()];
+        record[0] = "tag-host".into();
+        record[1] = t.host.to_string();
+        record[2] = t.host.kind().into();
+        record[6] = t.tag.clone();
+        record[14] = provenance_text(std::slice::from_ref(&t.provenance));
+        record[16] = t.reference.clone();
         records.push(record);
     }
     for r in &catalog.rejected {

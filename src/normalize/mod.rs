@@ -2,7 +2,6 @@
 //! checked here, once, when it enters the catalog.
 
 pub mod cell;
-pub mod host;
 pub mod prefix;
 pub mod text;
 pub mod url_cell;

@@ -4,8 +4,8 @@
 //! `crl.microsoft.com/pki/crl/*` becomes the exact host with path prefix
 //! `/pki/crl/`; `https://x` carries port 443 when the row gives none.
 
-use super::host::{self, HostError};
 use crate::model::HostPattern;
+use crate::model::host::{self, HostError};
 
 /// One entry of a URL cell.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -236,7 +236,7 @@ fn drop_covered(units: BTreeMap<Key, Meta>) -> BTreeMap<Key, Meta> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::host::parse_pattern;
+    use crate::model::host::parse_pattern;
 
     fn cand(host: &str, path: Option<&str>, ports: &[u16], route: Route) -> Candidate {
         Candidate {

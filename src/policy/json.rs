@@ -62,7 +62,13 @@ mod tests {
     use super::*;
 
     fn minimal() -> Vec<u8> {
-        let catalog = crate::sources::read_sources(&["builtin:mdi"], &Default::default()).unwrap();
+        let catalog = crate::sources::read_sources(
+            &[crate::sources::SourceSpec::Builtin(
+                crate::sources::Builtin::Mdi,
+            )],
+            &Default::default(),
+        )
+        .unwrap();
         let ruleset = crate::ruleset::Ruleset::parse(
             "name = \"j\"\n[scope]\ncloud = \"commercial\"\nproducts = [\"mdi\"]\n[site]\nmdi_instances = [\"contoso\"]\n",
             std::path::Path::new("j.toml"),

@@ -62,7 +62,7 @@ pub fn path_covers(outer: Option<&str>, inner: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::host::parse_pattern;
+    use crate::model::host::parse_pattern;
 
     fn p(text: &str) -> HostPattern {
         parse_pattern(text).unwrap()

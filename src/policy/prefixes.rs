@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Catalog, Product};
+use crate::model::{Catalog, HostPattern, Product, TagHost};
 use crate::ruleset::{Connectivity, Site};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,10 @@ pub struct TagPrefixes {
     pub change_numbers: BTreeSet<u64>,
     /// Prefixes read before aggregation.
     pub read: usize,
+    /// The host patterns this tag stands for (from `builtin:tag-hosts`),
+    /// so a firewall without names can allow the tag instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stands_for: Vec<TagHost>,
     pub ipv4: Vec<Ipv4Net>,
     pub ipv6: Vec<Ipv6Net>,
 }
@@ -30,22 +34,6 @@ pub struct PrefixPolicy {
     pub total_ipv6: Vec<Ipv6Net>,
 }
 
-/// Which service tag stands for which published host pattern: a firewall
-/// that cannot match names can allow the tag's prefixes instead. Our own
-/// reading of Microsoft's pages (the streamlined workbook's `IP addresses`
-/// sheet, the Defender for Identity proxy page).
-const TAG_HOSTS: &[(&str, &[&str])] = &[
-    (
-        "AzureAdvancedThreatProtection",
-        &["*.atp.azure.com", "*.atp.azure.us", "*.atp.gcc.azure.com"],
-    ),
-    (
-        "MicrosoftDefenderForEndpoint",
-        &["*.endpoint.security.microsoft.com"],
-    ),
-    ("OneDsCollector", &["*.events.data.microsoft.com"]),
-];
-
 /// How a service tag of the policy stands for a host pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TagCover {
@@ -56,27 +44,21 @@ pub enum TagCover {
 }
 
 /// The policy's service tag (with prefixes) that stands for `host`, if any.
-pub fn tag_for(policy: &PrefixPolicy, host: &crate::model::HostPattern) -> Option<TagCover> {
+pub fn tag_for(policy: &PrefixPolicy, host: &HostPattern) -> Option<TagCover> {
     let mut part = None;
-    for (tag, patterns) in TAG_HOSTS {
-        let present = policy
-            .tags
-            .iter()
-            .any(|t| t.tag == *tag && !(t.ipv4.is_empty() && t.ipv6.is_empty()));
-        if !present {
-            continue;
-        }
-        for p in patterns
-            .iter()
-            .filter_map(|p| crate::normalize::host::parse_pattern(p).ok())
-        {
-            if super::matching::covers(&p, host) {
-                return Some(TagCover::Whole(tag.to_string()));
+    let with_prefixes = policy
+        .tags
+        .iter()
+        .filter(|t| !(t.ipv4.is_empty() && t.ipv6.is_empty()));
+    for t in with_prefixes {
+        for p in &t.stands_for {
+            if super::matching::covers(&p.host, host) {
+                return Some(TagCover::Whole(t.tag.clone()));
             }
-            if part.is_none() && super::matching::covers(host, &p) {
+            if part.is_none() && super::matching::covers(host, &p.host) {
                 part = Some(TagCover::Part {
-                    tag: tag.to_string(),
-                    part: p.to_string(),
+                    tag: t.tag.clone(),
+                    part: p.host.to_string(),
                 });
             }
         }
@@ -130,10 +112,17 @@ pub fn select(catalog: &Catalog, site: &Site) -> PrefixPolicy {
         .map(|(tag, (change_numbers, nets))| {
             all.extend(nets.iter().copied());
             let (ipv4, ipv6) = aggregate(&nets);
+            let stands_for = catalog
+                .tag_hosts
+                .iter()
+                .filter(|h| h.tag == tag)
+                .cloned()
+                .collect();
             TagPrefixes {
                 tag,
                 change_numbers,
                 read: nets.len(),
+                stands_for,
                 ipv4,
                 ipv6,
             }

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use super::collapse::Candidate;
 use super::matching::covers;
 use super::{Filtered, PolicyReport};
+use crate::model::host::parse_pattern;
 use crate::model::{
     Catalog, Endpoint, Geography, OsFlag, Provenance, Requirement, Route, TlsHandling,
 };
-use crate::normalize::host::parse_pattern;
 use crate::normalize::url_cell::parse_entry;
 use crate::ruleset::{Connectivity, Site};
 

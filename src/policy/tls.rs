@@ -18,8 +18,8 @@
 use super::collapse::Candidate;
 use super::matching::{covers, overlaps};
 use super::{TlsConflict, TlsEntry, TlsPolicy};
+use crate::model::host::parse_pattern;
 use crate::model::{GuidanceTarget, HostPattern, Provenance, TlsGuidance, TlsHandling};
-use crate::normalize::host::parse_pattern;
 use crate::ruleset::{ConflictRule, HostText, Site};
 
 pub const UNSUPPORTED: &str = "Microsoft does not support inspecting this connection";

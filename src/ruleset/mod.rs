@@ -113,7 +113,7 @@ impl Ruleset {
 
     /// Source specifications with file paths resolved against the
     /// ruleset's directory.
-    pub fn source_specs(&self) -> Vec<String> {
+    pub fn source_specs(&self) -> Vec<crate::sources::SourceSpec> {
         self.site.source_specs()
     }
 
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn minimal_ruleset_takes_defaults() {
         let r = parse(MIN).unwrap();
-        assert_eq!(r.site.sources.files, ["baseline"]);
+        assert_eq!(r.site.sources.files, [crate::sources::SourceSpec::Baseline]);
         assert_eq!(r.site.scope.products.len(), 3);
         assert_eq!(r.site.scope.os.len(), 5);
         assert!(r.site.scope.include_optional);

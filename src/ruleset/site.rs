@@ -13,14 +13,16 @@ use super::values::{
     WorkspaceId,
 };
 use crate::model::{Cloud, Os, Product};
+use crate::sources::SourceSpec;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
-    /// `baseline`, `builtin:mma`, `builtin:mdi`, or file paths (relative to
-    /// the ruleset file).
+    /// `baseline`, `builtin:…`, file paths (relative to the ruleset file)
+    /// or URLs, parsed as they are read so a misspelt built-in is an error
+    /// with its line and column.
     #[serde(default = "default_sources")]
-    pub files: Vec<String>,
+    pub files: Vec<SourceSpec>,
 }
 
 impl Default for Sources {
@@ -31,8 +33,8 @@ impl Default for Sources {
     }
 }
 
-fn default_sources() -> Vec<String> {
-    vec!["baseline".to_string()]
+fn default_sources() -> Vec<SourceSpec> {
+    vec![SourceSpec::Baseline]
 }
 
 /// Which connectivity model the devices use.
@@ -169,24 +171,14 @@ pub struct Site {
 }
 
 impl Site {
-    /// Source specifications with file paths resolved against the
-    /// ruleset's directory.
-    pub fn source_specs(&self) -> Vec<String> {
+    /// The sources, with file paths resolved against the ruleset's
+    /// directory.
+    pub fn source_specs(&self) -> Vec<SourceSpec> {
         let base = self.file.parent().unwrap_or(Path::new("."));
         self.sources
             .files
             .iter()
-            .map(|s| {
-                let keep = s == "baseline"
-                    || s.starts_with("builtin:")
-                    || crate::sources::is_url(s)
-                    || Path::new(s).is_absolute();
-                if keep {
-                    s.clone()
-                } else {
-                    base.join(s).display().to_string()
-                }
-            })
+            .map(|s| s.relative_to(base))
             .collect()
     }
 }

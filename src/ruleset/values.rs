@@ -114,7 +114,7 @@ crate::checked_string!(
     /// A service tag name (`AzureCloud.westeurope`).
     TagName,
     |s| {
-        if crate::sources::service_tags::valid_tag_name(s) {
+        if crate::model::valid_tag_name(s) {
             Ok(s.to_string())
         } else {
             Err(format!("service tag {s:?}: letters, digits and dots only"))
@@ -126,7 +126,7 @@ crate::checked_string!(
     /// A host pattern (`x`, `*.x`, `*x`, `.x`), validated like catalog
     /// entries.
     HostText,
-    |s| crate::normalize::host::parse_pattern(s.trim())
+    |s| crate::model::host::parse_pattern(s.trim())
         .map(|p| p.to_string())
         .map_err(|e| format!("host {s:?}: {e}"))
 );

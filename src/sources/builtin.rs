@@ -188,7 +188,7 @@ const fn mdi_row(
 /// The MMA table as a catalog.
 pub fn mma() -> Catalog {
     build(
-        "builtin:mma",
+        super::Builtin::Mma.spec(),
         "Log Analytics agent firewall requirements",
         Product::Mma,
         MMA_ROWS,
@@ -200,7 +200,7 @@ pub fn mma() -> Catalog {
 /// The Defender for Identity URL templates as a catalog.
 pub fn mdi() -> Catalog {
     build(
-        "builtin:mdi",
+        super::Builtin::Mdi.spec(),
         "Defender for Identity sensor URLs",
         Product::Mdi,
         MDI_ROWS,
@@ -286,7 +286,7 @@ fn endpoint(file: &str, table: &str, product: Product, index: usize, row: &Row) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::host::check_pattern;
+    use crate::model::host::check_pattern;
 
     #[test]
     fn builtin_tables_are_valid() {

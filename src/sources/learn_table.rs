@@ -7,10 +7,8 @@
 //! belongs), and a quoted cell can run over two lines. Rows are realigned
 //! and every endpoint of a realigned row carries a note saying so.
 
-use super::table::{
-    Cell, CellAt, Col, Collected, Header, HeaderKind, TableCtx, TableReader, detect_header,
-};
-use super::{SourceFile, finish_source};
+use super::file::{Collected, SourceFile, finish_source};
+use super::table::{Cell, CellAt, Col, Header, HeaderKind, TableCtx, TableReader, detect_header};
 use crate::error::{Error, Result};
 use crate::model::{Catalog, SourceKind};
 use crate::normalize::cell::parse_os_flag;

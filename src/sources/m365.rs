@@ -6,9 +6,8 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::service_tags::parse_json;
-use super::table::Collected;
-use super::{ReadOptions, SourceFile, finish_source};
+use super::ReadOptions;
+use super::file::{Collected, SourceFile, finish_source, parse_json};
 use crate::error::Result;
 use crate::model::{
     Catalog, Cloud, Endpoint, Geography, Prefix, Product, Provenance, Rejected, Requirement, Route,

@@ -14,10 +14,8 @@ use std::sync::LazyLock;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 
-use super::table::{
-    Cell, CellAt, CellProblem, Collected, HeaderKind, TableCtx, TableReader, detect_header,
-};
-use super::{SourceFile, finish_source};
+use super::file::{Collected, SourceFile, finish_source};
+use super::table::{Cell, CellAt, CellProblem, HeaderKind, TableCtx, TableReader, detect_header};
 use crate::error::{Error, Result};
 use crate::model::{Catalog, Note, Provenance, SourceKind};
 

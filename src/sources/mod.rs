@@ -1,22 +1,25 @@
 //! Readers, one per kind of input. Each returns a [`Catalog`] of its own
 //! file; [`read_sources`] concatenates them.
 
+pub mod baseline;
 pub mod builtin;
+pub mod file;
 pub mod learn_table;
 pub mod m365;
 pub mod mde_workbook;
 pub mod service_tags;
+pub mod spec;
 pub mod table;
+pub mod tag_hosts;
 pub mod tls_guidance;
 
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::model::{Catalog, SourceInfo, SourceKind};
+use crate::model::Catalog;
 use crate::normalize::prefix::PrefixRules;
-use table::Collected;
+pub use file::SourceFile;
+pub use spec::{Builtin, SourceSpec};
 
 /// Per-kind size limits: far above any real file, low enough that a
 /// hostile one cannot exhaust memory.
@@ -38,7 +41,7 @@ impl ReadOptions {
         match self
             .extra_tags
             .iter()
-            .find(|t| !service_tags::valid_tag_name(t))
+            .find(|t| !crate::model::valid_tag_name(t))
         {
             Some(bad) => Err(Error::BadTagName(bad.clone())),
             None => Ok(()),
@@ -46,152 +49,88 @@ impl ReadOptions {
     }
 }
 
-/// A file read into memory, with its identity.
-pub struct SourceFile {
-    pub path: PathBuf,
-    /// File name without directories: what provenance shows.
-    pub name: String,
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-}
-
-impl SourceFile {
-    pub fn load(path: &Path, limit: u64, kind: &'static str) -> Result<Self> {
-        use crate::input::{ReadError, read_limited};
-        let bytes = read_limited(path, limit).map_err(|e| match e {
-            ReadError::Io(source) => Error::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            ReadError::NotRegular(what) => Error::NotRegular {
-                path: path.to_path_buf(),
-                what,
-            },
-            ReadError::TooLarge { size, limit } => Error::TooLarge {
-                path: path.to_path_buf(),
-                size,
-                limit,
-                kind,
-            },
-        })?;
-        Ok(Self::from_bytes(path, bytes))
-    }
-
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Self {
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        SourceFile {
-            path: path.to_path_buf(),
-            name,
-            bytes,
-            sha256,
-        }
-    }
-
-    pub fn text(&self) -> Result<&str> {
-        std::str::from_utf8(&self.bytes).map_err(|e| Error::NotText {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })
-    }
-}
-
-/// Builds a one-source catalog from what a reader collected.
-pub(crate) fn finish_source(src: &SourceFile, kind: SourceKind, collected: Collected) -> Catalog {
-    Catalog {
-        sources: vec![SourceInfo {
-            file: src.name.clone(),
-            kind,
-            sha256: Some(src.sha256.clone()),
-            version: None,
-            layout: None,
-            cloud: None,
-            change_number: None,
-            tags: Vec::new(),
-            reference: None,
-        }],
-        endpoints: collected.endpoints,
-        tag_refs: collected.tag_refs,
-        rejected: collected.rejected,
-        notes: collected.notes,
-        ..Catalog::default()
-    }
-}
-
-/// Reads one `--source` argument: a file path, `builtin:mma`,
-/// `builtin:mdi`, `builtin:tls-guidance`, or `baseline`. A URL is refused: the network is only
-/// for `refresh`.
-pub fn read_source(spec: &str, opts: &ReadOptions) -> Result<Catalog> {
+/// Reads one source. A URL is refused: only `refresh` fetches, and it
+/// hands the body to [`read_body`].
+pub fn read_source(spec: &SourceSpec, opts: &ReadOptions) -> Result<Catalog> {
     match spec {
-        "baseline" => crate::baseline::load(),
-        "builtin:mma" => Ok(builtin::mma()),
-        "builtin:mdi" => Ok(builtin::mdi()),
-        tls_guidance::FILE => Ok(tls_guidance::catalog()),
-        s if s.starts_with("builtin:") => Err(Error::UnknownBuiltin(s.to_string())),
-        s if is_url(s) => Err(Error::UrlSource(crate::normalize::text::display_escape(s))),
-        path => read_file(Path::new(path), opts),
+        SourceSpec::Baseline => baseline::load(),
+        SourceSpec::Builtin(Builtin::Mma) => Ok(builtin::mma()),
+        SourceSpec::Builtin(Builtin::Mdi) => Ok(builtin::mdi()),
+        SourceSpec::Builtin(Builtin::TlsGuidance) => Ok(tls_guidance::catalog()),
+        SourceSpec::Builtin(Builtin::TagHosts) => Ok(tag_hosts::catalog()),
+        SourceSpec::Url(url) => Err(Error::UrlSource(crate::normalize::text::display_escape(
+            url,
+        ))),
+        SourceSpec::Path(path) => read_file(path, opts),
     }
-}
-
-/// `https://...` or `http://...`: fetched by `refresh`, never read here.
-pub fn is_url(spec: &str) -> bool {
-    let lower = spec.to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://")
 }
 
 /// Reads the given sources, in order, into one catalog, which always
 /// carries this binary's TLS guidance.
-pub fn read_sources<S: AsRef<str>>(specs: &[S], opts: &ReadOptions) -> Result<Catalog> {
+pub fn read_sources(specs: &[SourceSpec], opts: &ReadOptions) -> Result<Catalog> {
     opts.check()?;
     let mut catalog = Catalog::default();
     for spec in specs {
-        catalog.extend(read_source(spec.as_ref(), opts)?);
+        catalog.extend(read_source(spec, opts)?);
     }
-    Ok(tls_guidance::with_current(catalog))
+    Ok(with_builtin_facts(catalog))
+}
+
+/// Joins this binary's own facts to a catalog: the TLS guidance and the
+/// service-tag hosts, each once, with its provenance.
+pub fn with_builtin_facts(catalog: Catalog) -> Catalog {
+    tag_hosts::with_current(tls_guidance::with_current(catalog))
 }
 
 /// Reads a file. The extension says what the file claims to be; the
 /// content must then be that, or the error says so. Files without a known
 /// extension are recognized by content.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<Catalog> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "xlsx" | "xlsm" => mde_workbook::read(&SourceFile::load(path, MAX_XLSX, "a workbook")?),
-        "md" | "markdown" => learn_table::read(&SourceFile::load(path, MAX_MARKDOWN, "Markdown")?),
-        "json" => read_json(&SourceFile::load(path, MAX_JSON, "JSON")?, opts),
-        _ => {
-            let src = SourceFile::load(path, MAX_JSON, "a source file")?;
-            if src.bytes.starts_with(b"PK") {
-                mde_workbook::read(&src)
-            } else if src
-                .bytes
-                .iter()
-                .find(|b| !b.is_ascii_whitespace())
-                .is_some_and(|b| matches!(b, b'{' | b'['))
-            {
-                read_json(&src, opts)
-            } else if src
-                .text()
-                .is_ok_and(|t| t.contains("|-") || t.contains("| -"))
-            {
-                learn_table::read(&src)
-            } else {
-                Err(Error::UnknownSource {
-                    path: path.to_path_buf(),
-                    detail: "expected an .xlsx workbook, a Markdown table, or service-tag / Microsoft 365 JSON".to_string(),
-                })
-            }
+    let (limit, what) = match extension(path).as_str() {
+        "xlsx" | "xlsm" => (MAX_XLSX, "a workbook"),
+        "md" | "markdown" => (MAX_MARKDOWN, "Markdown"),
+        "json" => (MAX_JSON, "JSON"),
+        _ => (MAX_JSON, "a source file"),
+    };
+    read_body(SourceFile::load(path, limit, what)?, opts)
+}
+
+/// Reads bytes already in memory (a downloaded body, say) as the file its
+/// path names, with the same checks as [`read_file`]; nothing is written
+/// anywhere, so a body can be vetted before it is published.
+pub fn read_body(src: SourceFile, opts: &ReadOptions) -> Result<Catalog> {
+    match extension(&src.path).as_str() {
+        "xlsx" | "xlsm" => mde_workbook::read(&src),
+        "md" | "markdown" => learn_table::read(&src),
+        "json" => read_json(&src, opts),
+        _ if src.bytes.starts_with(b"PK") => mde_workbook::read(&src),
+        _ if src
+            .bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| matches!(b, b'{' | b'[')) =>
+        {
+            read_json(&src, opts)
         }
+        _ if src
+            .text()
+            .is_ok_and(|t| t.contains("|-") || t.contains("| -")) =>
+        {
+            learn_table::read(&src)
+        }
+        _ => Err(Error::UnknownSource {
+            path: src.path.clone(),
+            detail:
+                "expected an .xlsx workbook, a Markdown table, or service-tag / Microsoft 365 JSON"
+                    .to_string(),
+        }),
     }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Service-tag JSON is an object with `values`; the M365 web service

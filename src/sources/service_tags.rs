@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::table::Collected;
-use super::{ReadOptions, SourceFile, finish_source};
+use super::ReadOptions;
+use super::file::{Collected, SourceFile, finish_source, parse_json};
 use crate::error::{Error, Result};
 use crate::model::{
     Catalog, Cloud, Note, Prefix, Product, Provenance, Rejected, SourceKind, TagInfo,
@@ -47,14 +47,6 @@ struct TagProperties {
     address_prefixes: Vec<String>,
 }
 
-/// Tag names are identifiers with dots (`AzureCloud.westeurope`).
-pub fn valid_tag_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
-}
-
 /// Whether `name` is one of `wanted` or a regional variant of one.
 fn selected(name: &str, wanted: &BTreeSet<&str>) -> bool {
     let base = name.split('.').next().unwrap_or(name);
@@ -91,7 +83,7 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
         }
         // A selected tag's name reaches every output (alias names,
         // comments, the catalog table): it must be an identifier.
-        if !valid_tag_name(&value.name) {
+        if !crate::model::valid_tag_name(&value.name) {
             collected.rejected.push(Rejected {
                 provenance: Provenance {
                     file: src.name.clone(),
@@ -173,52 +165,6 @@ fn product_of(tag: &str) -> Option<Product> {
     }
 }
 
-/// Parses JSON into `T`, with errors that name the line and column, or the
-/// JSON path of a value of the wrong type.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(src: &SourceFile) -> Result<T> {
-    let bytes = src
-        .bytes
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&src.bytes);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_data() {
-            Error::JsonShape {
-                path: src.path.clone(),
-                json_path: json_path(&path),
-                detail: inner.to_string(),
-            }
-        } else {
-            Error::Json {
-                path: src.path.clone(),
-                line: inner.line(),
-                column: inner.column(),
-                detail: inner.to_string(),
-            }
-        }
-    })?;
-    de.end().map_err(|e| Error::Json {
-        path: src.path.clone(),
-        line: e.line(),
-        column: e.column(),
-        detail: e.to_string(),
-    })?;
-    Ok(value)
-}
-
-/// `values[3].properties` -> `$.values[3].properties`.
-fn json_path(path: &str) -> String {
-    if path == "." || path.is_empty() {
-        "$".to_string()
-    } else if path.starts_with('[') {
-        format!("${path}")
-    } else {
-        format!("$.{path}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,9 +183,9 @@ mod tests {
 
     #[test]
     fn tag_names() {
-        assert!(valid_tag_name("AzureCloud.westeurope"));
-        assert!(!valid_tag_name("Azure Cloud"));
-        assert!(!valid_tag_name("x\"y"));
-        assert!(!valid_tag_name(""));
+        assert!(crate::model::valid_tag_name("AzureCloud.westeurope"));
+        assert!(!crate::model::valid_tag_name("Azure Cloud"));
+        assert!(!crate::model::valid_tag_name("x\"y"));
+        assert!(!crate::model::valid_tag_name(""));
     }
 }

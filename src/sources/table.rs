@@ -10,8 +10,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::file::Collected;
+
 use crate::model::{
-    Endpoint, Geography, HostPattern, Note, Os, OsFlag, Product, Provenance, Rejected, Requirement,
+    Endpoint, Geography, HostPattern, Os, OsFlag, Product, Provenance, Rejected, Requirement,
     Route, TagRef, TlsHandling,
 };
 use crate::normalize::cell::{parse_os_flag, parse_os_list, parse_ports, parse_requirement};
@@ -217,15 +219,6 @@ impl TableCtx {
             json_path: None,
         }
     }
-}
-
-/// What reading rows produced.
-#[derive(Debug, Default)]
-pub struct Collected {
-    pub endpoints: Vec<Endpoint>,
-    pub rejected: Vec<Rejected>,
-    pub tag_refs: Vec<TagRef>,
-    pub notes: Vec<Note>,
 }
 
 /// The columns of a row shared by every entry of its URL cell.
@@ -590,7 +583,7 @@ impl<'a> TableReader<'a> {
         }
         let provenance = self.ctx.provenance(&cell.at, self.header.name(tag_col));
         let name = cell.text.split_whitespace().next().unwrap_or("");
-        if !crate::sources::service_tags::valid_tag_name(name) {
+        if !crate::model::valid_tag_name(name) {
             out.rejected.push(Rejected {
                 provenance,
                 value: display_escape(&cell.text),

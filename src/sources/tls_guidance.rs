@@ -6,12 +6,12 @@
 
 use std::collections::BTreeSet;
 
+use crate::model::host::parse_pattern;
 use crate::model::{
     Catalog, GuidanceTarget, Product, Provenance, SourceInfo, SourceKind, TlsGuidance, TlsHandling,
 };
-use crate::normalize::host::parse_pattern;
 
-pub const FILE: &str = "builtin:tls-guidance";
+pub const FILE: &str = super::Builtin::TlsGuidance.spec();
 const TABLE: &str = "TLS inspection guidance";
 /// The newest page this transcription follows; bump it with any change.
 const VERSION: &str = "2026-03-11";

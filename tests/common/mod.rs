@@ -23,6 +23,11 @@ pub fn shared_data() -> PathBuf {
     dir
 }
 
+/// Source specs from text, as a user writes them.
+pub fn specs<S: AsRef<str>>(items: &[S]) -> Vec<egressgen::SourceSpec> {
+    items.iter().map(|s| s.as_ref().parse().unwrap()).collect()
+}
+
 pub fn data(rel: &str) -> PathBuf {
     shared_data().join(rel)
 }

@@ -1,4 +1,6 @@
-//! Host names and wildcard patterns.
+//! Host names and wildcard patterns: the types, and the rules every name
+//! passes before one exists (a [`DnsName`] cannot be built unchecked, also
+//! when a catalog or policy is read back from JSON).
 //!
 //! Rules, in the order they are checked:
 //! - only letters, digits, hyphens and dots, or non-ASCII letters that IDNA
@@ -17,8 +19,241 @@
 
 use unicode_script::{Script, UnicodeScript};
 
-use super::text::is_invisible;
-use crate::model::{DnsName, HostPattern};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::text::is_invisible;
+
+/// A validated DNS name: lower-case ASCII (IDNA/punycode), no trailing dot,
+/// at least two labels, labels of at most 63 and a name of at most 253
+/// characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DnsName(String);
+
+impl DnsName {
+    /// Validates `text` as a host name (IDNA applied).
+    pub fn parse(text: &str) -> Result<Self, HostError> {
+        parse_dns_name(text)
+    }
+
+    /// Wraps a name that [`parse_dns_name`] has already checked.
+    pub(crate) fn from_checked(name: String) -> Self {
+        DnsName(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `other` equals this name or lies below it.
+    pub fn covers(&self, other: &DnsName) -> bool {
+        other.0 == self.0 || other.is_below(self)
+    }
+
+    /// Whether this name lies strictly below `parent`.
+    pub fn is_below(&self, parent: &DnsName) -> bool {
+        self.0.len() > parent.0.len()
+            && self.0.ends_with(parent.0.as_str())
+            && self.0.as_bytes()[self.0.len() - parent.0.len() - 1] == b'.'
+    }
+}
+
+impl TryFrom<String> for DnsName {
+    type Error = HostError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let name = DnsName::parse(&value)?;
+        // A stored catalog must already be in canonical form; anything
+        // else means it was edited by hand or produced by another tool.
+        if name.0 != value {
+            return Err(HostError::NotCanonical(value));
+        }
+        Ok(name)
+    }
+}
+
+impl From<DnsName> for String {
+    fn from(value: DnsName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a site fills in for a placeholder in a template host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placeholder {
+    /// A Log Analytics workspace ID (a GUID), for the MMA endpoints.
+    WorkspaceId,
+    /// A Defender for Identity instance (workspace) name.
+    Instance,
+}
+
+impl Placeholder {
+    pub fn token(self) -> &'static str {
+        match self {
+            Placeholder::WorkspaceId => "<workspace-id>",
+            Placeholder::Instance => "<instance>",
+        }
+    }
+}
+
+/// A host with a placeholder: `<placeholder><label_suffix>.<domain>`, for
+/// example `<workspace-id>.ods.opinsights.azure.com` or
+/// `<instance>sensorapi.atp.azure.com`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Template {
+    pub placeholder: Placeholder,
+    /// Text glued to the placeholder inside the same label (`sensorapi`).
+    pub label_suffix: String,
+    pub domain: DnsName,
+    /// The wildcard Microsoft publishes for sites that do not fill the
+    /// placeholder in: `*.<fallback>`.
+    pub fallback: DnsName,
+}
+
+/// The host part of an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HostPattern {
+    /// That host only.
+    Exact(DnsName),
+    /// `*.name` as Microsoft writes it: any host below `name`, not `name`.
+    Subdomains(DnsName),
+    /// `name` and every host below it.
+    Domain(DnsName),
+    /// `*name` without a dot after the star: any host whose name ends with
+    /// the text `name` (`*smartscreen.microsoft.com` also matches
+    /// `foosmartscreen.microsoft.com`). Kept as written, never widened.
+    SuffixGlob(DnsName),
+    /// A host with a placeholder the site must fill in.
+    Template(Template),
+}
+
+impl HostPattern {
+    /// A short stable name of the kind, as used in JSON and CSV.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostPattern::Exact(_) => "exact",
+            HostPattern::Subdomains(_) => "subdomains",
+            HostPattern::Domain(_) => "domain",
+            HostPattern::SuffixGlob(_) => "suffix-glob",
+            HostPattern::Template(_) => "template",
+        }
+    }
+
+    /// The DNS name the pattern is anchored on.
+    pub fn name(&self) -> &DnsName {
+        match self {
+            HostPattern::Exact(n)
+            | HostPattern::Subdomains(n)
+            | HostPattern::Domain(n)
+            | HostPattern::SuffixGlob(n) => n,
+            HostPattern::Template(t) => &t.domain,
+        }
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(n) => write!(f, "{n}"),
+            HostPattern::Subdomains(n) => write!(f, "*.{n}"),
+            HostPattern::Domain(n) => write!(f, ".{n}"),
+            HostPattern::SuffixGlob(n) => write!(f, "*{n}"),
+            HostPattern::Template(t) => write!(
+                f,
+                "{}{}.{}",
+                t.placeholder.token(),
+                t.label_suffix,
+                t.domain
+            ),
+        }
+    }
+}
+
+/// JSON form of a [`HostPattern`]: the pattern as text plus its parts, so a
+/// reader never has to parse the text.
+#[derive(Serialize, Deserialize)]
+struct HostRepr {
+    pattern: String,
+    kind: String,
+    name: DnsName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placeholder: Option<Placeholder>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label_suffix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fallback: Option<DnsName>,
+}
+
+impl Serialize for HostPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (placeholder, label_suffix, fallback) = match self {
+            HostPattern::Template(t) => (
+                Some(t.placeholder),
+                Some(t.label_suffix.clone()),
+                Some(t.fallback.clone()),
+            ),
+            _ => (None, None, None),
+        };
+        HostRepr {
+            pattern: self.to_string(),
+            kind: self.kind().to_string(),
+            name: self.name().clone(),
+            placeholder,
+            label_suffix,
+            fallback,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let repr = HostRepr::deserialize(d)?;
+        let pattern = match repr.kind.as_str() {
+            "exact" => HostPattern::Exact(repr.name),
+            "subdomains" => HostPattern::Subdomains(repr.name),
+            "domain" => HostPattern::Domain(repr.name),
+            "suffix-glob" => HostPattern::SuffixGlob(repr.name),
+            "template" => {
+                let label_suffix = repr.label_suffix.unwrap_or_default();
+                if !label_suffix
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    return Err(D::Error::custom("template label_suffix is not LDH"));
+                }
+                HostPattern::Template(Template {
+                    placeholder: repr
+                        .placeholder
+                        .ok_or_else(|| D::Error::custom("template without placeholder"))?,
+                    label_suffix,
+                    domain: repr.name,
+                    fallback: repr
+                        .fallback
+                        .ok_or_else(|| D::Error::custom("template without fallback"))?,
+                })
+            }
+            other => return Err(D::Error::custom(format!("unknown host kind {other:?}"))),
+        };
+        check_pattern(&pattern).map_err(D::Error::custom)?;
+        if pattern.to_string() != repr.pattern {
+            return Err(D::Error::custom(format!(
+                "pattern {:?} does not match its parts ({pattern})",
+                repr.pattern
+            )));
+        }
+        Ok(pattern)
+    }
+}
 
 const MAX_LABEL: usize = 63;
 const MAX_NAME: usize = 253;

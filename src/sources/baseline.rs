@@ -6,11 +6,11 @@
 
 use std::path::Path;
 
+use super::{Builtin, ReadOptions, SourceSpec, read_sources};
 use crate::error::{Error, Result};
 use crate::model::{CATALOG_FORMAT, CATALOG_VERSION, Catalog};
-use crate::sources::{ReadOptions, read_sources, tls_guidance};
 
-const BASELINE_JSON: &str = include_str!("../data/baseline.json");
+const BASELINE_JSON: &str = include_str!("../../data/baseline.json");
 
 /// The files the baseline is built from, relative to the shared data
 /// directory, in the order they are read. `builtin:` entries are ours.
@@ -46,21 +46,18 @@ pub fn parse(json: &str) -> Result<Catalog> {
 /// Builds the baseline from a directory laid out like Microsoft's
 /// downloads in `../shared/data` (see [`BASELINE_SOURCES`]).
 pub fn build(data_dir: &Path) -> Result<Catalog> {
-    let specs: Vec<String> = BASELINE_SOURCES
+    let specs = BASELINE_SOURCES
         .iter()
-        .map(|s| {
-            if s.starts_with("builtin:") {
-                s.to_string()
-            } else {
-                data_dir.join(s).display().to_string()
-            }
-        })
-        .collect();
-    // The TLS guidance is the binary's own and joins every catalog when it
-    // is read (sources::tls_guidance::with_current): a copy in the baseline
-    // could only go stale.
+        .map(|s| SourceSpec::parse(s).map(|spec| spec.relative_to(data_dir)))
+        .collect::<Result<Vec<_>>>()?;
+    // The TLS guidance and the tag hosts are the binary's own and join
+    // every catalog when it is read (sources::with_builtin_facts): a copy
+    // in the baseline could only go stale.
     let mut catalog = read_sources(&specs, &ReadOptions::default())?;
-    catalog.sources.retain(|s| s.file != tls_guidance::FILE);
+    catalog
+        .sources
+        .retain(|s| s.file != Builtin::TlsGuidance.spec() && s.file != Builtin::TagHosts.spec());
     catalog.tls_guidance.clear();
+    catalog.tag_hosts.clear();
     Ok(catalog)
 }
