@@ -156,6 +156,29 @@ mod tests {
     }
 
     #[test]
+    fn sources_are_parsed_with_the_ruleset() {
+        let e = parse(&format!(
+            "{MIN}[sources]\nfiles = [\"x.md\", \"builtin:nope\"]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.starts_with("r.toml:5:9: unknown built-in source \"builtin:nope\" (known: baseline,"),
+            "{e}"
+        );
+        let r = parse(&format!(
+            "{MIN}[sources]\nfiles = [\"d/x.md\", \"builtin:mma\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            r.source_specs(),
+            [
+                crate::sources::SourceSpec::Path(PathBuf::from("d/x.md")),
+                crate::sources::SourceSpec::Builtin(crate::sources::Builtin::Mma)
+            ]
+        );
+    }
+
+    #[test]
     fn errors_name_line_and_key() {
         let e = parse(&format!("{MIN}colour = \"blue\"\n")).unwrap_err();
         assert!(e.starts_with("r.toml:4:1: unknown field `colour`"), "{e}");
