@@ -1,6 +1,7 @@
 //! The pipeline of `generate`: ruleset -> catalog -> policy -> backends ->
 //! one atomic output directory with `policy.json` and the loss reports.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::backends::{self, Backend, BackendError, OutputOptions, Rendered, loss};
@@ -9,7 +10,7 @@ use crate::model::Catalog;
 use crate::policy::{self, Policy};
 use crate::publish::{self, PublishError};
 use crate::ruleset::Ruleset;
-use crate::sources::{ReadOptions, read_sources};
+use crate::sources::{ReadOptions, SourceSpec, read_source, with_builtin_facts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -29,11 +30,12 @@ pub enum GenerateError {
     Select { ruleset: String, message: String },
 }
 
-/// What one `generate` wrote.
-pub struct Generated {
+/// What one `generate` wrote. `policy` is the policy itself, or what a
+/// caller kept of it (see [`Prepared::map`]).
+pub struct Generated<T = Policy> {
     pub out_dir: PathBuf,
     pub files: Vec<String>,
-    pub policy: Policy,
+    pub policy: T,
     /// What publishing cleaned up or took over.
     pub published: publish::Published,
 }
@@ -55,22 +57,69 @@ pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
     }
 }
 
+/// Sources read once per run. Every distinct source is read a single time,
+/// with every service tag any ruleset of the run selects; each ruleset's
+/// policy then keeps only its own tags ([`policy::prefixes::wanted_tags`]),
+/// so a ruleset's output is the same alone or in a fleet.
+pub struct SourceCache {
+    opts: ReadOptions,
+    read: BTreeMap<SourceSpec, Catalog>,
+}
+
+impl SourceCache {
+    /// A cache for these rulesets (the tags they select, together).
+    pub fn for_rulesets<'a>(rulesets: impl IntoIterator<Item = &'a Ruleset>) -> Self {
+        let mut tags: BTreeSet<String> = BTreeSet::new();
+        for r in rulesets {
+            tags.extend(policy::prefixes::selected_tags(&r.site));
+        }
+        SourceCache {
+            opts: ReadOptions {
+                extra_tags: tags.into_iter().collect(),
+                ..Default::default()
+            },
+            read: BTreeMap::new(),
+        }
+    }
+
+    /// The catalog of `specs`, in order, with this binary's facts; each
+    /// spec is read the first time it is asked for.
+    pub fn catalog(&mut self, specs: &[SourceSpec]) -> Result<Catalog, Error> {
+        self.opts.check()?;
+        let mut catalog = Catalog::default();
+        for spec in specs {
+            if !self.read.contains_key(spec) {
+                let one = read_source(spec, &self.opts)?;
+                self.read.insert(spec.clone(), one);
+            }
+            if let Some(one) = self.read.get(spec) {
+                catalog.extend(one.clone());
+            }
+        }
+        Ok(with_builtin_facts(catalog))
+    }
+
+    /// Reads the ruleset's sources (or takes them from the cache) and
+    /// resolves its policy.
+    pub fn policy(&mut self, ruleset: &Ruleset) -> Result<Policy, GenerateError> {
+        let catalog =
+            self.catalog(&ruleset.source_specs())
+                .map_err(|source| GenerateError::Source {
+                    ruleset: ruleset.site.name.to_string(),
+                    source,
+                })?;
+        Ok(policy::resolve(&catalog, &ruleset.site))
+    }
+}
+
 /// The catalog a ruleset names.
 pub fn catalog_for(ruleset: &Ruleset) -> Result<Catalog, Error> {
-    let opts = ReadOptions {
-        extra_tags: policy::prefixes::selected_tags(&ruleset.site),
-        ..Default::default()
-    };
-    read_sources(&ruleset.source_specs(), &opts)
+    SourceCache::for_rulesets([ruleset]).catalog(&ruleset.source_specs())
 }
 
 /// Reads the ruleset's sources and resolves its policy.
 pub fn policy_for(ruleset: &Ruleset) -> Result<Policy, GenerateError> {
-    let catalog = catalog_for(ruleset).map_err(|source| GenerateError::Source {
-        ruleset: ruleset.site.name.to_string(),
-        source,
-    })?;
-    Ok(policy::resolve(&catalog, &ruleset.site))
+    SourceCache::for_rulesets([ruleset]).policy(ruleset)
 }
 
 /// The configured backends, narrowed to `only` when given.
@@ -140,22 +189,92 @@ pub fn generate_with(
     out: &Path,
     force: bool,
 ) -> Result<Generated, GenerateError> {
-    let policy = policy_for(ruleset)?;
+    let mut sources = SourceCache::for_rulesets([ruleset]);
+    let prepared = prepare(&mut sources, ruleset, backends, out, force)?;
+    finish(vec![prepared]).pop().unwrap_or_else(|| {
+        Err(GenerateError::Select {
+            ruleset: ruleset.site.name.to_string(),
+            message: "nothing was prepared".to_string(),
+        })
+    })
+}
+
+/// A ruleset rendered and staged beside its output directory, waiting
+/// for [`finish`] to flush and swap it in with others of its batch.
+pub struct Prepared<T = Policy> {
+    ruleset: String,
+    out_dir: PathBuf,
+    files: Vec<String>,
+    policy: T,
+    staged: publish::Staged,
+}
+
+impl<T> Prepared<T> {
+    /// Keeps only what `f` takes from the policy while the batch waits: a
+    /// fleet holds a summary per ruleset, not every policy.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Prepared<U> {
+        Prepared {
+            ruleset: self.ruleset,
+            out_dir: self.out_dir,
+            files: self.files,
+            policy: f(self.policy),
+            staged: self.staged,
+        }
+    }
+}
+
+/// Resolves, renders and stages one ruleset; nothing at `out` changes yet.
+pub fn prepare(
+    sources: &mut SourceCache,
+    ruleset: &Ruleset,
+    backends: &[Box<dyn Backend>],
+    out: &Path,
+    force: bool,
+) -> Result<Prepared, GenerateError> {
+    let policy = sources.policy(ruleset)?;
     let rendered = render_all(&policy, ruleset, backends, out)?;
     let files = output_files(&policy, &rendered);
-    let published =
-        publish::publish(out, &files, &publish_request(ruleset, force)).map_err(|source| {
+    drop(rendered);
+    let staged =
+        publish::stage(out, &files, &publish_request(ruleset, force)).map_err(|source| {
             GenerateError::Publish {
                 ruleset: ruleset.site.name.to_string(),
                 source,
             }
         })?;
-    Ok(Generated {
+    Ok(Prepared {
+        ruleset: ruleset.site.name.to_string(),
         out_dir: out.to_path_buf(),
         files: files.into_iter().map(|(name, _)| name).collect(),
         policy,
-        published,
+        staged,
     })
+}
+
+/// Publishes a batch of staged rulesets with one flush per filesystem
+/// (see [`publish::commit`]); one result per ruleset, in order.
+pub fn finish<T>(batch: Vec<Prepared<T>>) -> Vec<Result<Generated<T>, GenerateError>> {
+    let mut rest = Vec::with_capacity(batch.len());
+    let mut staged = Vec::with_capacity(batch.len());
+    for p in batch {
+        staged.push(p.staged);
+        rest.push((p.ruleset, p.out_dir, p.files, p.policy));
+    }
+    publish::commit(staged)
+        .into_iter()
+        .zip(rest)
+        .map(
+            |(published, (ruleset, out_dir, files, policy))| match published {
+                Ok(published) => Ok(Generated {
+                    out_dir,
+                    files,
+                    policy,
+                    published,
+                }),
+                Err(source) => Err(GenerateError::Publish { ruleset, source }),
+            },
+        )
+        .collect()
 }
 
 /// `policy.json`, the loss reports, then each backend's files.

@@ -1,6 +1,6 @@
 //! Publishing never destroys what it does not own: real directories, real
 //! permissions, concurrent runs, and a SIGKILL injected by strace at every
-//! rename and fsync of a publish.
+//! rename and flush (fsync, syncfs) of a publish.
 
 mod common;
 
@@ -364,7 +364,7 @@ fn count_calls(syscall: &str, args: &[&str]) -> usize {
 }
 
 #[test]
-fn a_kill_at_any_rename_or_fsync_leaves_the_old_tree_or_the_new_one() {
+fn a_kill_at_any_rename_or_flush_leaves_the_old_tree_or_the_new_one() {
     let tmp = tempfile::tempdir().unwrap();
     let r = ruleset(tmp.path(), "site", "");
     let out_dir = tmp.path().join("out");
@@ -380,7 +380,7 @@ fn a_kill_at_any_rename_or_fsync_leaves_the_old_tree_or_the_new_one() {
     assert_ne!(old, new);
 
     let mut outcomes = BTreeMap::new();
-    for syscall in ["fsync", "rename", "renameat", "renameat2"] {
+    for syscall in ["fsync", "syncfs", "rename", "renameat", "renameat2"] {
         // Counted on a run that replaces an existing tree.
         let calls = count_calls(syscall, &gen_args);
         for when in 1..=calls {
@@ -425,7 +425,7 @@ fn a_kill_at_any_rename_or_fsync_leaves_the_old_tree_or_the_new_one() {
     let fresh = tmp.path().join("fresh");
     let fresh_args = ["generate", s(&r), "--out", s(&fresh)];
     let mut first = 0;
-    for syscall in ["fsync", "rename", "renameat", "renameat2"] {
+    for syscall in ["fsync", "syncfs", "rename", "renameat", "renameat2"] {
         let calls = count_calls(syscall, &fresh_args);
         let _ = std::fs::remove_dir_all(&fresh);
         for when in 1..=calls {
@@ -443,8 +443,73 @@ fn a_kill_at_any_rename_or_fsync_leaves_the_old_tree_or_the_new_one() {
             }
         }
     }
-    assert!(first > 3, "{first} kill points on a first publish");
+    // The flush of the new tree, the rename, the flush of the rename.
+    assert_eq!(first, 3, "kill points on a first publish");
     // And a normal run cleans up whatever the kills left.
     assert!(egressgen(&gen_args).status.success());
     assert!(leftovers(tmp.path(), "out").is_empty());
+}
+
+/// Durability without one flush per file: a run of several rulesets makes
+/// one `syncfs` before its first swap (every new tree is on disk before any
+/// target changes) and one after its last, and no `fsync` at all.
+#[test]
+fn a_fleet_is_flushed_once_before_and_once_after_its_swaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rulesets: Vec<PathBuf> = (1..=5)
+        .map(|i| ruleset(tmp.path(), &format!("site{i}"), ""))
+        .collect();
+    let out_dir = tmp.path().join("out");
+    let mut args = vec!["generate".to_string()];
+    args.extend(rulesets.iter().map(|r| s(r).to_string()));
+    args.extend(["--out".to_string(), s(&out_dir).to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Twice: a first publish (renames) and a replacement (exchanges).
+    for _ in 0..2 {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let out = Command::new(require("strace", "strace"))
+            .args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2",
+            ])
+            .arg("-o")
+            .arg(log.path())
+            .arg(env!("CARGO_BIN_EXE_egressgen"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let calls: Vec<String> = std::fs::read_to_string(log.path())
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                l.split_once('(')
+                    .map(|(name, _)| name.rsplit(' ').next().unwrap_or("").to_string())
+            })
+            .collect();
+        let flushes: Vec<usize> = calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| *c == "syncfs")
+            .map(|(i, _)| i)
+            .collect();
+        let swaps: Vec<usize> = calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.starts_with("rename"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(flushes.len(), 2, "{calls:?}");
+        assert_eq!(swaps.len(), 5, "{calls:?}");
+        assert!(flushes[0] < swaps[0] && swaps[4] < flushes[1], "{calls:?}");
+        assert!(
+            !calls.iter().any(|c| c.contains("fsync") || c == "sync"),
+            "{calls:?}"
+        );
+        for i in 1..=5 {
+            assert!(out_dir.join(format!("site{i}")).join(MANIFEST).is_file());
+        }
+    }
 }

@@ -26,28 +26,83 @@ pub struct Args {
     pub force: bool,
 }
 
+/// How many rulesets are staged before one flush publishes them together:
+/// enough that the flush is shared, few enough that the open lock files
+/// and policies held stay small.
+const BATCH: usize = 64;
+
 /// Failures in `generate` are reported and the next ruleset still runs;
-/// the exit status is that of the first failure.
+/// the exit status is that of the first failure. The sources are read once
+/// for the whole run.
 pub fn run(args: &Args) -> super::Result {
+    let loaded: Vec<(&PathBuf, Result<Ruleset, Failure>)> = args
+        .rulesets
+        .iter()
+        .map(|p| (p, Ruleset::load(p).map_err(Failure::from)))
+        .collect();
+    let mut sources =
+        generate::SourceCache::for_rulesets(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()));
     let mut first: Option<Outcome> = None;
     // Output directory -> the ruleset that wrote it in this run.
     let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
-    for path in &args.rulesets {
-        if let Err(f) = one(args, path, &mut targets) {
-            let message = crate::normalize::text::terminal_safe(&f.message);
-            eprintln!("egressgen: error: {message}");
-            first.get_or_insert(f.outcome);
+    for chunk in loaded.chunks(BATCH) {
+        let prepared: Vec<Result<generate::Prepared<Summary>, Failure>> = chunk
+            .iter()
+            .map(|(path, r)| {
+                let ruleset = r.as_ref().map_err(Clone::clone)?;
+                prepare(args, path, ruleset, &mut sources, &mut targets)
+            })
+            .collect();
+        for outcome in publish_batch(prepared) {
+            match outcome {
+                Ok(done) => report(&done),
+                Err(f) => {
+                    let message = crate::normalize::text::terminal_safe(&f.message);
+                    eprintln!("egressgen: error: {message}");
+                    first.get_or_insert(f.outcome);
+                }
+            }
         }
     }
     Ok(first.unwrap_or(Outcome::Success))
 }
 
-fn one(
+/// Commits the prepared rulesets of a batch together; failures keep their
+/// place, so results come out in ruleset order.
+fn publish_batch(
+    prepared: Vec<Result<generate::Prepared<Summary>, Failure>>,
+) -> Vec<Result<generate::Generated<Summary>, Failure>> {
+    let mut ready = Vec::new();
+    let mut slots = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        match p {
+            Ok(p) => {
+                ready.push(p);
+                slots.push(None);
+            }
+            Err(f) => slots.push(Some(f)),
+        }
+    }
+    let mut published = generate::finish(ready).into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(f) => Err(f),
+            None => match published.next() {
+                Some(r) => r.map_err(Failure::from),
+                None => Err(Failure::new(Outcome::Output, "a staged output was lost")),
+            },
+        })
+        .collect()
+}
+
+fn prepare(
     args: &Args,
     path: &std::path::Path,
+    ruleset: &Ruleset,
+    sources: &mut generate::SourceCache,
     targets: &mut BTreeMap<PathBuf, PathBuf>,
-) -> Result<(), Failure> {
-    let ruleset = Ruleset::load(path)?;
+) -> Result<generate::Prepared<Summary>, Failure> {
     let out = match &args.out {
         Some(dir) if args.rulesets.len() == 1 => dir.clone(),
         Some(dir) => dir.join(ruleset.site.name.as_str()),
@@ -68,31 +123,54 @@ fn one(
         ));
     }
     targets.insert(key, path.to_path_buf());
-    let backends = generate::select_backends(&ruleset, args.only.as_deref())?;
-    let done = generate::generate_with(&ruleset, &backends, &out, args.force)?;
-    report_publish(&ruleset.site.name.to_string(), &done.published);
-    let p = &done.policy;
-    let direct = p
-        .entries
-        .iter()
-        .filter(|e| e.route == Route::Direct)
-        .count();
-    println!(
-        "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders -> {}",
-        p.ruleset.name,
-        p.entries.len(),
-        direct,
-        p.tls.bypass.len(),
-        p.tls.conflicts.len(),
-        p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
-        p.report.unresolved.len(),
-        done.out_dir.display()
-    );
+    let backends = generate::select_backends(ruleset, args.only.as_deref())?;
+    let prepared = generate::prepare(sources, ruleset, &backends, &out, args.force)?;
+    Ok(prepared.map(|p| Summary::of(&p)))
+}
+
+/// What is printed about a ruleset once it is published, taken from its
+/// policy when it is staged.
+pub struct Summary {
+    name: String,
+    line: String,
+    notices: Vec<String>,
+}
+
+impl Summary {
+    fn of(p: &crate::policy::Policy) -> Summary {
+        let direct = p
+            .entries
+            .iter()
+            .filter(|e| e.route == Route::Direct)
+            .count();
+        Summary {
+            name: p.ruleset.name.clone(),
+            line: format!(
+                "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders",
+                p.ruleset.name,
+                p.entries.len(),
+                direct,
+                p.tls.bypass.len(),
+                p.tls.conflicts.len(),
+                p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
+                p.report.unresolved.len(),
+            ),
+            notices: tls_notices(p),
+        }
+    }
+}
+
+/// The summary of one published ruleset, on stdout; notices on stderr.
+fn report(done: &generate::Generated<Summary>) {
+    let s = &done.policy;
+    report_publish(&s.name, &done.published);
+    println!("{} -> {}", s.line, done.out_dir.display());
     for f in &done.files {
         println!("  {f}");
     }
-    print_tls_notices(p);
-    Ok(())
+    for n in &s.notices {
+        eprintln!("{n}");
+    }
 }
 
 /// What publishing removed or left behind, on stderr.
@@ -123,19 +201,28 @@ fn report_publish(name: &str, p: &crate::publish::Published) {
 
 /// TLS conflicts and choices against Microsoft's guidance go to stderr on
 /// every run, so a timer's log shows them.
-fn print_tls_notices(p: &crate::policy::Policy) {
+fn tls_notices(p: &crate::policy::Policy) -> Vec<String> {
     let name = &p.ruleset.name;
-    for c in &p.tls.conflicts {
-        eprintln!(
-            "egressgen: {name}: TLS conflict: {} is to be exempt ({}) but {} must never be ({}): {}",
-            c.bypass,
-            c.bypass_reasons.join("; "),
-            c.never_bypass,
-            c.never_bypass_reasons.join("; "),
-            c.why
-        );
-    }
-    for w in &p.tls.warnings {
-        eprintln!("egressgen: {name}: warning: {w}");
-    }
+    let mut out: Vec<String> = p
+        .tls
+        .conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "egressgen: {name}: TLS conflict: {} is to be exempt ({}) but {} must never be ({}): {}",
+                c.bypass,
+                c.bypass_reasons.join("; "),
+                c.never_bypass,
+                c.never_bypass_reasons.join("; "),
+                c.why
+            )
+        })
+        .collect();
+    out.extend(
+        p.tls
+            .warnings
+            .iter()
+            .map(|w| format!("egressgen: {name}: warning: {w}")),
+    );
+    out
 }

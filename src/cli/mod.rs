@@ -79,7 +79,7 @@ impl Outcome {
 }
 
 /// A failed command: what to print and how to exit.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Failure {
     pub outcome: Outcome,
     pub message: String,

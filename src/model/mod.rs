@@ -415,6 +415,11 @@ pub struct Rejected {
     /// Stable machine-readable reason code.
     pub code: String,
     pub reason: String,
+    /// The service tag a rejected value belongs to: a policy counts it
+    /// only when the site selects that tag, so what one site reads does
+    /// not change another site's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// Something the reader noticed at file or sheet level (a skipped sheet, a

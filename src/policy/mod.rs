@@ -214,8 +214,17 @@ pub struct Policy {
 
 /// Builds the policy of one site.
 pub fn resolve(catalog: &Catalog, site: &Site) -> Policy {
+    let wanted = prefixes::wanted_tags(site);
     let mut report = PolicyReport {
-        rejected_cells: catalog.rejected.len(),
+        rejected_cells: catalog
+            .rejected
+            .iter()
+            .filter(|r| {
+                r.tag
+                    .as_ref()
+                    .is_none_or(|t| prefixes::is_wanted(t, &wanted))
+            })
+            .count(),
         ..Default::default()
     };
     let in_scope = scope::select(catalog, site, &mut report.filtered);
@@ -230,12 +239,22 @@ pub fn resolve(catalog: &Catalog, site: &Site) -> Policy {
         format: PolicyFormat::EgressgenPolicy,
         version: POLICY_VERSION,
         ruleset: summary(site),
-        sources: catalog.sources.clone(),
+        sources: sources_read(catalog, &wanted),
         entries,
         tls: tls_policy,
         prefixes: prefixes::select(catalog, site),
         report,
     }
+}
+
+/// The catalog's sources, each service-tag file listing only the tags this
+/// site reads.
+fn sources_read(catalog: &Catalog, wanted: &BTreeSet<String>) -> Vec<SourceInfo> {
+    let mut sources = catalog.sources.clone();
+    for s in &mut sources {
+        s.tags.retain(|t| prefixes::is_wanted(&t.name, wanted));
+    }
+    sources
 }
 
 fn summary(site: &Site) -> RulesetSummary {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Catalog, HostPattern, Product, TagHost};
 use crate::ruleset::{Connectivity, Site};
+use crate::sources::service_tags::DEFAULT_TAGS;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagPrefixes {
@@ -81,6 +82,21 @@ pub fn selected_tags(site: &Site) -> Vec<String> {
         tags.push("OneDsCollector".to_string());
     }
     tags
+}
+
+/// Every tag a site reads: Defender's own and what it selects. A catalog
+/// may hold more (one read serves every ruleset of a run); the policy
+/// keeps only these.
+pub fn wanted_tags(site: &Site) -> BTreeSet<String> {
+    let mut wanted: BTreeSet<String> = DEFAULT_TAGS.iter().map(|t| t.to_string()).collect();
+    wanted.extend(selected_tags(site));
+    wanted
+}
+
+/// Whether a tag name (regional variants included) is one of `wanted`.
+pub fn is_wanted(tag: &str, wanted: &BTreeSet<String>) -> bool {
+    let wanted: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
+    crate::sources::service_tags::selected(tag, &wanted)
 }
 
 pub fn select(catalog: &Catalog, site: &Site) -> PrefixPolicy {

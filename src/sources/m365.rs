@@ -86,6 +86,7 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
                 value: display_escape(value),
                 code: code.to_string(),
                 reason,
+                tag: None,
             })
         };
         let ports_text = set.tcp_ports.as_deref().unwrap_or("");

@@ -48,7 +48,7 @@ struct TagProperties {
 }
 
 /// Whether `name` is one of `wanted` or a regional variant of one.
-fn selected(name: &str, wanted: &BTreeSet<&str>) -> bool {
+pub fn selected(name: &str, wanted: &BTreeSet<&str>) -> bool {
     let base = name.split('.').next().unwrap_or(name);
     wanted.contains(name) || wanted.contains(base)
 }
@@ -94,6 +94,7 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
                 code: "tag-name".to_string(),
                 reason: "a service tag name is letters, digits and dots; the tag is skipped"
                     .to_string(),
+                tag: Some(value.name.clone()),
             });
             continue;
         }
@@ -128,6 +129,7 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
                     value: display_escape(text),
                     code: e.code().to_string(),
                     reason: e.to_string(),
+                    tag: Some(value.name.clone()),
                 }),
             }
         }

@@ -359,6 +359,7 @@ impl<'a> TableReader<'a> {
                     value: display_escape(token),
                     code: err.code().to_string(),
                     reason: err.to_string(),
+                    tag: None,
                 }),
             }
         }
@@ -570,6 +571,7 @@ impl<'a> TableReader<'a> {
             value: display_escape(value),
             code: code.to_string(),
             reason,
+            tag: None,
         });
     }
 
@@ -589,6 +591,7 @@ impl<'a> TableReader<'a> {
                 value: display_escape(&cell.text),
                 code: "tag-name".to_string(),
                 reason: "not a service tag name (letters, digits and dots)".to_string(),
+                tag: None,
             });
             return;
         }
