@@ -89,7 +89,16 @@ impl SourceCache {
         let mut catalog = Catalog::default();
         for spec in specs {
             if !self.read.contains_key(spec) {
+                let start = std::time::Instant::now();
                 let one = read_source(spec, &self.opts)?;
+                tracing::info!(
+                    source = %spec,
+                    endpoints = one.endpoints.len(),
+                    prefixes = one.prefixes.len(),
+                    rejected = one.rejected.len(),
+                    ms = start.elapsed().as_millis() as u64,
+                    "source read"
+                );
                 self.read.insert(spec.clone(), one);
             }
             if let Some(one) = self.read.get(spec) {
@@ -232,6 +241,12 @@ pub fn prepare(
     force: bool,
 ) -> Result<Prepared, GenerateError> {
     let policy = sources.policy(ruleset)?;
+    tracing::info!(
+        ruleset = %ruleset.site.name,
+        entries = policy.entries.len(),
+        tls_bypass = policy.tls.bypass.len(),
+        "policy resolved"
+    );
     let rendered = render_all(&policy, ruleset, backends, out)?;
     let files = output_files(&policy, &rendered);
     drop(rendered);

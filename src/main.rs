@@ -6,6 +6,7 @@ use egressgen::cli::Failure;
 /// Every command ends in an `Outcome`; its code is the exit status.
 fn main() -> ExitCode {
     let cli = egressgen::cli::Cli::parse();
+    cli.output.init_logging();
     let outcome = match egressgen::cli::run(cli) {
         Ok(outcome) => outcome,
         Err(Failure { outcome, message }) => {

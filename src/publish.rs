@@ -306,6 +306,11 @@ pub fn stage(
 /// and flushes the swaps; one result per staged tree, in order.
 pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
     let flushed = flush_filesystems(batch.iter().map(|s| s.tmp.as_path()));
+    tracing::debug!(
+        staged = batch.len(),
+        ok = flushed.is_ok(),
+        "new trees flushed"
+    );
     let mut results = Vec::with_capacity(batch.len());
     let mut swapped = Vec::new();
     for mut staged in batch {
@@ -318,6 +323,7 @@ pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
         }
         match swap(&staged.tmp, &staged.target, &staged.parent, &staged.leaf) {
             Ok(leftover) => {
+                tracing::info!(dir = %staged.out.display(), "published");
                 staged.committed = true;
                 staged.done.leftover = leftover;
                 swapped.push(staged.parent.clone());

@@ -15,11 +15,14 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub fn run(args: &Args) -> super::Result {
+pub fn run(args: &Args, _: super::Verbosity) -> super::Result {
     let catalog = crate::sources::baseline::build(&args.data_dir)?;
     let json = super::catalog::to_json(&catalog);
     match &args.out {
-        Some(path) => write_atomically(path, json.as_bytes())?,
+        Some(path) => {
+            write_atomically(path, json.as_bytes())?;
+            tracing::info!(path = %path.display(), "baseline written");
+        }
         None => {
             let _ = std::io::stdout().write_all(json.as_bytes());
         }

@@ -41,7 +41,7 @@ pub struct Args {
     pub strict: bool,
 }
 
-pub fn run(args: &Args) -> super::Result {
+pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let opts = ReadOptions {
         extra_tags: args.tags.clone(),
         prefix_rules: PrefixRules {
@@ -56,8 +56,14 @@ pub fn run(args: &Args) -> super::Result {
         Format::Csv => to_csv(&catalog),
     };
     // A closed pipe (`| head`) is not an error worth a message.
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    if !v.quiet {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
     if args.strict && !catalog.rejected.is_empty() {
+        tracing::error!(
+            rejected = catalog.rejected.len(),
+            "--strict: cells were rejected"
+        );
         return Ok(super::Outcome::Rejected);
     }
     Ok(super::Outcome::Success)

@@ -40,7 +40,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: &Args) -> super::Result {
+pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let host = DnsName::parse(args.host.trim()).map_err(|e| Error::BadHost {
         host: crate::normalize::text::display_escape(&args.host),
         detail: e.to_string(),
@@ -55,12 +55,14 @@ pub fn run(args: &Args) -> super::Result {
     let rendered = generate::render_all(&policy, &ruleset, &backends, &out)?;
     let x = explain(&policy, &rendered, &host, args.port);
     match args.format {
-        Format::Text => print!("{}", to_text(&x)),
-        Format::Json => println!(
-            "{}",
+        // `-q`: the exit status answers, as with `grep -q`.
+        _ if v.quiet => {}
+        Format::Text => super::print(&to_text(&x)),
+        Format::Json => super::print(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&x)
                 .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
-        ),
+        )),
     }
     Ok(if x.verdict == Verdict::NotAllowed {
         super::Outcome::No

@@ -24,6 +24,36 @@ pub struct Args {
     /// listed, then removed). Without it such a directory is refused.
     #[arg(long)]
     pub force: bool,
+    /// How the result is printed: a summary per ruleset, or one JSON
+    /// document (each ruleset's directory, files, counts, notices, error)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// One ruleset's line of `--format json`.
+#[derive(Debug, serde::Serialize)]
+struct JsonResult {
+    ruleset_file: String,
+    #[serde(flatten)]
+    summary: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out_dir: Option<String>,
+    files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<JsonError>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonError {
+    exit_code: u8,
+    message: String,
 }
 
 /// How many rulesets are staged before one flush publishes them together:
@@ -34,7 +64,7 @@ const BATCH: usize = 64;
 /// Failures in `generate` are reported and the next ruleset still runs;
 /// the exit status is that of the first failure. The sources are read once
 /// for the whole run.
-pub fn run(args: &Args) -> super::Result {
+pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let loaded: Vec<(&PathBuf, Result<Ruleset, Failure>)> = args
         .rulesets
         .iter()
@@ -43,6 +73,7 @@ pub fn run(args: &Args) -> super::Result {
     let mut sources =
         generate::SourceCache::for_rulesets(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()));
     let mut first: Option<Outcome> = None;
+    let mut json = Vec::new();
     // Output directory -> the ruleset that wrote it in this run.
     let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for chunk in loaded.chunks(BATCH) {
@@ -53,18 +84,63 @@ pub fn run(args: &Args) -> super::Result {
                 prepare(args, path, ruleset, &mut sources, &mut targets)
             })
             .collect();
-        for outcome in publish_batch(prepared) {
-            match outcome {
-                Ok(done) => report(&done),
-                Err(f) => {
-                    let message = crate::normalize::text::terminal_safe(&f.message);
-                    eprintln!("egressgen: error: {message}");
-                    first.get_or_insert(f.outcome);
+        for ((path, _), outcome) in chunk.iter().zip(publish_batch(prepared)) {
+            if let Err(f) = &outcome {
+                let message = crate::normalize::text::terminal_safe(&f.message);
+                eprintln!("egressgen: error: {message}");
+                first.get_or_insert(f.outcome);
+            }
+            match args.format {
+                Format::Text => {
+                    if let Ok(done) = &outcome {
+                        report(done, v);
+                    }
                 }
+                Format::Json => json.push(json_result(path, outcome)),
             }
         }
     }
+    if args.format == Format::Json {
+        let doc =
+            serde_json::json!({"format": "egressgen-generate", "version": 1, "rulesets": json});
+        super::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
+    }
     Ok(first.unwrap_or(Outcome::Success))
+}
+
+fn json_result(
+    path: &std::path::Path,
+    outcome: Result<generate::Generated<Summary>, Failure>,
+) -> JsonResult {
+    let ruleset_file = path.display().to_string();
+    match outcome {
+        Ok(done) => {
+            report_publish(&done.policy.ruleset, &done.published);
+            for n in &done.policy.notices {
+                eprintln!("{n}");
+            }
+            JsonResult {
+                ruleset_file,
+                out_dir: Some(done.out_dir.display().to_string()),
+                files: done.files,
+                summary: Some(done.policy),
+                error: None,
+            }
+        }
+        Err(f) => JsonResult {
+            ruleset_file,
+            summary: None,
+            out_dir: None,
+            files: Vec::new(),
+            error: Some(JsonError {
+                exit_code: f.outcome.code(),
+                message: crate::normalize::text::terminal_safe(&f.message),
+            }),
+        },
+    }
 }
 
 /// Commits the prepared rulesets of a batch together; failures keep their
@@ -130,44 +206,61 @@ fn prepare(
 
 /// What is printed about a ruleset once it is published, taken from its
 /// policy when it is staged.
+#[derive(Debug, serde::Serialize)]
 pub struct Summary {
-    name: String,
-    line: String,
+    ruleset: String,
+    entries: usize,
+    direct: usize,
+    tls_bypass: usize,
+    tls_conflicts: usize,
+    prefixes: usize,
+    unresolved_placeholders: usize,
+    /// TLS conflicts and choices against Microsoft's guidance.
     notices: Vec<String>,
 }
 
 impl Summary {
     fn of(p: &crate::policy::Policy) -> Summary {
-        let direct = p
-            .entries
-            .iter()
-            .filter(|e| e.route == Route::Direct)
-            .count();
         Summary {
-            name: p.ruleset.name.clone(),
-            line: format!(
-                "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders",
-                p.ruleset.name,
-                p.entries.len(),
-                direct,
-                p.tls.bypass.len(),
-                p.tls.conflicts.len(),
-                p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
-                p.report.unresolved.len(),
-            ),
+            ruleset: p.ruleset.name.clone(),
+            entries: p.entries.len(),
+            direct: p
+                .entries
+                .iter()
+                .filter(|e| e.route == Route::Direct)
+                .count(),
+            tls_bypass: p.tls.bypass.len(),
+            tls_conflicts: p.tls.conflicts.len(),
+            prefixes: p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
+            unresolved_placeholders: p.report.unresolved.len(),
             notices: tls_notices(p),
         }
     }
 }
 
 /// The summary of one published ruleset, on stdout; notices on stderr.
-fn report(done: &generate::Generated<Summary>) {
+/// With `--quiet`, nothing.
+fn report(done: &generate::Generated<Summary>, v: super::Verbosity) {
     let s = &done.policy;
-    report_publish(&s.name, &done.published);
-    println!("{} -> {}", s.line, done.out_dir.display());
-    for f in &done.files {
-        println!("  {f}");
+    if v.quiet {
+        return;
     }
+    report_publish(&s.ruleset, &done.published);
+    let mut text = format!(
+        "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders -> {}\n",
+        s.ruleset,
+        s.entries,
+        s.direct,
+        s.tls_bypass,
+        s.tls_conflicts,
+        s.prefixes,
+        s.unresolved_placeholders,
+        done.out_dir.display()
+    );
+    for f in &done.files {
+        text.push_str(&format!("  {f}\n"));
+    }
+    super::print(&text);
     for n in &s.notices {
         eprintln!("{n}");
     }

@@ -2,8 +2,10 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod completions;
 pub mod explain;
 pub mod generate;
+pub mod man;
 
 use clap::{Parser, Subcommand};
 
@@ -132,8 +134,51 @@ pub type Result<T = Outcome> = std::result::Result<T, Failure>;
     about = "Microsoft Defender connectivity requirements in, proxy and firewall configuration out"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub output: Verbosity,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Writes a result to stdout. A closed pipe (`| head`) ends the output
+/// quietly instead of a panic; the command's exit status stays its own.
+pub fn print(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// How much a command says besides its result. Every command takes these.
+#[derive(Clone, Copy, Debug, Default, clap::Args)]
+pub struct Verbosity {
+    /// Print nothing but errors (and a result asked for on stdout; for
+    /// `explain`, the exit status alone answers)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log what is read, decided and written on stderr (-v); -vv for debug
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+}
+
+impl Verbosity {
+    /// Sends `tracing` events to stderr at the level the flags ask for:
+    /// errors only with `--quiet`, warnings by default, more with `-v`.
+    pub fn init_logging(self) {
+        use tracing::level_filters::LevelFilter;
+        let level = match (self.quiet, self.verbose) {
+            (true, _) => LevelFilter::ERROR,
+            (false, 0) => LevelFilter::WARN,
+            (false, 1) => LevelFilter::INFO,
+            (false, _) => LevelFilter::DEBUG,
+        };
+        // A second initialisation (tests running commands in-process)
+        // keeps the first subscriber.
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_target(false)
+            .without_time()
+            .try_init();
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,14 +191,21 @@ pub enum Command {
     Explain(explain::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Args),
+    /// Print the manual page (roff), e.g. egressgen man > egressgen.1
+    Man,
 }
 
 pub fn run(cli: Cli) -> Result {
+    let v = cli.output;
     match cli.command {
-        Command::Catalog(args) => catalog::run(&args),
-        Command::Generate(args) => generate::run(&args),
-        Command::Explain(args) => explain::run(&args),
-        Command::Baseline(args) => baseline::run(&args),
+        Command::Catalog(args) => catalog::run(&args, v),
+        Command::Generate(args) => generate::run(&args, v),
+        Command::Explain(args) => explain::run(&args, v),
+        Command::Baseline(args) => baseline::run(&args, v),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
     }
 }
 
