@@ -19,6 +19,7 @@ pub mod policy;
 pub mod publish;
 pub mod ruleset;
 pub mod sources;
+pub mod values;
 
 pub use error::{Error, Result};
 

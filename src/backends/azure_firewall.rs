@@ -23,7 +23,7 @@ use super::{
     safe_name,
 };
 use crate::policy::Policy;
-use crate::ruleset::{Cidr, Identifier};
+use crate::values::{Cidr, Identifier};
 
 const NAME: &str = "azure-firewall";
 pub const API_VERSION: &str = "2025-07-01";
@@ -57,7 +57,7 @@ pub struct Settings {
     #[serde(default = "az_sources")]
     pub source_addresses: Vec<AzureSource>,
     /// Network rules name the service tag instead of listing prefixes.
-    #[serde(default = "crate::ruleset::values::yes")]
+    #[serde(default = "crate::values::yes")]
     pub use_service_tags: bool,
 }
 

@@ -14,7 +14,7 @@ use super::{
     Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
 };
 use crate::policy::Policy;
-use crate::ruleset::{FileName, Identifier};
+use crate::values::{FileName, Identifier};
 
 const NAME: &str = "nftables";
 

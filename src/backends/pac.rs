@@ -17,7 +17,7 @@ use super::{
 use crate::model::{HostPattern, Route};
 use crate::normalize::text::printable_ascii;
 use crate::policy::{Policy, PolicyEntry};
-use crate::ruleset::{FileName, ProxyAddress};
+use crate::values::{FileName, ProxyAddress};
 
 const NAME: &str = "pac";
 

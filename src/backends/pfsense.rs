@@ -18,7 +18,7 @@ use super::{
     provenance_comment, safe_name, xml_comment,
 };
 use crate::policy::{Policy, PolicyEntry};
-use crate::ruleset::{Cidr, Identifier};
+use crate::values::{Cidr, Identifier};
 
 const NAME: &str = "pfsense";
 /// Entries per alias that the GUI accepts.

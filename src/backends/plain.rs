@@ -18,7 +18,7 @@ use super::{
 };
 use crate::model::HostPattern;
 use crate::policy::Policy;
-use crate::ruleset::FileName;
+use crate::values::FileName;
 
 /// Which routes a list holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::model::HostPattern;
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
-use crate::ruleset::{AbsPath, Cidr, PortNumber};
+use crate::values::{AbsPath, Cidr, PortNumber};
 
 const NAME: &str = "squid";
 const DEFAULT_BUMP_CERT: &str = "/etc/squid/egressgen-bump.pem";

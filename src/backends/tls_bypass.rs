@@ -26,7 +26,7 @@ const NAME: &str = "tls-bypass";
 pub struct Settings {
     /// The Palo Alto list's subdomain entries rely on "Automatically
     /// expand to include subdomains" being enabled on the EDL object.
-    #[serde(default = "crate::ruleset::values::yes")]
+    #[serde(default = "crate::values::yes")]
     pub edl_expands_subdomains: bool,
 }
 

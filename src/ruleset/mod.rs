@@ -4,17 +4,16 @@
 //! and column.
 
 pub mod site;
-pub mod values;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 pub use crate::backends::registry::Outputs;
+pub use crate::values::*;
 pub use site::{
     AllowEntry, ConflictRule, Connectivity, Proxy, Scope, Site, SiteValues, Sources, Tls,
 };
-pub use values::*;
 
 /// A ruleset that failed to load.
 #[derive(Debug, thiserror::Error)]

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::values::{
+use crate::model::{Cloud, Os, Product};
+use crate::sources::SourceSpec;
+use crate::values::{
     GeoName, HostText, InstanceName, PortNumber, ProxyAddress, RulesetName, TagName, UrlText,
     WorkspaceId,
 };
-use crate::model::{Cloud, Os, Product};
-use crate::sources::SourceSpec;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +65,7 @@ pub struct Scope {
     #[serde(default)]
     pub connectivity: Connectivity,
     /// Keep endpoints marked Optional.
-    #[serde(default = "super::values::yes")]
+    #[serde(default = "crate::values::yes")]
     pub include_optional: bool,
 }
 

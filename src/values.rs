@@ -1,6 +1,7 @@
-//! Validated values of a ruleset: each newtype refuses a bad value with a
-//! message that the TOML error then places on its line. Backends use the
-//! same types for their own settings.
+//! Validated setting values, shared by the ruleset and the backends' own
+//! settings: a leaf module, so the backends need not import the ruleset
+//! (which imports them for its outputs table). Each newtype refuses a bad
+//! value with a message that the TOML error then places on its line.
 
 use serde::Deserialize;
 
