@@ -9,6 +9,7 @@
 pub mod backends;
 pub mod cli;
 pub mod conformance;
+pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod generate;

@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod catalog;
 pub mod completions;
+pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod man;
@@ -53,7 +54,9 @@ impl Outcome {
     pub const fn meaning(self) -> &'static str {
         match self {
             Outcome::Success => "success (`explain`: the host is allowed)",
-            Outcome::No => "a negative answer: `explain` says the host is not allowed",
+            Outcome::No => {
+                "a negative answer: `explain` says the host is not allowed; `diff` found differences"
+            }
             Outcome::Usage => {
                 "usage: a bad argument (clap), `--only` naming an output the ruleset does not configure, two rulesets of one run writing one directory"
             }
@@ -189,6 +192,8 @@ pub enum Command {
     Generate(generate::Args),
     /// Say whether a host is allowed, by what, and how each output expresses it
     Explain(explain::Args),
+    /// Show what changed between two source files, catalogs, policies or output directories
+    Diff(diff::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -203,6 +208,7 @@ pub fn run(cli: Cli) -> Result {
         Command::Catalog(args) => catalog::run(&args, v),
         Command::Generate(args) => generate::run(&args, v),
         Command::Explain(args) => explain::run(&args, v),
+        Command::Diff(args) => diff::run(&args, v),
         Command::Baseline(args) => baseline::run(&args, v),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
