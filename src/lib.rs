@@ -18,6 +18,7 @@ pub mod model;
 pub mod normalize;
 pub mod policy;
 pub mod publish;
+pub mod refresh;
 pub mod ruleset;
 pub mod sources;
 pub mod values;

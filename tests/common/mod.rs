@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod azure;
+pub mod http;
 pub mod squid;
 pub mod tools;
 pub mod xlsx;
