@@ -1,0 +1,175 @@
+//! The cache of last-known-good sources. Each source has a record
+//! (`NAME.json`) naming its current and previous good bodies, which are
+//! stored by their SHA-256 under `bodies/`. A body is written first; the
+//! record is then replaced atomically, so a kill at any point leaves the
+//! old record, whose bodies are still there. Nothing becomes current
+//! unless [`super::guard`] accepted it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::fetch::Validators;
+use crate::publish::{sha256_hex, write_file_atomically};
+
+/// One good copy of a source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copy {
+    pub sha256: String,
+    /// Where it was fetched from.
+    pub url: String,
+    #[serde(default)]
+    pub validators: Validators,
+    /// The source's own version (`changeNumber 373`, a page's date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The service-tag file's top-level changeNumber, which may never go
+    /// backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_number: Option<u64>,
+}
+
+/// What the cache holds for one source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Copy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Copy>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache {}: {detail}", path.display())]
+    Io { path: PathBuf, detail: String },
+    #[error("cache {}: the record names body {sha256}, which is missing or altered", path.display())]
+    Body { path: PathBuf, sha256: String },
+}
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// Opens (and creates) a cache directory.
+    pub fn open(dir: &Path) -> Result<Cache, CacheError> {
+        std::fs::create_dir_all(dir.join("bodies")).map_err(|e| io(dir, e))?;
+        Ok(Cache {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The record of `name` (empty when the source was never fetched).
+    pub fn record(&self, name: &str) -> Result<Record, CacheError> {
+        let path = self.record_path(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| io(&path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
+            Err(e) => Err(io(&path, e)),
+        }
+    }
+
+    /// The bytes of a copy, checked against its hash.
+    pub fn body(&self, copy: &Copy) -> Result<Vec<u8>, CacheError> {
+        let path = self.body_path(&copy.sha256);
+        let bytes = std::fs::read(&path).map_err(|_| CacheError::Body {
+            path: path.clone(),
+            sha256: copy.sha256.clone(),
+        })?;
+        if sha256_hex(&bytes) != copy.sha256 {
+            return Err(CacheError::Body {
+                path,
+                sha256: copy.sha256.clone(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Makes `bytes` the current copy of `name`; the current one becomes
+    /// the previous. Only for a body the guards accepted.
+    pub fn accept(&self, name: &str, bytes: &[u8], mut copy: Copy) -> Result<Record, CacheError> {
+        copy.sha256 = sha256_hex(bytes);
+        let body = self.body_path(&copy.sha256);
+        if !body.exists() {
+            write_file_atomically(&body, bytes).map_err(|e| io(&body, e))?;
+        }
+        let old = self.record(name)?;
+        let record = Record {
+            previous: match old.current {
+                Some(c) if c.sha256 != copy.sha256 => Some(c),
+                _ => old.previous,
+            },
+            current: Some(copy),
+        };
+        self.write_record(name, &record)?;
+        self.collect_garbage()?;
+        Ok(record)
+    }
+
+    /// Keeps the current body but records new validators (a 304).
+    pub fn touch(&self, name: &str, validators: Validators) -> Result<(), CacheError> {
+        let mut record = self.record(name)?;
+        if let Some(c) = record.current.as_mut() {
+            c.validators = validators;
+            self.write_record(name, &record)?;
+        }
+        Ok(())
+    }
+
+    fn write_record(&self, name: &str, record: &Record) -> Result<(), CacheError> {
+        let path = self.record_path(name);
+        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| io(&path, e))?;
+        bytes.push(b'\n');
+        write_file_atomically(&path, &bytes).map_err(|e| io(&path, e))
+    }
+
+    /// Removes bodies no record names.
+    fn collect_garbage(&self) -> Result<(), CacheError> {
+        let mut kept = std::collections::BTreeSet::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| io(&self.dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(source) = name.strip_suffix(".json") {
+                let r = self.record(source)?;
+                kept.extend(r.current.into_iter().chain(r.previous).map(|c| c.sha256));
+            }
+        }
+        let bodies = self.dir.join("bodies");
+        for entry in std::fs::read_dir(&bodies)
+            .map_err(|e| io(&bodies, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !kept.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Source names are ours (`service-tags-public`), never a path.
+    fn record_path(&self, name: &str) -> PathBuf {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join(format!("{safe}.json"))
+    }
+
+    fn body_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join("bodies").join(sha256)
+    }
+}
+
+fn io(path: &Path, e: impl ToString) -> CacheError {
+    CacheError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}

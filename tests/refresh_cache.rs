@@ -1,0 +1,188 @@
+//! The last-known-good cache and the guards in front of it: a body that
+//! does not read as its source, is empty, goes back in changeNumber or
+//! lost too many rows or prefixes never becomes current, and the cache is
+//! left byte for byte as it was.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::fixture;
+use egressgen::refresh::cache::{Cache, Copy};
+use egressgen::refresh::guard::{Limits, Refusal, vet};
+use egressgen::sources::ReadOptions;
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["", "bodies"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap().flatten() {
+            if e.path().is_file() {
+                out.insert(
+                    format!("{sub}/{}", e.file_name().to_string_lossy()),
+                    std::fs::read(e.path()).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn copy(url: &str, change_number: Option<u64>) -> Copy {
+    Copy {
+        sha256: String::new(),
+        url: url.to_string(),
+        validators: Default::default(),
+        version: None,
+        change_number,
+    }
+}
+
+/// Vets `bytes` against the current copy of `name`; on success it
+/// becomes current.
+fn refresh(cache: &Cache, name: &str, file: &str, bytes: Vec<u8>) -> Result<(), Refusal> {
+    let previous = cache.record(name).unwrap().current.map(|c| {
+        let old = cache.body(&c).unwrap();
+        vet(file, old, &ReadOptions::default(), None, Limits::default()).unwrap()
+    });
+    let catalog = vet(
+        file,
+        bytes.clone(),
+        &ReadOptions::default(),
+        previous.as_ref(),
+        Limits::default(),
+    )?;
+    let cn = catalog.sources[0].change_number;
+    cache
+        .accept(name, &bytes, copy("http://127.0.0.1/x", cn))
+        .unwrap();
+    Ok(())
+}
+
+#[test]
+fn bad_service_tag_bodies_never_replace_the_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let good = std::fs::read_to_string(fixture("servicetags-small.json")).unwrap();
+    let file = "ServiceTags_Public.json";
+    refresh(
+        &cache,
+        "service-tags-public",
+        file,
+        good.clone().into_bytes(),
+    )
+    .unwrap();
+    let before = snapshot(dir.path());
+
+    let html = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>".to_vec();
+    let truncated = good.as_bytes()[..good.len() / 2].to_vec();
+    let older = good
+        .replacen("\"changeNumber\": 42", "\"changeNumber\": 41", 1)
+        .into_bytes();
+    let emptied = good
+        .replacen(
+            "\"addressPrefixes\": [\"20.37.75.0/26\", \"2603:1000:4::140/123\"]",
+            "\"addressPrefixes\": []",
+            1,
+        )
+        .replacen("\"changeNumber\": 42", "\"changeNumber\": 43", 1)
+        .into_bytes();
+    assert_ne!(emptied, good.as_bytes());
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "an HTML login page",
+            html,
+            "does not read as ServiceTags_Public.json",
+        ),
+        (
+            "a body cut in half",
+            truncated,
+            "does not read as ServiceTags_Public.json",
+        ),
+        (
+            "an older changeNumber",
+            older,
+            "changeNumber 41 is lower than the 42 already held",
+        ),
+        (
+            "a tag emptied",
+            emptied,
+            "service tag AzureAdvancedThreatProtection's prefixes fell from 2 to 0",
+        ),
+    ];
+    for (what, bytes, message) in cases {
+        let err = refresh(&cache, "service-tags-public", file, bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(message), "{what}: {err}");
+        assert_eq!(snapshot(dir.path()), before, "{what}: the cache changed");
+    }
+    // A newer good file is accepted; the old one becomes the previous copy.
+    let newer = good.replacen("\"changeNumber\": 42", "\"changeNumber\": 44", 1);
+    refresh(
+        &cache,
+        "service-tags-public",
+        file,
+        newer.clone().into_bytes(),
+    )
+    .unwrap();
+    let record = cache.record("service-tags-public").unwrap();
+    assert_eq!(
+        cache.body(record.current.as_ref().unwrap()).unwrap(),
+        newer.as_bytes()
+    );
+    assert_eq!(
+        cache.body(record.previous.as_ref().unwrap()).unwrap(),
+        good.as_bytes()
+    );
+    assert_eq!(record.current.unwrap().change_number, Some(44));
+    // A third: the oldest body is collected, two remain.
+    let newest = good.replacen("\"changeNumber\": 42", "\"changeNumber\": 45", 1);
+    refresh(&cache, "service-tags-public", file, newest.into_bytes()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("bodies"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_learn_table_that_lost_half_its_rows_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let good = std::fs::read_to_string(fixture("learn-table-odd.md")).unwrap();
+    let file = "standard-device-connectivity-urls-gov.md";
+    refresh(
+        &cache,
+        "learn-standard-gov",
+        file,
+        good.clone().into_bytes(),
+    )
+    .unwrap();
+    let before = snapshot(dir.path());
+    let half: String = good
+        .lines()
+        .filter(|l| !(l.contains("|GCC|") || l.contains("|DoD|") || l.contains("|GCC High|")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let err = refresh(&cache, "learn-standard-gov", file, half.into_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("the number of rows fell from"), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn an_altered_body_is_not_served_as_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let good = std::fs::read(fixture("servicetags-small.json")).unwrap();
+    let record = cache
+        .accept("t", &good, copy("http://127.0.0.1/t", Some(42)))
+        .unwrap();
+    let current = record.current.unwrap();
+    std::fs::write(dir.path().join("bodies").join(&current.sha256), b"{}").unwrap();
+    let err = cache.body(&current).unwrap_err().to_string();
+    assert!(err.contains("missing or altered"), "{err}");
+}
