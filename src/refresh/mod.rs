@@ -5,3 +5,4 @@
 pub mod cache;
 pub mod fetch;
 pub mod guard;
+pub mod live;
