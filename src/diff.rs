@@ -160,8 +160,8 @@ pub fn compare(a: &Side, b: &Side, labels: (&str, &str)) -> Result<ChangeReport,
     let mut report = ChangeReport {
         format: "egressgen-change-report",
         version: 1,
-        a: labels.0.to_string(),
-        b: labels.1.to_string(),
+        a: clean(labels.0),
+        b: clean(labels.1),
         ..Default::default()
     };
     match (a, b) {
@@ -229,12 +229,20 @@ fn keyed<V>(
     differs: impl Fn(&V, &V) -> bool,
 ) -> Changes<String> {
     Changes {
-        added: b.keys().filter(|k| !a.contains_key(*k)).cloned().collect(),
-        removed: a.keys().filter(|k| !b.contains_key(*k)).cloned().collect(),
+        added: b
+            .keys()
+            .filter(|k| !a.contains_key(*k))
+            .map(|k| clean(k))
+            .collect(),
+        removed: a
+            .keys()
+            .filter(|k| !b.contains_key(*k))
+            .map(|k| clean(k))
+            .collect(),
         changed: a
             .iter()
             .filter(|(k, v)| b.get(*k).is_some_and(|w| differs(v, w)))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| clean(k))
             .collect(),
     }
 }
@@ -278,9 +286,9 @@ fn sources(a: &[SourceInfo], b: &[SourceInfo]) -> Vec<SourceChange> {
 
 fn version(s: &SourceInfo) -> SourceVersion {
     SourceVersion {
-        file: s.file.clone(),
-        version: s.version.clone(),
-        sha256: s.sha256.clone(),
+        file: clean(&s.file),
+        version: s.version.as_deref().map(clean),
+        sha256: s.sha256.as_deref().map(clean),
     }
 }
 
@@ -300,11 +308,18 @@ fn tag_counts(a: Option<&SourceInfo>, b: Option<&SourceInfo>) -> Vec<TagCount> {
         .into_iter()
         .filter(|n| ma.get(*n) != mb.get(*n))
         .map(|n| TagCount {
-            tag: n.clone(),
+            tag: clean(n),
             change_number: (ma.get(n).map(|t| t.0), mb.get(n).map(|t| t.0)),
             prefixes: (ma.get(n).map(|t| t.1), mb.get(n).map(|t| t.1)),
         })
         .collect()
+}
+
+/// Every text a report shows comes from files: escaped once here
+/// (control characters, line separators), so no output form can be
+/// given an extra line.
+fn clean(text: &str) -> String {
+    crate::normalize::text::terminal_safe(text)
 }
 
 /// A row's facts, without where it was read: two versions of a file that
@@ -312,8 +327,12 @@ fn tag_counts(a: Option<&SourceInfo>, b: Option<&SourceInfo>) -> Vec<TagCount> {
 fn row_text(e: &Endpoint) -> String {
     let ports: Vec<String> = e.ports.iter().map(u16::to_string).collect();
     let clouds: Vec<&str> = e.clouds.iter().map(|c| c.as_str()).collect();
+    let os: Vec<String> =
+        e.os.iter()
+            .map(|(os, flag)| format!("{}={}", os.as_str(), flag.as_str()))
+            .collect();
     format!(
-        "{}{} ports {} {} {} {} {} {} tls {}",
+        "{}{} ports {} {} {} {} {} {} tls {} os {}",
         e.host,
         e.path.as_deref().unwrap_or(""),
         ports.join(","),
@@ -322,7 +341,12 @@ fn row_text(e: &Endpoint) -> String {
         e.geography.as_str(),
         word(&e.required),
         word(&e.route),
-        word(&e.tls)
+        word(&e.tls),
+        if os.is_empty() {
+            "-".to_string()
+        } else {
+            os.join(",")
+        }
     )
 }
 
@@ -349,8 +373,8 @@ fn rows(a: &[Endpoint], b: &[Endpoint]) -> Changes<Row> {
         from.iter()
             .filter(|(k, _)| !other.contains_key(*k))
             .map(|(k, p)| Row {
-                row: k.clone(),
-                provenance: p.clone(),
+                row: clean(k),
+                provenance: p.iter().map(|x| clean(x)).collect(),
             })
             .collect()
     };
@@ -407,7 +431,7 @@ fn tag_changes(
         .filter_map(|n| {
             let (x, y) = (a.get(n).unwrap_or(&empty), b.get(n).unwrap_or(&empty));
             let change = TagChange {
-                tag: n.clone(),
+                tag: clean(n),
                 change_number: (x.0, y.0),
                 added: y.1.difference(&x.1).map(IpNet::to_string).collect(),
                 removed: x.1.difference(&y.1).map(IpNet::to_string).collect(),
@@ -494,7 +518,7 @@ impl ChangeReport {
 
     /// Markdown for a pull request or a ticket.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("# Changes: `{}` → `{}`\n\n", md(&self.a), md(&self.b));
+        let mut out = format!("# Changes: `{}` → `{}`\n\n", code(&self.a), code(&self.b));
         if self.is_empty() {
             out.push_str("No change.\n");
             return out;
@@ -515,7 +539,7 @@ impl ChangeReport {
                 for r in list {
                     out.push_str(&format!(
                         "- {sign}: `{}` ({})\n",
-                        md(&r.row),
+                        code(&r.row),
                         md(&r.provenance.join("; "))
                     ));
                 }
@@ -527,7 +551,7 @@ impl ChangeReport {
             for t in &self.prefixes {
                 out.push_str(&format!(
                     "- `{}`: changeNumber {} → {}; added {}; removed {}\n",
-                    md(&t.tag),
+                    code(&t.tag),
                     opt(t.change_number.0),
                     opt(t.change_number.1),
                     code_list(&t.added),
@@ -553,7 +577,7 @@ impl ChangeReport {
                 ("changed", &c.changed),
             ] {
                 for k in list {
-                    out.push_str(&format!("- {sign}: `{}`\n", md(k)));
+                    out.push_str(&format!("- {sign}: `{}`\n", code(k)));
                 }
             }
             out.push('\n');
@@ -619,15 +643,30 @@ fn code_list(items: &[String]) -> String {
     }
     items
         .iter()
-        .map(|i| format!("`{}`", md(i)))
+        .map(|i| format!("`{}`", code(i)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Text safe inside Markdown inline code and list items: no backticks,
-/// pipes or line breaks from a source's text.
+/// Text for inside a Markdown code span, where nothing but a backtick
+/// means anything: backticks become quotes.
+fn code(text: &str) -> String {
+    clean(text).replace('`', "'")
+}
+
+/// Text for Markdown outside a code span: the punctuation that would make
+/// a link, an image, HTML, a mention, emphasis or a heading is escaped.
 fn md(text: &str) -> String {
-    crate::normalize::text::terminal_safe(text)
-        .replace('`', "'")
-        .replace('|', "\\|")
+    let mut out = String::new();
+    for c in clean(text).chars() {
+        match c {
+            '`' => out.push('\''),
+            '|' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '@' | '#' | '*' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -200,7 +200,7 @@ fn check_name(name: &str) -> Result<(), String> {
 /// The target as an absolute path with `..` resolved through the parts
 /// that exist, so "a directory that contains the ruleset" is decided on
 /// real paths, symlinks included.
-fn resolve(out: &Path) -> io::Result<PathBuf> {
+pub fn resolve(out: &Path) -> io::Result<PathBuf> {
     let abs = std::path::absolute(out)?;
     let mut existing = abs.clone();
     let mut rest = Vec::new();
@@ -245,7 +245,12 @@ pub struct Staged {
     leaf: String,
     tmp: PathBuf,
     done: Published,
+    force: bool,
     committed: bool,
+    /// The parent directory, opened before the tree is written: `syncfs`
+    /// reports the write-back errors of its filesystem since this open,
+    /// so an error while the batch waits is not missed.
+    flush: File,
     _lock: File,
 }
 
@@ -287,6 +292,7 @@ pub fn stage(
     };
     done.removed = check_owned(&target, req.force)?;
     let tmp = unique(&parent, &leaf, "tmp");
+    let flush = File::open(&parent).map_err(|e| untouched(&parent, e))?;
     let staged = Staged {
         out: out.to_path_buf(),
         target,
@@ -294,7 +300,9 @@ pub fn stage(
         leaf,
         tmp,
         done,
+        force: req.force,
         committed: false,
+        flush,
         _lock: lock,
     };
     // On an error `staged` is dropped and the partial tree removed.
@@ -305,7 +313,7 @@ pub fn stage(
 /// Flushes the staged trees (one `syncfs` per filesystem), swaps each in,
 /// and flushes the swaps; one result per staged tree, in order.
 pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
-    let flushed = flush_filesystems(batch.iter().map(|s| s.tmp.as_path()));
+    let flushed = flush_filesystems(batch.iter().map(|s| (s.parent.as_path(), &s.flush)));
     tracing::debug!(
         staged = batch.len(),
         ok = flushed.is_ok(),
@@ -321,13 +329,22 @@ pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
             )));
             continue;
         }
+        // The target was checked when staged; a file dropped into it since
+        // (the batch may have taken a while) is refused or listed too.
+        match check_owned(&staged.target, staged.force) {
+            Ok(removed) => staged.done.removed = merge(&staged.done.removed, removed),
+            Err(e) => {
+                results.push(Err(e));
+                continue;
+            }
+        }
         match swap(&staged.tmp, &staged.target, &staged.parent, &staged.leaf) {
             Ok(leftover) => {
                 tracing::info!(dir = %staged.out.display(), "published");
                 staged.committed = true;
                 staged.done.leftover = leftover;
-                swapped.push(staged.parent.clone());
-                results.push(Ok(std::mem::take(&mut staged.done)));
+                results.push(Ok(staged.done.clone()));
+                swapped.push(staged);
             }
             Err(e) => results.push(Err(e)),
         }
@@ -335,22 +352,31 @@ pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
     // The renames themselves. A failure here cannot undo a swap that is
     // already visible; it is as if the machine had stopped a moment
     // earlier, which the atomic swap already allows for.
-    let _ = flush_filesystems(swapped.iter().map(PathBuf::as_path));
+    let _ = flush_filesystems(swapped.iter().map(|s| (s.parent.as_path(), &s.flush)));
     results
 }
 
-/// `syncfs` once per filesystem holding one of `dirs` (told apart by
-/// device number).
-fn flush_filesystems<'a>(dirs: impl Iterator<Item = &'a Path>) -> Result<(), (PathBuf, io::Error)> {
+/// The files `force` removes, from the check at staging and at commit.
+fn merge(first: &[String], second: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = first.iter().cloned().chain(second).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// `syncfs` once per filesystem holding one of `dirs`, through the handle
+/// opened at staging (filesystems told apart by device number).
+fn flush_filesystems<'a>(
+    dirs: impl Iterator<Item = (&'a Path, &'a File)>,
+) -> Result<(), (PathBuf, io::Error)> {
     let mut seen = std::collections::BTreeSet::new();
-    for dir in dirs {
+    for (dir, handle) in dirs {
         let fail = |e: io::Error| (dir.to_path_buf(), e);
-        let handle = File::open(dir).map_err(fail)?;
-        let dev = rustix::fs::fstat(&handle)
+        let dev = rustix::fs::fstat(handle)
             .map_err(|e| fail(e.into()))?
             .st_dev;
         if seen.insert(dev) {
-            rustix::fs::syncfs(&handle).map_err(|e| fail(e.into()))?;
+            rustix::fs::syncfs(handle).map_err(|e| fail(e.into()))?;
         }
     }
     Ok(())

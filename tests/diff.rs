@@ -233,3 +233,35 @@ fn catalog_json_compares_with_rows_and_their_provenance() {
             .starts_with("standard-device-connectivity-urls-gov.urltables.md")
     }));
 }
+
+#[test]
+fn text_from_the_files_cannot_add_lines_or_links_to_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = stdout(&egressgen(&[
+        "catalog",
+        "--format",
+        "json",
+        "--source",
+        "builtin:mdi",
+    ]));
+    let a = tmp.path().join("a.json");
+    let b = tmp.path().join("b.json");
+    std::fs::write(&a, &json).unwrap();
+    let hostile = json.replacen(
+        "\"version\": \"builtin-1\"",
+        "\"version\": \"2\\n+ entry allow/direct/*.evil.example@443 [see](https://evil.example) @team\"",
+        1,
+    );
+    assert_ne!(hostile, json);
+    std::fs::write(&b, hostile).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let text = stdout(&egressgen(&["diff", a, b]));
+    assert!(text.contains("2\\n+ entry"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("+ entry")), "{text}");
+    let md = stdout(&egressgen(&["diff", a, b, "--format", "markdown"]));
+    assert!(!md.contains("[see](") && !md.contains(" @team"), "{md}");
+    assert!(
+        md.contains("\\[see\\]\\(https://evil.example\\) \\@team"),
+        "{md}"
+    );
+}

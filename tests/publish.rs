@@ -513,3 +513,63 @@ fn a_fleet_is_flushed_once_before_and_once_after_its_swaps() {
         }
     }
 }
+
+/// A batch can take a while between the check of a target and its swap:
+/// a file dropped into the target meanwhile is refused at commit, and the
+/// target keeps it and its old tree.
+#[test]
+fn a_file_added_to_the_target_after_staging_is_not_swapped_away() {
+    use egressgen::publish::{Request, commit, publish, stage};
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let req = Request {
+        ruleset: "site".into(),
+        ruleset_file: tmp.path().join("site.toml"),
+        inputs: Vec::new(),
+        force: false,
+    };
+    let first = vec![("a.txt".to_string(), b"one\n".to_vec())];
+    publish(&out_dir, &first, &req).unwrap();
+    let before = tree(&out_dir);
+    let second = vec![("a.txt".to_string(), b"two\n".to_vec())];
+    let staged = stage(&out_dir, &second, &req).unwrap();
+    std::fs::write(out_dir.join("local.conf"), b"mine\n").unwrap();
+    let result = commit(vec![staged]).pop().unwrap();
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("local.conf"), "{err}");
+    let mut expected = before;
+    expected.insert("local.conf".into(), b"mine\n".to_vec());
+    assert_eq!(tree(&out_dir), expected);
+    assert!(
+        leftovers(tmp.path(), "out").is_empty(),
+        "the staged tree is removed"
+    );
+}
+
+/// Two rulesets naming one directory in two spellings are one target.
+#[test]
+fn one_directory_spelt_two_ways_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    for d in ["a", "b"] {
+        std::fs::create_dir(tmp.path().join(d)).unwrap();
+    }
+    let ra = ruleset(&tmp.path().join("a"), "one", "");
+    let rb = ruleset(&tmp.path().join("b"), "two", "");
+    for (r, name) in [(&ra, "one"), (&rb, "two")] {
+        let text = std::fs::read_to_string(r).unwrap();
+        let text = text.replace(
+            &format!("name = \"{name}\"\n"),
+            &format!("name = \"{name}\"\n[outputs]\ndir = \"../shared\"\n"),
+        );
+        std::fs::write(r, text).unwrap();
+    }
+    let out = egressgen(&["generate", s(&ra), s(&rb)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // Refused by the check, not after a wait for its own lock.
+    assert!(
+        text(&out).contains("already wrote in this run"),
+        "{}",
+        text(&out)
+    );
+    assert!(tmp.path().join("shared").join(MANIFEST).is_file());
+}

@@ -185,7 +185,11 @@ fn prepare(
         None => ruleset.default_out_dir(),
     };
     // Two rulesets of one run must not overwrite each other's output.
-    let key = std::path::absolute(&out).unwrap_or_else(|_| out.clone());
+    // Resolved as publishing resolves it (`..`, symbolic links), so two
+    // spellings of one directory are one target.
+    let key = crate::publish::resolve(&out)
+        .or_else(|_| std::path::absolute(&out))
+        .unwrap_or_else(|_| out.clone());
     if let Some(first) = targets.get(&key) {
         return Err(Failure::new(
             Outcome::Usage,
