@@ -228,3 +228,25 @@ fn a_conditional_get_transfers_no_body_when_nothing_changed() {
     );
     assert_eq!((seen[0].body_sent, seen[1].body_sent), (21, 0));
 }
+
+#[test]
+fn an_unasked_304_and_an_endless_retry_after_are_errors() {
+    let s = Server::start();
+    s.route("/unasked", vec![Reply::status(304)]);
+    let err = fetcher(0).get(&s.url("/unasked"), None).unwrap_err();
+    assert!(
+        matches!(err, FetchError::Status { status: 304, .. }),
+        "{err}"
+    );
+    s.route(
+        "/forever",
+        vec![Reply::with_header(
+            429,
+            "Retry-After",
+            "99999999999999999999999",
+        )],
+    );
+    let err = fetcher(3).get(&s.url("/forever"), None).unwrap_err();
+    assert!(matches!(err, FetchError::WaitTooLong { .. }), "{err}");
+    assert_eq!(s.seen("/forever").len(), 1);
+}

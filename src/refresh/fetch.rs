@@ -222,7 +222,9 @@ impl Fetcher {
             Err(e) => return (Err(self.transport(url, &e)), None),
         };
         let status = response.status();
-        if status == StatusCode::NOT_MODIFIED {
+        // A 304 answers only a conditional request; unasked, it would
+        // pass off whatever copy is held (or none) as current.
+        if status == StatusCode::NOT_MODIFIED && known.is_some() {
             return (Ok(Fetched::NotModified), None);
         }
         if !status.is_success() {
@@ -332,8 +334,12 @@ fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option
 /// `Retry-After: 120` or `Retry-After: <HTTP date>`.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many seconds for a u64 is longer than any cap.
+        return Some(
+            text.parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let when = httpdate::parse_http_date(text).ok()?;
     Some(

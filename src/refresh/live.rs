@@ -321,14 +321,22 @@ fn m365(
 }
 
 /// The client request id of this installation: made once (a random
-/// version-4 GUID), kept in `dir`, the same on every later run.
+/// version-4 GUID), kept in `dir`, the same on every later run. A file
+/// that cannot be read or holds something else is an error, never
+/// silently replaced: Microsoft counts requests per id.
 pub fn client_request_id(dir: &Path) -> std::io::Result<String> {
+    use std::io::Write;
     let path = dir.join("m365-client-request-id");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let id = text.trim();
-        if is_guid(id) {
-            return Ok(id.to_string());
+    match std::fs::read_to_string(&path) {
+        Ok(text) if is_guid(text.trim()) => return Ok(text.trim().to_string()),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{} does not hold a client request id (a GUID); fix or remove it",
+                path.display()
+            )));
         }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
     }
     let mut bytes = [0u8; 16];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
@@ -343,9 +351,21 @@ pub fn client_request_id(dir: &Path) -> std::io::Result<String> {
         &hex[16..20],
         &hex[20..32]
     );
-    crate::publish::write_file_atomically(&path, format!("{id}\n").as_bytes())
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(id)
+    // create_new: of two first runs at once, one writes and the other
+    // reads what it wrote.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            f.write_all(format!("{id}\n").as_bytes())?;
+            f.sync_all()?;
+            Ok(id)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => client_request_id(dir),
+        Err(e) => Err(e),
+    }
 }
 
 fn is_guid(s: &str) -> bool {
