@@ -144,17 +144,36 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         };
         reply.unwrap_or_else(|| Reply::status(404))
     };
-    let sent = answer(&mut stream, &reply, &headers);
+    // Recorded before the answer goes out: a client that has its answer
+    // must find its request in `seen`.
     state.lock().unwrap().seen.push(Seen {
         path,
-        headers,
+        headers: headers.clone(),
         at: Instant::now(),
-        body_sent: sent,
+        body_sent: body_len(&reply, &headers),
     });
+    answer(&mut stream, &reply, &headers);
 }
 
-/// Writes the reply; returns the body bytes sent.
-fn answer(stream: &mut TcpStream, reply: &Reply, request: &BTreeMap<String, String>) -> usize {
+/// The body bytes `answer` sends for this reply.
+fn body_len(reply: &Reply, request: &BTreeMap<String, String>) -> usize {
+    match reply {
+        Reply::Answer { body, .. } | Reply::Truncated { body, .. } | Reply::Chunked(body) => {
+            body.len()
+        }
+        Reply::Conditional { etag, body } => {
+            if request.get("if-none-match") == Some(etag) {
+                0
+            } else {
+                body.len()
+            }
+        }
+        Reply::Close | Reply::Stall(_) => 0,
+    }
+}
+
+/// Writes the reply.
+fn answer(stream: &mut TcpStream, reply: &Reply, request: &BTreeMap<String, String>) {
     let head = |status: u16, extra: &[(String, String)], len: Option<usize>| {
         let mut h = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
         for (k, v) in extra {
@@ -174,29 +193,22 @@ fn answer(stream: &mut TcpStream, reply: &Reply, request: &BTreeMap<String, Stri
         } => {
             let _ = stream.write_all(head(*status, headers, Some(body.len())).as_bytes());
             let _ = stream.write_all(body);
-            body.len()
         }
         Reply::Conditional { etag, body } => {
             let tag = vec![("ETag".to_string(), etag.clone())];
             if request.get("if-none-match") == Some(etag) {
                 let _ = stream.write_all(head(304, &tag, None).as_bytes());
-                0
             } else {
                 let _ = stream.write_all(head(200, &tag, Some(body.len())).as_bytes());
                 let _ = stream.write_all(body);
-                body.len()
             }
         }
-        Reply::Close => 0,
+        Reply::Close => {}
         Reply::Truncated { body, claimed } => {
             let _ = stream.write_all(head(200, &[], Some(*claimed)).as_bytes());
             let _ = stream.write_all(body);
-            body.len()
         }
-        Reply::Stall(d) => {
-            std::thread::sleep(*d);
-            0
-        }
+        Reply::Stall(d) => std::thread::sleep(*d),
         Reply::Chunked(body) => {
             let te = vec![("Transfer-Encoding".to_string(), "chunked".to_string())];
             let _ = stream.write_all(head(200, &te, None).as_bytes());
@@ -206,7 +218,6 @@ fn answer(stream: &mut TcpStream, reply: &Reply, request: &BTreeMap<String, Stri
                 let _ = stream.write_all(b"\r\n");
             }
             let _ = stream.write_all(b"0\r\n\r\n");
-            body.len()
         }
     }
 }
