@@ -15,7 +15,7 @@ use egressgen::sources::ReadOptions;
 
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for sub in ["", "bodies"] {
+    for sub in ["records", "bodies"] {
         for e in std::fs::read_dir(dir.join(sub)).unwrap().flatten() {
             if e.path().is_file() {
                 out.insert(
@@ -185,4 +185,43 @@ fn an_altered_body_is_not_served_as_good() {
     std::fs::write(dir.path().join("bodies").join(&current.sha256), b"{}").unwrap();
     let err = cache.body(&current).unwrap_err().to_string();
     assert!(err.contains("missing or altered"), "{err}");
+}
+
+/// Clean-up removes only bodies the cache wrote and no record names:
+/// whatever else is in `bodies/` stays.
+#[test]
+fn clean_up_removes_only_its_own_unreferenced_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let bodies = dir.path().join("bodies");
+    let not_a_hash = "0".repeat(64);
+    let foreign = [
+        ("notes.txt", b"mine".to_vec()),
+        (".abc.tmp-1-0", b"a write in progress".to_vec()),
+        // Named like a body, but the content is not what the name says.
+        (not_a_hash.as_str(), b"not that hash".to_vec()),
+    ];
+    for (name, bytes) in &foreign {
+        std::fs::write(bodies.join(name), bytes).unwrap();
+    }
+    let good = std::fs::read(fixture("servicetags-small.json")).unwrap();
+    let first = cache.accept("t", &good, copy("u", Some(42))).unwrap();
+    let old = first.current.unwrap().sha256;
+    for n in [43, 44] {
+        let body = String::from_utf8(good.clone()).unwrap().replacen(
+            "\"changeNumber\": 42",
+            &format!("\"changeNumber\": {n}"),
+            1,
+        );
+        cache
+            .accept("t", body.as_bytes(), copy("u", Some(n)))
+            .unwrap();
+    }
+    // The first body is neither current nor previous any more: removed.
+    assert!(!bodies.join(&old).exists());
+    for (name, bytes) in &foreign {
+        assert_eq!(std::fs::read(bodies.join(name)).unwrap(), *bytes, "{name}");
+    }
+    let left = std::fs::read_dir(&bodies).unwrap().count();
+    assert_eq!(left, foreign.len() + 2);
 }

@@ -1,9 +1,14 @@
 //! The cache of last-known-good sources. Each source has a record
-//! (`NAME.json`) naming its current and previous good bodies, which are
-//! stored by their SHA-256 under `bodies/`. A body is written first; the
-//! record is then replaced atomically, so a kill at any point leaves the
-//! old record, whose bodies are still there. Nothing becomes current
-//! unless [`super::guard`] accepted it.
+//! (`records/NAME.json`) naming its current and previous good bodies,
+//! which are stored by their SHA-256 under `bodies/`. A body is written
+//! first; the record is then replaced atomically, so a kill at any point
+//! leaves the old record, whose bodies are still there. Nothing becomes
+//! current unless [`super::guard`] accepted it.
+//!
+//! The cache removes only bodies it can prove it wrote and no record
+//! names: a file in `bodies/` whose name is a SHA-256 and whose content
+//! hashes to that name. Anything else in the directory (a temporary file
+//! of a write in progress, a file someone put there) is left alone.
 
 use std::path::{Path, PathBuf};
 
@@ -53,7 +58,9 @@ pub struct Cache {
 impl Cache {
     /// Opens (and creates) a cache directory.
     pub fn open(dir: &Path) -> Result<Cache, CacheError> {
-        std::fs::create_dir_all(dir.join("bodies")).map_err(|e| io(dir, e))?;
+        for sub in ["bodies", "records"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| io(dir, e))?;
+        }
         Ok(Cache {
             dir: dir.to_path_buf(),
         })
@@ -90,7 +97,8 @@ impl Cache {
     pub fn accept(&self, name: &str, bytes: &[u8], mut copy: Copy) -> Result<Record, CacheError> {
         copy.sha256 = sha256_hex(bytes);
         let body = self.body_path(&copy.sha256);
-        if !body.exists() {
+        // An existing file of that name is reused only if it is intact.
+        if self.body(&copy).is_err() {
             write_file_atomically(&body, bytes).map_err(|e| io(&body, e))?;
         }
         let old = self.record(name)?;
@@ -123,13 +131,19 @@ impl Cache {
         write_file_atomically(&path, &bytes).map_err(|e| io(&path, e))
     }
 
-    /// Removes bodies no record names.
+    /// Removes bodies no record names, and only those provably ours.
     fn collect_garbage(&self) -> Result<(), CacheError> {
+        let records = self.dir.join("records");
         let mut kept = std::collections::BTreeSet::new();
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| io(&self.dir, e))?;
-        for entry in entries.flatten() {
+        for entry in std::fs::read_dir(&records)
+            .map_err(|e| io(&records, e))?
+            .flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(source) = name.strip_suffix(".json") {
+            if let Some(source) = name
+                .strip_suffix(".json")
+                .filter(|_| !name.starts_with('.'))
+            {
                 let r = self.record(source)?;
                 kept.extend(r.current.into_iter().chain(r.previous).map(|c| c.sha256));
             }
@@ -140,7 +154,11 @@ impl Cache {
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !kept.contains(&name) {
+            if kept.contains(&name) || !is_sha256(&name) {
+                continue;
+            }
+            let ours = std::fs::read(entry.path()).is_ok_and(|b| sha256_hex(&b) == name);
+            if ours {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -159,12 +177,20 @@ impl Cache {
                 }
             })
             .collect();
-        self.dir.join(format!("{safe}.json"))
+        self.dir.join("records").join(format!("{safe}.json"))
     }
 
     fn body_path(&self, sha256: &str) -> PathBuf {
         self.dir.join("bodies").join(sha256)
     }
+}
+
+/// 64 lower-case hex digits: the name of a body.
+fn is_sha256(name: &str) -> bool {
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn io(path: &Path, e: impl ToString) -> CacheError {
