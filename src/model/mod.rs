@@ -488,6 +488,24 @@ pub struct SourceInfo {
     pub reference: Option<String>,
 }
 
+impl SourceInfo {
+    /// A built-in table: no file hash, its document date as version and
+    /// the page its facts come from.
+    pub fn builtin(file: &str, version: &str, reference: &str) -> SourceInfo {
+        SourceInfo {
+            file: file.to_string(),
+            kind: SourceKind::Builtin,
+            sha256: None,
+            version: Some(version.to_string()),
+            layout: None,
+            cloud: None,
+            change_number: None,
+            tags: Vec::new(),
+            reference: Some(reference.to_string()),
+        }
+    }
+}
+
 pub const CATALOG_FORMAT: &str = "egressgen-catalog";
 pub const CATALOG_VERSION: u32 = 1;
 

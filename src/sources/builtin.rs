@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{
     Catalog, Cloud, DnsName, Endpoint, Geography, HostPattern, Placeholder, Product, Provenance,
-    Requirement, Route, SourceInfo, SourceKind, Template, TlsHandling,
+    Requirement, Route, SourceInfo, Template, TlsHandling,
 };
 
 const MMA_REFERENCE: &str = "Log Analytics agent overview, Firewall requirements \
@@ -223,17 +223,7 @@ fn build(
         .map(|(i, row)| endpoint(file, table, product, i, row))
         .collect();
     Catalog {
-        sources: vec![SourceInfo {
-            file: file.to_string(),
-            kind: SourceKind::Builtin,
-            sha256: None,
-            version: Some(date.to_string()),
-            layout: None,
-            cloud: None,
-            change_number: None,
-            tags: Vec::new(),
-            reference: Some(reference.to_string()),
-        }],
+        sources: vec![SourceInfo::builtin(file, date, reference)],
         endpoints,
         ..Catalog::default()
     }

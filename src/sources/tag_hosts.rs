@@ -5,7 +5,7 @@
 //! shows in output headers and `catalog`.
 
 use crate::model::host::parse_pattern;
-use crate::model::{Catalog, Provenance, SourceInfo, SourceKind, TagHost};
+use crate::model::{Catalog, Provenance, SourceInfo, TagHost};
 
 use super::Builtin;
 
@@ -54,17 +54,7 @@ pub fn catalog() -> Catalog {
         })
         .collect();
     Catalog {
-        sources: vec![SourceInfo {
-            file: file.to_string(),
-            kind: SourceKind::Builtin,
-            sha256: None,
-            version: Some(VERSION.to_string()),
-            layout: None,
-            cloud: None,
-            change_number: None,
-            tags: Vec::new(),
-            reference: Some(REFERENCE.to_string()),
-        }],
+        sources: vec![SourceInfo::builtin(file, VERSION, REFERENCE)],
         tag_hosts,
         ..Catalog::default()
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::model::host::parse_pattern;
 use crate::model::{
-    Catalog, GuidanceTarget, Product, Provenance, SourceInfo, SourceKind, TlsGuidance, TlsHandling,
+    Catalog, GuidanceTarget, Product, Provenance, SourceInfo, TlsGuidance, TlsHandling,
 };
 
 pub const FILE: &str = super::Builtin::TlsGuidance.spec();
@@ -161,17 +161,7 @@ pub fn catalog() -> Catalog {
         .filter_map(|(i, row)| guidance(i, row))
         .collect();
     Catalog {
-        sources: vec![SourceInfo {
-            file: FILE.to_string(),
-            kind: SourceKind::Builtin,
-            sha256: None,
-            version: Some(VERSION.to_string()),
-            layout: None,
-            cloud: None,
-            change_number: None,
-            tags: Vec::new(),
-            reference: Some(REFERENCE.to_string()),
-        }],
+        sources: vec![SourceInfo::builtin(FILE, VERSION, REFERENCE)],
         tls_guidance,
         ..Catalog::default()
     }
