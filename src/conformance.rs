@@ -195,7 +195,7 @@ pub mod targets {
 
     pub fn learn_markdown(data: &[u8]) {
         let src = SourceFile::from_bytes(Path::new("fuzz.md"), data.to_vec());
-        from_reader(learn_table::read(&src));
+        from_reader(learn_table::read(&src, &ReadOptions::default()));
     }
 
     pub fn service_tags(data: &[u8]) {
@@ -205,7 +205,7 @@ pub mod targets {
 
     pub fn workbook(data: &[u8]) {
         let src = SourceFile::from_bytes(Path::new("fuzz.xlsx"), data.to_vec());
-        from_reader(mde_workbook::read(&src));
+        from_reader(mde_workbook::read(&src, &ReadOptions::default()));
     }
 
     fn baseline() -> &'static Catalog {

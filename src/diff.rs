@@ -10,12 +10,13 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::model::{Catalog, Endpoint, Provenance, SourceInfo};
+use crate::normalize::text::{md_code, md_text};
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
 use crate::publish::{MANIFEST, Manifest};
 
 /// One side of a comparison, read.
 pub enum Side {
-    Catalog(Catalog),
+    Catalog(Box<Catalog>),
     Policy(Box<Policy>),
     /// An output directory: its policy and the files its manifest lists.
     Dir {
@@ -518,7 +519,11 @@ impl ChangeReport {
 
     /// Markdown for a pull request or a ticket.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("# Changes: `{}` → `{}`\n\n", code(&self.a), code(&self.b));
+        let mut out = format!(
+            "# Changes: `{}` → `{}`\n\n",
+            md_code(&self.a),
+            md_code(&self.b)
+        );
         if self.is_empty() {
             out.push_str("No change.\n");
             return out;
@@ -526,9 +531,9 @@ impl ChangeReport {
         if !self.sources.is_empty() {
             out.push_str("## Sources\n\n");
             for s in &self.sources {
-                out.push_str(&format!("- {}: {}\n", s.kind, md(&source_line(s))));
+                out.push_str(&format!("- {}: {}\n", s.kind, md_text(&source_line(s))));
                 for t in &s.tags {
-                    out.push_str(&format!("  - tag {}\n", md(&tag_count_line(t))));
+                    out.push_str(&format!("  - tag {}\n", md_text(&tag_count_line(t))));
                 }
             }
             out.push('\n');
@@ -539,8 +544,8 @@ impl ChangeReport {
                 for r in list {
                     out.push_str(&format!(
                         "- {sign}: `{}` ({})\n",
-                        code(&r.row),
-                        md(&r.provenance.join("; "))
+                        md_code(&r.row),
+                        md_text(&r.provenance.join("; "))
                     ));
                 }
             }
@@ -551,7 +556,7 @@ impl ChangeReport {
             for t in &self.prefixes {
                 out.push_str(&format!(
                     "- `{}`: changeNumber {} → {}; added {}; removed {}\n",
-                    code(&t.tag),
+                    md_code(&t.tag),
                     opt(t.change_number.0),
                     opt(t.change_number.1),
                     code_list(&t.added),
@@ -577,7 +582,7 @@ impl ChangeReport {
                 ("changed", &c.changed),
             ] {
                 for k in list {
-                    out.push_str(&format!("- {sign}: `{}`\n", code(k)));
+                    out.push_str(&format!("- {sign}: `{}`\n", md_code(k)));
                 }
             }
             out.push('\n');
@@ -643,30 +648,7 @@ fn code_list(items: &[String]) -> String {
     }
     items
         .iter()
-        .map(|i| format!("`{}`", code(i)))
+        .map(|i| format!("`{}`", md_code(i)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Text for inside a Markdown code span, where nothing but a backtick
-/// means anything: backticks become quotes.
-fn code(text: &str) -> String {
-    clean(text).replace('`', "'")
-}
-
-/// Text for Markdown outside a code span: the punctuation that would make
-/// a link, an image, HTML, a mention, emphasis or a heading is escaped.
-fn md(text: &str) -> String {
-    let mut out = String::new();
-    for c in clean(text).chars() {
-        match c {
-            '`' => out.push('\''),
-            '|' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '@' | '#' | '*' | '_' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }

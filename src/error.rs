@@ -51,6 +51,18 @@ pub enum Error {
     #[error("{}: no table with an Endpoint/URL column was found ({detail})", path.display())]
     NoTable { path: PathBuf, detail: String },
 
+    #[error(
+        "{}: {place}: a table whose header ({header}) egressgen does not recognise holds host names (first: {example}); its rows would be lost. Report the new header, or pass --skip-unknown-tables to skip such tables with a note",
+        path.display()
+    )]
+    UnknownTable {
+        path: PathBuf,
+        /// `line 12` or `sheet X, row 5`.
+        place: String,
+        header: String,
+        example: String,
+    },
+
     #[error("{}: not a source egressgen knows: {detail}", path.display())]
     UnknownSource { path: PathBuf, detail: String },
 

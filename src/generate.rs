@@ -82,6 +82,13 @@ impl SourceCache {
         }
     }
 
+    /// Skip unrecognised tables that hold host names, with a note, instead
+    /// of failing (`--skip-unknown-tables`).
+    pub fn skip_unknown_tables(mut self, yes: bool) -> Self {
+        self.opts.skip_unknown_tables = yes;
+        self
+    }
+
     /// The catalog of `specs`, in order, with this binary's facts; each
     /// spec is read the first time it is asked for.
     pub fn catalog(&mut self, specs: &[SourceSpec]) -> Result<Catalog, Error> {
@@ -300,6 +307,7 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
         version: 1,
         ruleset: &policy.ruleset.name,
         tls: loss::TlsLosses::of(&policy.tls),
+        inconsistencies: &policy.report.inconsistencies,
         backends: reports.clone(),
     };
     let mut files = vec![
@@ -307,7 +315,13 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
         ("loss-report.json".to_string(), json_bytes(&loss_json)),
         (
             "loss-report.md".to_string(),
-            loss::to_markdown(&policy.ruleset.name, &policy.tls, &reports).into_bytes(),
+            loss::to_markdown(
+                &policy.ruleset.name,
+                &policy.tls,
+                &policy.report.inconsistencies,
+                &reports,
+            )
+            .into_bytes(),
         ),
     ];
     for r in rendered {

@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use super::caps::{Caps, Host, HostCaps, Paths, Support};
-use crate::model::{HostPattern, Route};
+use crate::model::{HostPattern, Inconsistency, Route};
+use crate::normalize::text::{md_code, md_text};
 use crate::policy::prefixes::{PrefixPolicy, TagCover, tag_for};
 use crate::policy::{PolicyEntry, TlsConflict, TlsEntry, TlsPolicy};
 
@@ -102,6 +103,10 @@ pub struct LossReports<'a> {
     /// TLS decisions that go against one of Microsoft's statements: they
     /// hold for every backend.
     pub tls: TlsLosses<'a>,
+    /// Source rows that contradict themselves and concern this site: what
+    /// every backend writes for them rests on a label that may be wrong.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub inconsistencies: &'a [Inconsistency],
     pub backends: Vec<&'a LossReport>,
 }
 
@@ -125,6 +130,37 @@ fn md_cell(text: &str) -> String {
     // Our own text and validated host names: only the table syntax needs
     // care.
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Rows whose label and host name disagree: listed only when there are
+/// some, since the text comes from the sources.
+fn inconsistencies_markdown(list: &[Inconsistency]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "## Source inconsistencies\n\nKept as Microsoft published them; check each before relying on it.\n\n| host | labelled | name implies | where | what |\n|---|---|---|---|---|\n",
+    );
+    for i in list {
+        let p = &i.provenance;
+        let place = [
+            Some(p.file.clone()),
+            p.sheet.clone(),
+            p.line.map(|l| format!("line {l}")),
+            p.cell.clone(),
+        ];
+        let place: Vec<String> = place.into_iter().flatten().collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            md_code(&i.host),
+            md_text(i.labelled.as_str()),
+            md_text(i.implied.as_str()),
+            md_text(&place.join(", ")),
+            md_text(&i.message)
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// Conflicts and warnings, for every backend at once.
@@ -160,9 +196,15 @@ fn tls_markdown(tls: &TlsPolicy) -> String {
 
 /// The Markdown form: per backend, a summary line and every entry that is
 /// not exact.
-pub fn to_markdown(ruleset: &str, tls: &TlsPolicy, reports: &[&LossReport]) -> String {
+pub fn to_markdown(
+    ruleset: &str,
+    tls: &TlsPolicy,
+    inconsistencies: &[Inconsistency],
+    reports: &[&LossReport],
+) -> String {
     let mut out = format!("# Loss report: {ruleset}\n\n");
     out.push_str(&tls_markdown(tls));
+    out.push_str(&inconsistencies_markdown(inconsistencies));
     if reports.is_empty() {
         out.push_str("No outputs configured.\n");
     }

@@ -39,6 +39,10 @@ pub struct Args {
     /// Exit with status 3 when any cell was rejected
     #[arg(long)]
     pub strict: bool,
+    /// Skip (with a catalog note) a source table whose header is not
+    /// recognised but which holds host names, instead of failing
+    #[arg(long)]
+    pub skip_unknown_tables: bool,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -48,6 +52,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             min_v4: args.min_prefix_v4,
             min_v6: args.min_prefix_v6,
         },
+        skip_unknown_tables: args.skip_unknown_tables,
     };
     let catalog = crate::load_catalog(&args.sources, &opts)?;
     let text = match args.format {
@@ -313,6 +318,31 @@ pub fn to_table(catalog: &Catalog) -> String {
         );
     }
 
+    if !catalog.inconsistencies.is_empty() {
+        section(
+            &mut out,
+            "source inconsistencies",
+            catalog.inconsistencies.len(),
+        );
+        let rows: Vec<Vec<String>> = catalog
+            .inconsistencies
+            .iter()
+            .map(|i| {
+                vec![
+                    i.host.clone(),
+                    display_escape(i.labelled.as_str()),
+                    display_escape(i.implied.as_str()),
+                    provenance_text(std::slice::from_ref(&i.provenance)),
+                ]
+            })
+            .collect();
+        aligned(
+            &mut out,
+            &["HOST", "LABELLED", "NAME IMPLIES", "PROVENANCE"],
+            &rows,
+        );
+    }
+
     if !catalog.notes.is_empty() {
         section(&mut out, "notes", catalog.notes.len());
         let rows: Vec<Vec<String>> = catalog
@@ -462,6 +492,17 @@ pub fn to_csv(catalog: &Catalog) -> String {
         record[14] = provenance_text(std::slice::from_ref(&r.provenance));
         record[15] = r.code.clone();
         record[16] = r.reason.clone();
+        records.push(record);
+    }
+    for i in &catalog.inconsistencies {
+        let mut record = vec![String::new(); CSV_HEADER.len()];
+        record[0] = "inconsistency".into();
+        record[1] = i.host.clone();
+        record[7] = clouds_text(i.clouds.iter());
+        record[8] = i.labelled.as_str().into();
+        record[14] = provenance_text(std::slice::from_ref(&i.provenance));
+        record[15] = i.implied.as_str().into();
+        record[16] = i.message.clone();
         records.push(record);
     }
     for record in records {

@@ -31,12 +31,17 @@ pub struct Args {
     /// service-tag files. Repeatable.
     #[arg(long = "tag", value_name = "NAME")]
     pub tags: Vec<String>,
+    /// Skip (with a catalog note) a source table whose header is not
+    /// recognised but which holds host names, instead of failing
+    #[arg(long)]
+    pub skip_unknown_tables: bool,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let opts = ReadOptions {
         extra_tags: args.tags.clone(),
         prefix_rules: PrefixRules::default(),
+        skip_unknown_tables: args.skip_unknown_tables,
     };
     let a = side(&args.a, &opts)?;
     let b = side(&args.b, &opts)?;
@@ -78,7 +83,7 @@ fn side(spec: &SourceSpec, opts: &ReadOptions) -> super::Result<Side> {
         }
     }
     let catalog = crate::load_catalog(std::slice::from_ref(spec), opts)?;
-    Ok(Side::Catalog(catalog))
+    Ok(Side::Catalog(Box::new(catalog)))
 }
 
 /// A JSON file egressgen wrote (policy or catalog), told by its `format`.
@@ -109,7 +114,7 @@ fn own_json(path: &Path) -> Result<Option<Side>, diff::DiffError> {
         Some(crate::model::CATALOG_FORMAT) => {
             let text = String::from_utf8(bytes).map_err(|e| unreadable(e.to_string()))?;
             crate::sources::baseline::parse(&text)
-                .map(|c| Some(Side::Catalog(c)))
+                .map(|c| Some(Side::Catalog(Box::new(c))))
                 .map_err(|e| unreadable(e.to_string()))
         }
         _ => Ok(None),

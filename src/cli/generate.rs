@@ -28,6 +28,10 @@ pub struct Args {
     /// document (each ruleset's directory, files, counts, notices, error)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Skip (with a catalog note) a source table whose header is not
+    /// recognised but which holds host names, instead of failing
+    #[arg(long)]
+    pub skip_unknown_tables: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -71,7 +75,8 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .map(|p| (p, Ruleset::load(p).map_err(Failure::from)))
         .collect();
     let mut sources =
-        generate::SourceCache::for_rulesets(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()));
+        generate::SourceCache::for_rulesets(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()))
+            .skip_unknown_tables(args.skip_unknown_tables);
     let mut first: Option<Outcome> = None;
     let mut json = Vec::new();
     // Output directory -> the ruleset that wrote it in this run.
@@ -237,7 +242,7 @@ impl Summary {
             tls_conflicts: p.tls.conflicts.len(),
             prefixes: p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),
             unresolved_placeholders: p.report.unresolved.len(),
-            notices: tls_notices(p),
+            notices: notices(p),
         }
     }
 }
@@ -296,9 +301,10 @@ fn report_publish(name: &str, p: &crate::publish::Published) {
     }
 }
 
-/// TLS conflicts and choices against Microsoft's guidance go to stderr on
-/// every run, so a timer's log shows them.
-fn tls_notices(p: &crate::policy::Policy) -> Vec<String> {
+/// TLS conflicts, choices against Microsoft's guidance and source rows
+/// that contradict themselves go to stderr on every run, so a timer's log
+/// shows them.
+fn notices(p: &crate::policy::Policy) -> Vec<String> {
     let name = &p.ruleset.name;
     let mut out: Vec<String> = p
         .tls
@@ -321,5 +327,13 @@ fn tls_notices(p: &crate::policy::Policy) -> Vec<String> {
             .iter()
             .map(|w| format!("egressgen: {name}: warning: {w}")),
     );
+    out.extend(p.report.inconsistencies.iter().map(|i| {
+        let at = &i.provenance;
+        let line = at.line.map(|l| format!(", line {l}")).unwrap_or_default();
+        crate::normalize::text::terminal_safe(&format!(
+            "egressgen: {name}: warning: {} ({}{line})",
+            i.message, at.file
+        ))
+    }));
     out
 }

@@ -11,8 +11,10 @@ use std::fmt;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub mod geography;
 pub mod host;
 
+pub use geography::Geography;
 pub use host::{DnsName, HostPattern, Placeholder, Template};
 
 /// The product an endpoint serves.
@@ -67,70 +69,6 @@ impl Cloud {
             Cloud::Gcc => "gcc",
             Cloud::GccHigh => "gcc-high",
             Cloud::Dod => "dod",
-        }
-    }
-}
-
-/// The Geography column of the workbooks, normalized (`All` and blank
-/// become `WW`; `GCC-H` becomes `GCC High`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Geography(String);
-
-impl Geography {
-    pub fn worldwide() -> Self {
-        Geography("WW".to_string())
-    }
-
-    /// Normalizes a Geography cell. Unknown values are kept (trimmed, with
-    /// inner whitespace collapsed) so a new region is not lost.
-    pub fn parse(cell: &str) -> Self {
-        let collapsed = crate::normalize::text::collapse_ws(cell);
-        let key = collapsed.to_ascii_lowercase().replace(['-', '_'], " ");
-        let canonical = match key.as_str() {
-            "" | "ww" | "all" | "worldwide" | "global" => "WW",
-            "us gov" | "usgov" | "us government" | "us gov (all)" => "US Gov",
-            "gcc" => "GCC",
-            "gcc high" | "gcch" | "gcc h" => "GCC High",
-            "dod" => "DoD",
-            _ if collapsed.len() <= 3 && collapsed.chars().all(|c| c.is_ascii_alphabetic()) => {
-                return Geography(collapsed.to_ascii_uppercase());
-            }
-            _ => return Geography(collapsed),
-        };
-        Geography(canonical.to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The region at the end of a Category such as "Microsoft Defender for
-    /// Endpoint AU".
-    pub fn from_category(category: &str) -> Option<Self> {
-        let words: Vec<&str> = category.split_whitespace().collect();
-        let last = *words.last()?;
-        if words.len() >= 2 && words[words.len() - 2..] == ["GCC", "High"] {
-            return Some(Geography("GCC High".to_string()));
-        }
-        matches!(last, "US" | "EU" | "UK" | "AU" | "GCC" | "DoD").then(|| Geography::parse(last))
-    }
-
-    /// The US Government geographies of the Gov workbooks.
-    pub fn is_gov(&self) -> bool {
-        matches!(self.0.as_str(), "US Gov" | "GCC" | "GCC High" | "DoD")
-    }
-
-    /// The clouds a row with this geography applies to, given whether its
-    /// table is a Gov table.
-    pub fn clouds(&self, gov_table: bool) -> BTreeSet<Cloud> {
-        match self.0.as_str() {
-            "GCC" => [Cloud::Gcc].into(),
-            "GCC High" => [Cloud::GccHigh].into(),
-            "DoD" => [Cloud::Dod].into(),
-            "US Gov" => Cloud::GOV.into(),
-            _ if gov_table => Cloud::GOV.into(),
-            _ => [Cloud::Commercial].into(),
         }
     }
 }
@@ -506,6 +444,34 @@ impl SourceInfo {
     }
 }
 
+/// A row whose own cells disagree: its Geography label says one region
+/// and its host name another (Microsoft labels the UAE AutoIR storage
+/// accounts `AU`). Kept as published, and reported wherever a site could
+/// be misled by it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Inconsistency {
+    /// The row's host pattern.
+    pub host: String,
+    /// The geography the row is labelled with, which decides who gets it.
+    pub labelled: Geography,
+    /// The geography the host name implies.
+    pub implied: Geography,
+    pub clouds: BTreeSet<Cloud>,
+    pub message: String,
+    pub provenance: Provenance,
+}
+
+impl Inconsistency {
+    /// Whether a site selecting these geographies should hear of it: it
+    /// gets the row by its label, or would want it by its name.
+    pub fn concerns(&self, cloud: Cloud, geographies: &[Geography]) -> bool {
+        self.clouds.contains(&cloud)
+            && geographies
+                .iter()
+                .any(|g| g.covers(&self.labelled) || g.covers(&self.implied))
+    }
+}
+
 pub const CATALOG_FORMAT: &str = "egressgen-catalog";
 pub const CATALOG_VERSION: u32 = 1;
 
@@ -529,6 +495,9 @@ pub struct Catalog {
     /// `builtin:tag-hosts` source).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tag_hosts: Vec<TagHost>,
+    /// Rows that contradict themselves (see [`Inconsistency`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconsistencies: Vec<Inconsistency>,
 }
 
 impl Default for Catalog {
@@ -544,6 +513,7 @@ impl Default for Catalog {
             notes: Vec::new(),
             tls_guidance: Vec::new(),
             tag_hosts: Vec::new(),
+            inconsistencies: Vec::new(),
         }
     }
 }
@@ -559,5 +529,6 @@ impl Catalog {
         self.notes.extend(other.notes);
         self.tls_guidance.extend(other.tls_guidance);
         self.tag_hosts.extend(other.tag_hosts);
+        self.inconsistencies.extend(other.inconsistencies);
     }
 }

@@ -63,6 +63,31 @@ pub fn terminal_safe(raw: &str) -> String {
     out
 }
 
+/// Text for inside a Markdown code span, where nothing but a backtick
+/// means anything: control characters escaped, backticks become quotes.
+pub fn md_code(text: &str) -> String {
+    terminal_safe(text).replace('`', "'")
+}
+
+/// Text for Markdown outside a code span (a table cell, a list item): the
+/// punctuation that would make a link, an image, HTML, a mention,
+/// emphasis, a heading or a new cell is escaped, and so is every control
+/// character, so no text from a source can add a line or a link.
+pub fn md_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in terminal_safe(text).chars() {
+        match c {
+            '`' => out.push('\''),
+            '|' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '@' | '#' | '*' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Printable ASCII only (`' '` to `'~'`); everything else as `\u{..}`.
 /// For text inside comments of generated files, whose syntaxes disagree
 /// on what ends a line (U+2028 ends a JavaScript comment).

@@ -169,6 +169,10 @@ pub struct PolicyReport {
     pub route_conflicts: Vec<String>,
     /// Cells the catalog rejected (see `egressgen catalog`).
     pub rejected_cells: usize,
+    /// Source rows that contradict themselves and concern this site: it
+    /// gets them by their label or would want them by their name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inconsistencies: Vec<crate::model::Inconsistency>,
 }
 
 impl PolicyReport {
@@ -180,6 +184,8 @@ impl PolicyReport {
         self.unapplied_excludes.sort();
         self.route_conflicts.sort();
         self.route_conflicts.dedup();
+        self.inconsistencies.sort();
+        self.inconsistencies.dedup();
     }
 }
 
@@ -227,6 +233,7 @@ pub fn resolve(catalog: &Catalog, site: &Site) -> Policy {
             .count(),
         ..Default::default()
     };
+    report.inconsistencies = scope::inconsistencies(catalog, site);
     let in_scope = scope::select(catalog, site, &mut report.filtered);
     let mut candidates = placeholders::resolve(in_scope, site, &mut report.unresolved);
     candidates.extend(scope::ruleset_allows(site));

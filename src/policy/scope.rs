@@ -116,9 +116,24 @@ fn out_of_scope(
 }
 
 /// WW always; a Gov geography only reaches here for a Gov cloud (the cloud
-/// filter ran first); otherwise one of the site's data locations.
+/// filter ran first); otherwise one of the site's data locations, or a
+/// member of a group it names (`UAE`).
 fn geography_kept(geo: &Geography, geos: &[String]) -> bool {
-    geo.as_str() == "WW" || geo.is_gov() || geos.iter().any(|g| g == geo.as_str())
+    geo.as_str() == "WW" || geo.is_gov() || geos.iter().any(|g| Geography::parse(g).covers(geo))
+}
+
+/// The catalog's self-contradicting rows that concern this site.
+pub fn inconsistencies(catalog: &Catalog, site: &Site) -> Vec<crate::model::Inconsistency> {
+    let geos: Vec<Geography> = geographies(site)
+        .iter()
+        .map(|g| Geography::parse(g))
+        .collect();
+    catalog
+        .inconsistencies
+        .iter()
+        .filter(|i| i.concerns(site.scope.cloud, &geos))
+        .cloned()
+        .collect()
 }
 
 /// Kept when the row names no OS, or says Yes (or Yes*) for one of the

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::model::{Catalog, Endpoint, Note, Rejected, SourceInfo, SourceKind, TagRef};
+use crate::model::{
+    Catalog, Endpoint, Inconsistency, Note, Rejected, SourceInfo, SourceKind, TagRef,
+};
 
 /// What reading rows produced.
 #[derive(Debug, Default)]
@@ -16,6 +18,7 @@ pub struct Collected {
     pub rejected: Vec<Rejected>,
     pub tag_refs: Vec<TagRef>,
     pub notes: Vec<Note>,
+    pub inconsistencies: Vec<Inconsistency>,
 }
 
 /// A file read into memory, with its identity.
@@ -92,6 +95,7 @@ pub(crate) fn finish_source(src: &SourceFile, kind: SourceKind, collected: Colle
         tag_refs: collected.tag_refs,
         rejected: collected.rejected,
         notes: collected.notes,
+        inconsistencies: collected.inconsistencies,
         ..Catalog::default()
     }
 }

@@ -7,24 +7,35 @@
 //! belongs), and a quoted cell can run over two lines. Rows are realigned
 //! and every endpoint of a realigned row carries a note saying so.
 
+use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source};
-use super::table::{Cell, CellAt, Col, Header, HeaderKind, TableCtx, TableReader, detect_header};
+use super::table::{
+    Cell, CellAt, Col, Header, HeaderKind, TableCtx, TableReader, detect_header, host_cell,
+    note_unread_columns,
+};
 use crate::error::{Error, Result};
-use crate::model::{Catalog, SourceKind};
+use crate::model::{Catalog, Note, Provenance, SourceKind};
 use crate::normalize::cell::parse_os_flag;
+use crate::normalize::text::{display_escape, non_blank};
 
-pub fn read(src: &SourceFile) -> Result<Catalog> {
+pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
     let text = src.text()?;
     let lines: Vec<&str> = text.lines().collect();
     let (title, version) = front_matter(&lines);
-    let mut out = Collected::default();
+    let mut page = Page::new(src, opts, title);
     let mut section = String::new();
-    let mut tables = 0;
+    // Text of the `> [!NOTE]` blocks since the last heading or table: it
+    // can say something of every row of the next table.
+    let mut note = String::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i].trim();
         if let Some(heading) = heading(line) {
             section = heading;
+            note.clear();
+        } else if let Some(quoted) = line.strip_prefix('>') {
+            note.push_str(quoted.trim());
+            note.push(' ');
         }
         let starts_table =
             line.starts_with('|') && lines.get(i + 1).is_some_and(|l| is_separator(l));
@@ -33,35 +44,147 @@ pub fn read(src: &SourceFile) -> Result<Catalog> {
             continue;
         }
         let header_cells = to_cells(split_row(line), i);
-        let body_start = i + 2;
-        let (rows, next) = gather_rows(&lines, body_start);
+        let (rows, next) = gather_rows(&lines, i + 2);
+        page.table(&section, &note, header_cells, rows)?;
+        note.clear();
         i = next;
-        let Some(HeaderKind::Endpoints(header)) = detect_header(&header_cells) else {
-            continue;
+    }
+    page.finish(version)
+}
+
+/// One page being read: what it has collected so far.
+struct Page<'a> {
+    src: &'a SourceFile,
+    opts: &'a ReadOptions,
+    title: String,
+    out: Collected,
+    tables: usize,
+    /// Streamlined connectivity: said by the page title or file name, or
+    /// by a `Type` / `OS` column (the standard tables have neither).
+    streamlined: bool,
+}
+
+impl<'a> Page<'a> {
+    fn new(src: &'a SourceFile, opts: &'a ReadOptions, title: String) -> Self {
+        let streamlined = format!("{title} {}", src.name)
+            .to_ascii_lowercase()
+            .contains("streamlined");
+        Page {
+            src,
+            opts,
+            title,
+            out: Collected::default(),
+            tables: 0,
+            streamlined,
+        }
+    }
+
+    /// Reads one Markdown table, or skips it when it is not an endpoint
+    /// table, or fails when it holds host names under a header no rule
+    /// recognises.
+    fn table(
+        &mut self,
+        section: &str,
+        note: &str,
+        header_cells: Vec<Cell>,
+        rows: Vec<(usize, String)>,
+    ) -> Result<()> {
+        let header = match detect_header(&header_cells) {
+            Some(HeaderKind::Endpoints(header)) => header,
+            Some(HeaderKind::Foreign) => return Ok(()),
+            None => return self.unknown_table(section, &header_cells, &rows),
         };
-        tables += 1;
-        let sheet = if section.is_empty() {
-            "table".to_string()
-        } else {
-            section.clone()
-        };
-        let ctx = TableCtx::new(&src.name, &sheet, &title);
+        self.tables += 1;
+        self.streamlined |= header
+            .index(Col::Required)
+            .is_some_and(|i| header.name(i).eq_ignore_ascii_case("type"))
+            || header.index(Col::OsList).is_some();
+        let sheet = if section.is_empty() { "table" } else { section };
+        let mut ctx = TableCtx::new(&self.src.name, sheet, &self.title);
+        ctx.table_note = non_blank(note);
+        let at = header_cells
+            .first()
+            .map(|c| c.at.clone())
+            .unwrap_or_default();
+        note_unread_columns(&ctx, &header, &at, &mut self.out);
         let mut reader = TableReader::new(&ctx, header);
         for (line_index, row_text) in rows {
             let (cells, notes) = realign(split_row(&row_text), reader.header());
-            reader.read_row(&to_cells(cells, line_index), &notes, &mut out);
+            reader.read_row(&to_cells(cells, line_index), &notes, &mut self.out);
         }
+        Ok(())
     }
-    if tables == 0 {
-        return Err(Error::NoTable {
-            path: src.path.clone(),
-            detail: "no Markdown table has an Endpoint/URL column".to_string(),
+
+    /// A table no header rule recognises: an error when any of its cells
+    /// holds host names (or a note, with `skip_unknown_tables`); nothing
+    /// when it is prose.
+    fn unknown_table(
+        &mut self,
+        section: &str,
+        header_cells: &[Cell],
+        rows: &[(usize, String)],
+    ) -> Result<()> {
+        let body: Vec<Vec<Cell>> = rows
+            .iter()
+            .map(|(line, text)| to_cells(split_row(text), *line))
+            .collect();
+        let Some(found) = std::iter::once(header_cells)
+            .chain(body.iter().map(Vec::as_slice))
+            .find_map(host_cell)
+        else {
+            return Ok(());
+        };
+        let line = header_cells
+            .first()
+            .and_then(|c| c.at.line)
+            .unwrap_or_default();
+        let header = display_escape(
+            &header_cells
+                .iter()
+                .map(|c| c.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+        let example = display_escape(&found.text);
+        if !self.opts.skip_unknown_tables {
+            return Err(Error::UnknownTable {
+                path: self.src.path.clone(),
+                place: format!("line {line}"),
+                header,
+                example,
+            });
+        }
+        self.out.notes.push(Note {
+            provenance: Provenance {
+                file: self.src.name.clone(),
+                sheet: non_blank(section),
+                line: Some(line),
+                ..Default::default()
+            },
+            message: format!(
+                "table skipped: its header ({header}) is not recognised, yet it holds host names (first: {example})"
+            ),
         });
+        Ok(())
     }
-    let mut catalog = finish_source(src, SourceKind::LearnTable, out);
-    catalog.sources[0].version = version;
-    catalog.sources[0].layout = Some("standard".to_string());
-    Ok(catalog)
+
+    fn finish(self, version: Option<String>) -> Result<Catalog> {
+        if self.tables == 0 {
+            return Err(Error::NoTable {
+                path: self.src.path.clone(),
+                detail: "no Markdown table has an Endpoint/URL column".to_string(),
+            });
+        }
+        let mut catalog = finish_source(self.src, SourceKind::LearnTable, self.out);
+        catalog.sources[0].version = version;
+        let layout = if self.streamlined {
+            "streamlined"
+        } else {
+            "standard"
+        };
+        catalog.sources[0].layout = Some(layout.to_string());
+        Ok(catalog)
+    }
 }
 
 /// The page title and `ms.date` (as `YYYY-MM-DD`) from the front matter.

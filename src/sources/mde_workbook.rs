@@ -14,10 +14,15 @@ use std::sync::LazyLock;
 
 use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 
+use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source};
-use super::table::{Cell, CellAt, CellProblem, HeaderKind, TableCtx, TableReader, detect_header};
+use super::table::{
+    Cell, CellAt, CellProblem, HeaderKind, TableCtx, TableReader, detect_header, host_cell,
+    note_unread_columns,
+};
 use crate::error::{Error, Result};
 use crate::model::{Catalog, Note, Provenance, SourceKind};
+use crate::normalize::text::{collapse_ws, display_escape};
 
 /// Refuse archives that would inflate past this: no real workbook is close.
 const MAX_UNCOMPRESSED: u64 = 256 * 1024 * 1024;
@@ -30,7 +35,7 @@ const MAX_COLUMNS: u32 = 256;
 type Grid = BTreeMap<u32, BTreeMap<u32, Cell>>;
 
 /// Reads a workbook.
-pub fn read(src: &SourceFile) -> Result<Catalog> {
+pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
     vet_archive(&src.path, &src.bytes)?;
     let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(&src.bytes[..])).map_err(|e| Error::NotXlsx {
         path: src.path.clone(),
@@ -59,8 +64,12 @@ pub fn read(src: &SourceFile) -> Result<Catalog> {
             dates.extend(change_log_dates(&grid));
             continue;
         }
-        let ctx = TableCtx::new(&src.name, &sheet, "");
-        tables += read_tables(&ctx, &grid, &mut out, &mut layout);
+        let ctx = SheetCtx {
+            table: TableCtx::new(&src.name, &sheet, ""),
+            path: &src.path,
+            skip_unknown: opts.skip_unknown_tables,
+        };
+        tables += read_tables(&ctx, &grid, &mut out, &mut layout)?;
     }
     if tables == 0 {
         return Err(Error::NoTable {
@@ -324,9 +333,21 @@ impl Layout {
 }
 
 /// Reads every table of a sheet; returns how many header rows with an
-/// endpoint column it found.
-fn read_tables(ctx: &TableCtx, grid: &Grid, out: &mut Collected, layout: &mut Layout) -> usize {
+/// endpoint column it found. Rows outside any endpoint table that hold
+/// host names fail the read (or, with `skip_unknown_tables`, leave a
+/// note): a table whose header no rule recognises must not vanish.
+fn read_tables(
+    sheet: &SheetCtx,
+    grid: &Grid,
+    out: &mut Collected,
+    layout: &mut Layout,
+) -> Result<usize> {
+    let ctx = &sheet.table;
     let mut reader: Option<TableReader> = None;
+    let mut foreign = false;
+    // The first filled row since the last header: the unknown table's
+    // header, if one turns up.
+    let mut orphan: Option<Vec<Cell>> = None;
     let mut found = 0;
     for cells in grid.values() {
         let row = dense(cells);
@@ -338,17 +359,78 @@ fn read_tables(ctx: &TableCtx, grid: &Grid, out: &mut Collected, layout: &mut La
                     .collect();
                 layout.streamlined |= names.iter().any(|n| n == "type" || n == "os");
                 layout.standard |= names.iter().any(|n| n.starts_with("required"));
+                let at = row
+                    .iter()
+                    .find(|c| !c.text.trim().is_empty())
+                    .map(|c| c.at.clone());
+                note_unread_columns(ctx, &header, &at.unwrap_or_default(), out);
                 reader = Some(TableReader::new(ctx, header));
+                (foreign, orphan) = (false, None);
             }
-            Some(HeaderKind::Foreign) => reader = None,
-            None => {
-                if let Some(r) = reader.as_mut() {
-                    r.read_row(&row, &[], out);
+            Some(HeaderKind::Foreign) => (reader, foreign) = (None, true),
+            None => match reader.as_mut() {
+                Some(r) => r.read_row(&row, &[], out),
+                None if foreign => {}
+                None => {
+                    if orphan.is_none() && row.iter().any(|c| !c.text.trim().is_empty()) {
+                        orphan = Some(row.clone());
+                    }
+                    if let Some(cell) = host_cell(&row) {
+                        sheet.unknown_table(orphan.as_deref().unwrap_or(&[]), cell, out)?;
+                        // One report per table: the rows below are its own.
+                        foreign = true;
+                    }
                 }
-            }
+            },
         }
     }
-    found
+    Ok(found)
+}
+
+/// A sheet being read, and what to do with a table nobody recognises.
+struct SheetCtx<'a> {
+    table: TableCtx,
+    path: &'a Path,
+    skip_unknown: bool,
+}
+
+impl SheetCtx<'_> {
+    fn unknown_table(&self, header: &[Cell], cell: &Cell, out: &mut Collected) -> Result<()> {
+        let header = display_escape(
+            &header
+                .iter()
+                .map(|c| collapse_ws(&c.text))
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+        let example = display_escape(&cell.text);
+        let cell_ref = cell.at.cell.clone().unwrap_or_default();
+        if !self.skip_unknown {
+            return Err(Error::UnknownTable {
+                path: self.path.to_path_buf(),
+                place: format!(
+                    "sheet {:?}, cell {cell_ref}",
+                    display_escape(&self.table.sheet)
+                ),
+                header,
+                example,
+            });
+        }
+        out.notes.push(Note {
+            provenance: Provenance {
+                file: self.table.file.clone(),
+                sheet: Some(self.table.sheet.clone()),
+                cell: cell.at.cell.clone(),
+                row: cell.at.row,
+                ..Default::default()
+            },
+            message: format!(
+                "table skipped: its header ({header}) is not recognised, yet it holds host names (first: {example})"
+            ),
+        });
+        Ok(())
+    }
 }
 
 /// A row as a vector indexed by column.

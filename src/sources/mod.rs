@@ -33,6 +33,9 @@ pub struct ReadOptions {
     /// Service tags to select beyond the default Defender ones.
     pub extra_tags: Vec<String>,
     pub prefix_rules: PrefixRules,
+    /// A table whose header is not recognised but which holds host names
+    /// is skipped with a catalog note instead of failing the read.
+    pub skip_unknown_tables: bool,
 }
 
 impl ReadOptions {
@@ -100,10 +103,10 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<Catalog> {
 /// anywhere, so a body can be vetted before it is published.
 pub fn read_body(src: SourceFile, opts: &ReadOptions) -> Result<Catalog> {
     match extension(&src.path).as_str() {
-        "xlsx" | "xlsm" => mde_workbook::read(&src),
-        "md" | "markdown" => learn_table::read(&src),
+        "xlsx" | "xlsm" => mde_workbook::read(&src, opts),
+        "md" | "markdown" => learn_table::read(&src, opts),
         "json" => read_json(&src, opts),
-        _ if src.bytes.starts_with(b"PK") => mde_workbook::read(&src),
+        _ if src.bytes.starts_with(b"PK") => mde_workbook::read(&src, opts),
         _ if src
             .bytes
             .iter()
@@ -116,7 +119,7 @@ pub fn read_body(src: SourceFile, opts: &ReadOptions) -> Result<Catalog> {
             .text()
             .is_ok_and(|t| t.contains("|-") || t.contains("| -")) =>
         {
-            learn_table::read(&src)
+            learn_table::read(&src, opts)
         }
         _ => Err(Error::UnknownSource {
             path: src.path.clone(),

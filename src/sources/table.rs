@@ -13,8 +13,8 @@ use regex::Regex;
 use super::file::Collected;
 
 use crate::model::{
-    Endpoint, Geography, HostPattern, Os, OsFlag, Product, Provenance, Rejected, Requirement,
-    Route, TagRef, TlsHandling,
+    Endpoint, Geography, HostPattern, Inconsistency, Note, Os, OsFlag, Product, Provenance,
+    Rejected, Requirement, Route, TagRef, TlsHandling,
 };
 use crate::normalize::cell::{parse_os_flag, parse_os_list, parse_ports, parse_requirement};
 use crate::normalize::text::{collapse_ws, display_escape, non_blank};
@@ -74,42 +74,115 @@ pub enum Col {
     Foreign,
 }
 
-/// Recognizes a header cell.
+/// Recognizes a header cell by what its words mean, not by one spelling:
+/// `Endpoint/URLs`, `Endpoint or URLs`, `URLs` and `Hostnames` all name the
+/// endpoint column; `Win 11/10/Server (Unified)` and `Windows 10, 11; Server
+/// 2022 …` both name the unified-agent Windows column. Microsoft renames
+/// columns between revisions of the same list, so a table must not vanish
+/// because a header gained a word.
 pub fn classify(text: &str) -> Option<Col> {
-    let key = collapse_ws(text).to_ascii_lowercase();
-    let key = key.trim_end_matches([':', '.']).replace(" / ", "/");
-    let col = match key.as_str() {
-        "service" | "services" => Col::Service,
-        "geography" | "region" => Col::Geography,
-        "category" => Col::Category,
-        "port" | "ports" | "tcp port" | "tcp ports" => Col::Port,
-        "endpoint/url" | "endpoint/urls" | "endpoints/urls" | "endpoint" | "endpoints" | "url"
-        | "urls" => Col::Endpoint,
-        "endpoint/url description" | "endpoint/urls description" | "description" => {
-            Col::Description
-        }
-        "required or optional" | "required/optional" | "type" | "required" => Col::Required,
-        "comments" | "comment" | "notes" => Col::Comments,
-        "os" | "operating system" | "operating systems" => Col::OsList,
-        "service tag name" | "service tag" => Col::TagName,
-        "mac" | "macos" => Col::Os(Os::Macos),
-        "linux" => Col::Os(Os::Linux),
-        "process" | "path" | "date" | "change log" => Col::Foreign,
-        k if k.starts_with("windows") => Col::Os(windows_family(k)?),
-        _ => return None,
+    let words = header_words(text);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let all_in = |set: &[&str]| !words.is_empty() && words.iter().all(|w| set.contains(w));
+    let has = |w: &str| words.contains(&w);
+    let col = if words.is_empty() {
+        return None;
+    } else if has("description") || (has("services") && has("included")) {
+        Col::Description
+    } else if has("tag") && (has("service") || has("name")) {
+        Col::TagName
+    } else if is_endpoint(&words) {
+        Col::Endpoint
+    } else if (has("service") || has("services")) && all_in(&["service", "services", "name"]) {
+        Col::Service
+    } else if all_in(&["geography", "region", "location", "geo"]) {
+        Col::Geography
+    } else if all_in(&["category"]) {
+        Col::Category
+    } else if all_in(&["port", "ports", "tcp", "number"]) {
+        Col::Port
+    } else if all_in(&["required", "optional", "or", "type"]) {
+        Col::Required
+    } else if all_in(&["comment", "comments", "note", "notes", "remarks"]) {
+        Col::Comments
+    } else if all_in(&[
+        "os",
+        "operating",
+        "system",
+        "systems",
+        "platform",
+        "platforms",
+    ]) {
+        Col::OsList
+    } else if all_in(&["process", "processes", "path", "date", "change", "log"]) {
+        Col::Foreign
+    } else {
+        Col::Os(os_family(&words)?)
     };
     Some(col)
 }
 
-fn windows_family(key: &str) -> Option<Os> {
-    if key.contains("mma") || key.contains("2008 r2") {
-        Some(Os::WindowsServerMma)
-    } else if key.contains("windows 7") {
-        Some(Os::WindowsLegacy)
-    } else if key.contains("windows 10") || key.contains("windows 11") {
-        Some(Os::Windows)
+/// A header's words: lower case, split at anything but letters, digits and
+/// the dot of `8.1`.
+fn header_words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `Endpoint/URL`, `Endpoint or URLs`, `URLs`, `Host names`, `FQDN`: only
+/// words that name a destination, at least one of them not a connective.
+fn is_endpoint(words: &[&str]) -> bool {
+    const CORE: [&str; 12] = [
+        "endpoint",
+        "endpoints",
+        "url",
+        "urls",
+        "host",
+        "hosts",
+        "hostname",
+        "hostnames",
+        "fqdn",
+        "fqdns",
+        "domain",
+        "domains",
+    ];
+    const GLUE: [&str; 4] = ["or", "and", "name", "names"];
+    words.iter().any(|w| CORE.contains(w))
+        && words.iter().all(|w| CORE.contains(w) || GLUE.contains(w))
+}
+
+/// The OS column a header names: MMA-based servers, Windows 7/8.1, the
+/// unified agent on Windows 10/11 and servers, macOS, Linux. A header that
+/// names two families (`Windows 7/10`) is not guessed at.
+fn os_family(words: &[&str]) -> Option<Os> {
+    let has = |w: &str| words.contains(&w);
+    let windows = words
+        .iter()
+        .any(|w| matches!(*w, "win" | "windows" | "server"));
+    let mut found = Vec::new();
+    if has("mac") || has("macos") {
+        found.push(Os::Macos);
+    }
+    if has("linux") {
+        found.push(Os::Linux);
+    }
+    if has("mma") || (windows && has("2008")) {
+        found.push(Os::WindowsServerMma);
     } else {
-        None
+        if windows && (has("7") || has("8.1")) {
+            found.push(Os::WindowsLegacy);
+        }
+        if windows && (has("10") || has("11") || has("unified")) {
+            found.push(Os::Windows);
+        }
+    }
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
     }
 }
 
@@ -180,6 +253,56 @@ impl Header {
     }
 }
 
+/// File extensions that follow a dot in prose and process tables
+/// (`MsSense.exe`, `Node.js`): such a word is not a host name.
+const FILE_EXTENSIONS: [&str; 20] = [
+    "exe", "dll", "sys", "msi", "cab", "ps1", "bat", "cmd", "txt", "log", "xml", "json", "zip",
+    "md", "xlsx", "csv", "ini", "cfg", "conf", "js",
+];
+
+/// Whether a cell holds host names or URLs and nothing else (at least one,
+/// each ending in a top-level label of letters). This is how a table whose
+/// header is not recognised is told apart from a change log or a list of
+/// processes: it is an endpoint table under a new name, and must not be
+/// dropped without a word.
+pub fn looks_like_hosts(text: &str) -> bool {
+    let tokens = split_cell(text);
+    !tokens.is_empty()
+        && tokens.iter().all(|t| {
+            parse_entry(t).is_ok_and(|e| {
+                let host = e.host.to_string();
+                let tld = host.rsplit('.').next().unwrap_or("");
+                host.contains('.')
+                    && tld.len() >= 2
+                    && tld.chars().all(|c| c.is_ascii_alphabetic())
+                    && !FILE_EXTENSIONS.contains(&tld)
+            })
+        })
+}
+
+/// The first cell of a row that [`looks_like_hosts`].
+pub fn host_cell(row: &[Cell]) -> Option<&Cell> {
+    row.iter()
+        .find(|c| c.problem.is_none() && looks_like_hosts(&c.text))
+}
+
+/// One catalog note per header cell no column rule recognises: its values
+/// are not read, and the catalog says so instead of dropping them quietly.
+pub fn note_unread_columns(ctx: &TableCtx, header: &Header, at: &CellAt, out: &mut Collected) {
+    for (i, col) in header.cols.iter().enumerate() {
+        let name = header.name(i);
+        if col.is_none() && !name.is_empty() {
+            out.notes.push(Note {
+                provenance: ctx.provenance(at, name),
+                message: format!(
+                    "column {:?} is not one egressgen reads; its values are ignored",
+                    display_escape(name)
+                ),
+            });
+        }
+    }
+}
+
 /// Facts about the table as a whole.
 #[derive(Clone, Debug)]
 pub struct TableCtx {
@@ -190,6 +313,9 @@ pub struct TableCtx {
     pub gov: bool,
     /// Admin portal URLs, needed by browsers rather than devices.
     pub portal: bool,
+    /// The note printed above the table (a Learn page's `> [!NOTE]`),
+    /// which can say something of every row.
+    pub table_note: Option<String>,
 }
 
 impl TableCtx {
@@ -205,6 +331,7 @@ impl TableCtx {
             sheet: sheet.to_string(),
             gov,
             portal,
+            table_note: None,
         }
     }
 
@@ -265,6 +392,32 @@ impl RowFacts {
     }
 }
 
+/// A row labelled with one data location whose host name belongs to
+/// another (Microsoft labels `automatedirstrprdaec0a…`, UAE Central, `AU`).
+/// Worldwide and Gov rows reach every site of their cloud, so nothing is
+/// lost there and nothing is reported.
+fn inconsistency(e: &Endpoint) -> Option<Inconsistency> {
+    if e.geography == Geography::worldwide() || e.geography.is_gov() {
+        return None;
+    }
+    let implied = Geography::implied_by(&e.host)?;
+    if e.geography.covers(&implied) {
+        return None;
+    }
+    let (labelled, host) = (e.geography.as_str(), e.host.to_string());
+    Some(Inconsistency {
+        message: format!(
+            "source inconsistency: {host} is labelled {labelled}, but its name is that of region {implied}; kept as published, so sites selecting {labelled} get it and sites selecting {implied} do not unless they allow it",
+            implied = implied.as_str()
+        ),
+        host,
+        labelled: e.geography.clone(),
+        implied,
+        clouds: e.clouds.clone(),
+        provenance: e.provenance.first().cloned().unwrap_or_default(),
+    })
+}
+
 /// Values a continuation row takes from the row above.
 #[derive(Clone, Debug, Default)]
 struct Carried {
@@ -279,9 +432,15 @@ pub struct TableReader<'a> {
     carried: Option<Carried>,
 }
 
+/// Microsoft's ways of saying a destination must not go through the
+/// proxy: "Direct Connection/Proxy bypass required" (standard pages,
+/// Comments; the Gov streamlined page, a note above the table) and "This
+/// service can't be used through a proxy" (streamlined, Description).
 static DIRECT_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)proxy\s*bypass\s+required|direct\s+connection\s+required")
-        .expect("static regex")
+    Regex::new(
+        r"(?i)proxy\s*bypass\s+required|direct\s+connection\s+required|can(?:'|’|no)t\s+be\s+used\s+through\s+a\s+proxy",
+    )
+    .expect("static regex")
 });
 
 impl<'a> TableReader<'a> {
@@ -352,6 +511,10 @@ impl<'a> TableReader<'a> {
                     }
                     let mut e = facts.endpoint(entry.host, entry.path, ports, prov.clone());
                     e.notes.extend(assumed);
+                    if let Some(found) = inconsistency(&e) {
+                        e.notes.push(found.message.clone());
+                        out.inconsistencies.push(found);
+                    }
                     out.endpoints.push(e);
                 }
                 Err(err) => out.rejected.push(Rejected {
@@ -376,7 +539,18 @@ impl<'a> TableReader<'a> {
         let category = non_blank(&get(Col::Category));
         let comments = non_blank(&get(Col::Comments));
         let geography = match self.header.index(Col::Geography) {
-            Some(_) => Geography::parse(&get(Col::Geography)),
+            Some(_) => {
+                let label = collapse_ws(&get(Col::Geography));
+                let g = Geography::parse(&label);
+                if label.contains('(') {
+                    notes.push(format!(
+                        "geography {:?} read as {}",
+                        display_escape(&label),
+                        g.as_str()
+                    ));
+                }
+                g
+            }
             // Sheets without a Geography column (the streamlined MMA sheet)
             // name the region in the Category: "... for Endpoint EU".
             None => match category.as_deref().and_then(Geography::from_category) {
@@ -397,10 +571,8 @@ impl<'a> TableReader<'a> {
                 Requirement::Unspecified
             }
         };
-        let route = match &comments {
-            Some(c) if DIRECT_ROUTE.is_match(c) => Route::Direct,
-            _ => Route::Proxy,
-        };
+        let description = non_blank(&get(Col::Description));
+        let route = self.route(comments.as_deref(), description.as_deref(), notes);
         RowFacts {
             product: self.product(service.as_deref(), category.as_deref()),
             clouds: geography.clouds(self.ctx.gov),
@@ -408,12 +580,39 @@ impl<'a> TableReader<'a> {
             os: self.os_flags(values, notes),
             required,
             category,
-            description: non_blank(&get(Col::Description)),
+            description,
             comments,
             service,
             route,
             notes: notes.clone(),
         }
+    }
+
+    /// Direct when the row's Comments or Description, or the note above
+    /// its table, says the proxy must be bypassed.
+    fn route(
+        &self,
+        comments: Option<&str>,
+        description: Option<&str>,
+        notes: &mut Vec<String>,
+    ) -> Route {
+        if comments.is_some_and(|c| DIRECT_ROUTE.is_match(c)) {
+            return Route::Direct;
+        }
+        if description.is_some_and(|d| DIRECT_ROUTE.is_match(d)) {
+            notes.push("direct route: the Description says no proxy".to_string());
+            return Route::Direct;
+        }
+        if self
+            .ctx
+            .table_note
+            .as_deref()
+            .is_some_and(|n| DIRECT_ROUTE.is_match(n))
+        {
+            notes.push("direct route: the note above the table says no proxy".to_string());
+            return Route::Direct;
+        }
+        Route::Proxy
     }
 
     fn os_flags(
@@ -605,5 +804,103 @@ impl<'a> TableReader<'a> {
             description,
             provenance,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every header spelling of Microsoft's files (classic, standard,
+    /// streamlined workbooks; standard and streamlined Learn pages,
+    /// commercial and Gov), and the renamings a next revision may bring.
+    #[test]
+    fn headers_are_recognised_by_meaning() {
+        use Col::*;
+        for (text, col) in [
+            ("Endpoint/URL", Endpoint),
+            ("Endpoint/URLs", Endpoint),
+            ("Endpoint or URLs ", Endpoint),
+            ("URLs", Endpoint),
+            ("URL", Endpoint),
+            ("Hostnames", Endpoint),
+            ("Host names", Endpoint),
+            ("FQDN", Endpoint),
+            ("Endpoint/URL Description ", Description),
+            ("Endpoint or URL Description", Description),
+            ("Description", Description),
+            ("Defender for Endpoint services included", Description),
+            ("Service Tag Name", TagName),
+            ("Service ", Service),
+            ("Geography", Geography),
+            ("Category", Category),
+            ("Port ", Port),
+            ("TCP ports", Port),
+            ("Required or Optional", Required),
+            ("Required / Optional", Required),
+            ("Required/Optional", Required),
+            ("Required", Required),
+            ("Type", Required),
+            ("Comments", Comments),
+            ("Comment", Comments),
+            ("OS", OsList),
+            ("Windows 10 / Server 2019", Os(crate::model::Os::Windows)),
+            (
+                "Windows 10, 11; Server 2022, 2019, 2016 (Unified Agent); Server 2012 R2 (Unified Agent)",
+                Os(crate::model::Os::Windows),
+            ),
+            ("Win 11/10/Server (Unified)", Os(crate::model::Os::Windows)),
+            ("Windows 7 / 8.1", Os(crate::model::Os::WindowsLegacy)),
+            ("Win 7/8.1", Os(crate::model::Os::WindowsLegacy)),
+            (
+                "Windows Server 2008 R2 / 2012 R2 / 2016",
+                Os(crate::model::Os::WindowsServerMma),
+            ),
+            (
+                "Windows Server 2008 R2, 2012 R2, 2016 (MMA Based)",
+                Os(crate::model::Os::WindowsServerMma),
+            ),
+            ("Server (MMA)", Os(crate::model::Os::WindowsServerMma)),
+            ("Mac", Os(crate::model::Os::Macos)),
+            ("Linux", Os(crate::model::Os::Linux)),
+            ("Date", Foreign),
+            ("Change Log", Foreign),
+            ("Process", Foreign),
+        ] {
+            assert_eq!(classify(text), Some(col), "{text:?}");
+        }
+        // Data cells and ambiguous names are not headers.
+        for text in [
+            "Yes",
+            "443",
+            "Windows",
+            "Windows 7/10",
+            "Name",
+            "",
+            "Common",
+        ] {
+            assert_eq!(classify(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn host_cells_are_told_from_prose_and_processes() {
+        for yes in [
+            "a.example.com",
+            "*.ziel.example.com\nziel2.example.com",
+            "https://x.example.com/config/v1",
+        ] {
+            assert!(looks_like_hosts(yes), "{yes:?}");
+        }
+        for no in [
+            "",
+            "MsSense.exe",
+            "Node.js",
+            "Windows 8.1",
+            "Core Defender for Endpoint services.",
+            "a.example.com and more",
+        ] {
+            assert!(!looks_like_hosts(no), "{no:?}");
+        }
     }
 }
