@@ -68,9 +68,9 @@ fn assert_valid(json: &str) {
 #[test]
 fn baseline_is_shown_without_sources() {
     let table = stdout(&egressgen(&["catalog"]));
-    // The seven files and tables of the baseline, plus the TLS guidance and
+    // The eight files and tables of the baseline, plus the TLS guidance and
     // the service-tag hosts that join every catalog.
-    assert!(table.starts_with("# sources (9)"), "{}", &table[..200]);
+    assert!(table.starts_with("# sources (10)"), "{}", &table[..200]);
     assert!(table.contains("builtin:tls-guidance"));
     assert!(table.contains("builtin:tag-hosts"));
     assert!(table.contains("# service-tag hosts (5)"));

@@ -361,7 +361,7 @@ fn explain_allowed_hosts() {
         m["provenance"][0]["file"]
             .as_str()
             .unwrap()
-            .ends_with(".urltables.md")
+            .ends_with(".learn.md")
     );
     assert_eq!(m["backends"][0]["backend"], "plain");
     assert_eq!(

@@ -420,3 +420,79 @@ fn an_au_site_gets_the_au_labelled_uae_hosts_with_the_same_report() {
     assert!(!eu_loss.contains("inconsistenc"));
     assert!(!eu_err.contains("inconsistency"));
 }
+
+#[test]
+fn the_baseline_serves_a_streamlined_gov_site_offline() {
+    use egressgen::policy::resolve;
+    use egressgen::ruleset::Ruleset;
+    let r = Ruleset::parse(
+        "name = \"gcc-streamlined\"\n[scope]\ncloud = \"gcc\"\nconnectivity = \"streamlined\"\n",
+        Path::new("gcc.toml"),
+    )
+    .unwrap();
+    let catalog = egressgen::load_catalog(&[], &Default::default()).unwrap();
+    let p = resolve(&catalog, &r.site);
+    let hosts: BTreeSet<String> = p.entries.iter().map(|e| e.host.to_string()).collect();
+    assert!(
+        hosts.contains("*.endpoint.security.microsoft.us"),
+        "{hosts:?}"
+    );
+    assert!(hosts.contains("unitedstates4.ss.wd.microsoft.us"));
+    // GCC Mod is GCC: its Linux configuration host is this site's...
+    assert!(hosts.contains("gccmod.ecs.office.com"));
+    // ...and the other Gov clouds' own hosts are not.
+    assert!(!hosts.contains("unitedstates1.ss.wd.microsoft.us"));
+    assert!(!hosts.contains("config.ecs.dod.teams.microsoft.us"));
+    assert!(
+        !hosts
+            .iter()
+            .any(|h| h.ends_with("endpoint.security.microsoft.com"))
+    );
+    // Every entry comes from a streamlined source or a built-in table.
+    let layouts: BTreeMap<&str, Option<&str>> = catalog
+        .sources
+        .iter()
+        .map(|s| (s.file.as_str(), s.layout.as_deref()))
+        .collect();
+    for e in &p.entries {
+        for prov in &e.provenance {
+            let layout = layouts.get(prov.file.as_str()).copied().flatten();
+            assert!(
+                layout.is_none() || layout == Some("streamlined"),
+                "{} from {} ({layout:?})",
+                e.host,
+                prov.file
+            );
+        }
+    }
+    // The baseline records the versions it was built from.
+    let versions: BTreeSet<(String, Option<String>)> = catalog
+        .sources
+        .iter()
+        .filter(|s| s.file.ends_with(".md"))
+        .map(|s| (s.file.clone(), s.version.clone()))
+        .collect();
+    let v = |f: &str, d: &str| (f.to_string(), Some(d.to_string()));
+    assert_eq!(
+        versions,
+        [
+            v(
+                "standard-device-connectivity-urls-commercial.learn.md",
+                "2026-03-11"
+            ),
+            v(
+                "standard-device-connectivity-urls-gov.urltables.md",
+                "2025-10-16"
+            ),
+            v(
+                "streamlined-device-connectivity-urls-commercial.learn.md",
+                "2025-12-25"
+            ),
+            v(
+                "streamlined-device-connectivity-urls-gov.learn.md",
+                "2025-12-25"
+            ),
+        ]
+        .into()
+    );
+}

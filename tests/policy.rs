@@ -198,18 +198,14 @@ fn two_workspace_ids_give_exactly_six_mma_hosts() {
             .iter()
             .any(|h| h.contains('*') && h.contains("opinsights"))
     );
-    // The workbook's wildcard rows are folded into the resolved hosts.
+    // The Learn page's wildcard rows are folded into the resolved hosts.
     let ods = p
         .entries
         .iter()
         .find(|e| e.host.to_string() == format!("{a}.ods.opinsights.azure.com"))
         .unwrap();
     assert!(ods.provenance.iter().any(|p| p.file == "builtin:mma"));
-    assert!(
-        ods.provenance
-            .iter()
-            .any(|p| p.file.ends_with(".urltables.md"))
-    );
+    assert!(ods.provenance.iter().any(|p| p.file.ends_with(".learn.md")));
     assert!(p.report.unresolved.is_empty());
     assert_no_cover(&p);
 }

@@ -14,10 +14,15 @@ const BASELINE_JSON: &str = include_str!("../../data/baseline.json");
 
 /// The files the baseline is built from, relative to the shared data
 /// directory, in the order they are read. `builtin:` entries are ours.
-pub const BASELINE_SOURCES: [&str; 7] = [
-    "mde/standard-device-connectivity-urls-commercial.urltables.md",
+/// Each list is in its newest published version only (standard
+/// commercial 2026-03-11, standard Gov 2025-10-16, streamlined commercial
+/// and Gov 2025-12-25): an older version of the same list would bring back
+/// hosts Microsoft has since removed.
+pub const BASELINE_SOURCES: [&str; 8] = [
+    "mde/standard-device-connectivity-urls-commercial.learn.md",
     "mde/standard-device-connectivity-urls-gov.urltables.md",
-    "mde/mde-streamlined-urls-commercial.xlsx",
+    "mde/streamlined-device-connectivity-urls-commercial.learn.md",
+    "mde/streamlined-device-connectivity-urls-gov.learn.md",
     "servicetags/ServiceTags_Public_20251013.json",
     "servicetags/ServiceTags_AzureGovernment_20251013.json",
     "builtin:mma",
