@@ -21,6 +21,7 @@ fn fetcher(retries: u32) -> Fetcher {
         backoff: Duration::from_millis(10),
         max_wait: Duration::from_secs(5),
         max_body: 1000,
+        ..Default::default()
     })
     .unwrap()
 }
@@ -162,8 +163,8 @@ fn only_allowed_hosts_are_contacted_redirects_included() {
     );
     let err = fetcher(3).get(&s.url("/moved"), None).unwrap_err();
     match &err {
-        FetchError::ForeignHost { host, .. } => {
-            assert_eq!(host, "download.example.invalid (a redirect)")
+        FetchError::Redirect { why, .. } => {
+            assert!(why.starts_with("to download.example.invalid,"), "{why}")
         }
         other => panic!("{other}"),
     }
@@ -249,4 +250,88 @@ fn an_unasked_304_and_an_endless_retry_after_are_errors() {
     let err = fetcher(3).get(&s.url("/forever"), None).unwrap_err();
     assert!(matches!(err, FetchError::WaitTooLong { .. }), "{err}");
     assert_eq!(s.seen("/forever").len(), 1);
+}
+
+#[test]
+fn a_redirect_stays_on_the_host_asked_for_unless_configured() {
+    // Both names are loopback and both allowed: the request may go to
+    // either, but an answer from one may not send it to the other.
+    let s = Server::start();
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    s.route(
+        "/hop",
+        vec![Reply::with_header(
+            302,
+            "Location",
+            &format!("http://localhost:{port}/there"),
+        )],
+    );
+    s.route("/there", vec![Reply::ok(b"there")]);
+    let config = |extra: Vec<String>| FetchConfig {
+        allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
+        redirect_hosts: extra,
+        proxy: ProxyChoice::Direct,
+        timeout: Duration::from_secs(2),
+        retries: 0,
+        ..Default::default()
+    };
+    let err = Fetcher::new(config(vec![]))
+        .unwrap()
+        .get(&s.url("/hop"), None)
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::Redirect { why, .. } if why.starts_with("to localhost,")),
+        "{err}"
+    );
+    assert!(s.seen("/there").is_empty());
+    let got = Fetcher::new(config(vec!["localhost".into()]))
+        .unwrap()
+        .get(&s.url("/hop"), None)
+        .unwrap();
+    assert_eq!(body(got), b"there");
+}
+
+#[test]
+fn a_trickling_body_is_cut_off_at_the_timeout() {
+    let s = Server::start();
+    // 30 bytes, one every 100 ms: 3 s in all, never 1 s of silence.
+    s.route(
+        "/trickle",
+        vec![Reply::Trickle {
+            body: vec![b't'; 30],
+            every: Duration::from_millis(100),
+        }],
+    );
+    let started = std::time::Instant::now();
+    let err = fetcher(0).get(&s.url("/trickle"), None).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, FetchError::Transport { .. }), "{err}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
+
+#[test]
+fn retries_stop_at_the_source_deadline() {
+    let s = Server::start();
+    s.route("/busy", vec![Reply::with_header(503, "Retry-After", "1")]);
+    let f = Fetcher::new(FetchConfig {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        proxy: ProxyChoice::Direct,
+        timeout: Duration::from_millis(500),
+        retries: 50,
+        max_wait: Duration::from_secs(5),
+        deadline: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = f.get(&s.url("/busy"), None).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, FetchError::Deadline { deadline, .. } if deadline == Duration::from_secs(3)),
+        "{err}"
+    );
+    assert!(took <= Duration::from_secs(3), "took {took:?}");
+    // One attempt, then a 1 s wait per further attempt that still fits.
+    let tries = s.seen("/busy").len();
+    assert!((2..=3).contains(&tries), "{tries} attempts");
 }

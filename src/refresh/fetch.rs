@@ -31,11 +31,20 @@ pub enum ProxyChoice {
 /// The limits of one fetcher.
 #[derive(Clone, Debug)]
 pub struct FetchConfig {
-    /// Hosts requests and redirects may go to (exact names, lower case).
+    /// Hosts requests may go to (exact names, lower case).
     pub allowed_hosts: Vec<String>,
+    /// Hosts a redirect may lead to besides the host of the URL asked for
+    /// (each must also be allowed). Empty: a source's redirects stay on
+    /// its own host, so one source's answer cannot send a request to the
+    /// host of another.
+    pub redirect_hosts: Vec<String>,
     pub proxy: ProxyChoice,
-    /// For one request, connection to last byte.
+    /// For one attempt, connection to last byte: a server that trickles
+    /// its body byte by byte is cut off too.
     pub timeout: Duration,
+    /// For one fetch, every attempt and wait included: what a timer's run
+    /// spends on one source at most.
+    pub deadline: Duration,
     pub connect_timeout: Duration,
     /// Attempts after the first.
     pub retries: u32,
@@ -52,8 +61,10 @@ impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
             allowed_hosts: Vec::new(),
+            redirect_hosts: Vec::new(),
             proxy: ProxyChoice::Environment,
             timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(15),
             retries: 3,
             backoff: Duration::from_secs(2),
@@ -88,6 +99,10 @@ pub enum Fetched {
 pub enum FetchError {
     #[error("{url}: {host} is not a host this source is fetched from")]
     ForeignHost { url: String, host: String },
+    #[error("{url}: redirect refused: {why}")]
+    Redirect { url: String, why: String },
+    #[error("{url}: no answer within the {deadline:?} allowed for this source (retries included)")]
+    Deadline { url: String, deadline: Duration },
     #[error("{url}: answered {status}")]
     Status { url: String, status: u16 },
     #[error("{url}: the body is larger than {limit} bytes")]
@@ -131,17 +146,20 @@ pub struct Fetcher {
 impl Fetcher {
     pub fn new(config: FetchConfig) -> Result<Fetcher, FetchError> {
         install_crypto_provider();
-        let allowed = config.allowed_hosts.clone();
+        let (allowed, extra) = (config.allowed_hosts.clone(), config.redirect_hosts.clone());
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
-                return attempt.error("more than 5 redirects");
+                return attempt.error(RefusedRedirect("more than 5 redirects".into()));
             }
-            match attempt.url().host_str() {
-                Some(h) if is_allowed(&allowed, h) => attempt.follow(),
-                host => {
-                    let host = host.unwrap_or("(no host)").to_string();
-                    attempt.error(ForeignRedirect(host))
+            let verdict = match (attempt.previous().first(), attempt.previous().last()) {
+                (Some(first), Some(prev)) => {
+                    redirect_verdict(first, prev, attempt.url(), &allowed, &extra)
                 }
+                _ => Err("a redirect without a request".to_string()),
+            };
+            match verdict {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(RefusedRedirect(why)),
             }
         });
         let mut builder = Client::builder()
@@ -168,6 +186,7 @@ impl Fetcher {
     /// GET `url`, conditional on `known` when given, with retries.
     pub fn get(&self, url: &str, known: Option<&Validators>) -> Result<Fetched, FetchError> {
         self.check_host(url)?;
+        let started = std::time::Instant::now();
         let mut wait = self.config.backoff;
         let mut attempt = 0;
         loop {
@@ -196,6 +215,14 @@ impl Fetcher {
                     max: self.config.max_wait,
                 });
             }
+            // The wait and a whole attempt must fit in what is left.
+            let needed = pause.saturating_add(self.config.timeout);
+            if started.elapsed().saturating_add(needed) > self.config.deadline {
+                return Err(FetchError::Deadline {
+                    url: url.to_string(),
+                    deadline: self.config.deadline,
+                });
+            }
             tracing::warn!(url, attempt, error = %err, wait_ms = pause.as_millis() as u64, "retrying");
             std::thread::sleep(pause);
             wait = wait.saturating_mul(2).min(self.config.max_wait);
@@ -208,6 +235,7 @@ impl Fetcher {
         url: &str,
         known: Option<&Validators>,
     ) -> (Result<Fetched, FetchError>, Option<Duration>) {
+        let started = std::time::Instant::now();
         let mut request = self.client.get(url);
         if let Some(v) = known {
             if let Some(etag) = &v.etag {
@@ -235,10 +263,17 @@ impl Fetcher {
             };
             return (Err(err), asked);
         }
-        (self.body(url, response), None)
+        (self.body(url, response, started), None)
     }
 
-    fn body(&self, url: &str, response: Response) -> Result<Fetched, FetchError> {
+    /// Reads the body in pieces, stopping at the size limit or when the
+    /// attempt's time is up, whatever the server's pace.
+    fn body(
+        &self,
+        url: &str,
+        mut response: Response,
+        started: std::time::Instant,
+    ) -> Result<Fetched, FetchError> {
         let limit = self.config.max_body;
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
@@ -257,15 +292,31 @@ impl Fetcher {
             last_modified: header_text(headers, LAST_MODIFIED),
         };
         let mut bytes = Vec::new();
-        response
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| FetchError::Transport {
-                url: url.to_string(),
-                detail: format!("the body broke off after {} bytes: {e}", bytes.len()),
-            })?;
-        if bytes.len() as u64 > limit {
-            return Err(too_large());
+        let mut piece = vec![0u8; 64 * 1024];
+        loop {
+            let n = response
+                .read(&mut piece)
+                .map_err(|e| FetchError::Transport {
+                    url: url.to_string(),
+                    detail: format!("the body broke off after {} bytes: {e}", bytes.len()),
+                })?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&piece[..n]);
+            if bytes.len() as u64 > limit {
+                return Err(too_large());
+            }
+            if started.elapsed() > self.config.timeout {
+                return Err(FetchError::Transport {
+                    url: url.to_string(),
+                    detail: format!(
+                        "the body was still coming after {:?} ({} bytes)",
+                        self.config.timeout,
+                        bytes.len()
+                    ),
+                });
+            }
         }
         Ok(Fetched::Body { bytes, validators })
     }
@@ -285,13 +336,13 @@ impl Fetcher {
     }
 
     fn transport(&self, url: &str, e: &reqwest::Error) -> FetchError {
-        // A refused redirect is not transient: say which host it was.
+        // A refused redirect is not transient: say why.
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(s) = source {
-            if let Some(ForeignRedirect(host)) = s.downcast_ref::<ForeignRedirect>() {
-                return FetchError::ForeignHost {
+            if let Some(RefusedRedirect(why)) = s.downcast_ref::<RefusedRedirect>() {
+                return FetchError::Redirect {
                     url: url.to_string(),
-                    host: format!("{host} (a redirect)"),
+                    why: why.clone(),
                 };
             }
             source = s.source();
@@ -310,15 +361,45 @@ impl Fetcher {
 
 /// The redirect policy's refusal, found again in the error's sources.
 #[derive(Debug)]
-struct ForeignRedirect(String);
+struct RefusedRedirect(String);
 
-impl std::fmt::Display for ForeignRedirect {
+impl std::fmt::Display for RefusedRedirect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "redirect to {}, which is not an allowed host", self.0)
+        f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for ForeignRedirect {}
+impl std::error::Error for RefusedRedirect {}
+
+/// Whether a redirect from `prev` (on the way from `first`, the URL asked
+/// for) to `next` may be followed: http or https only, never from https
+/// down to http, and to the host asked for or one of `extra`, which must
+/// also be allowed.
+fn redirect_verdict(
+    first: &reqwest::Url,
+    prev: &reqwest::Url,
+    next: &reqwest::Url,
+    allowed: &[String],
+    extra: &[String],
+) -> Result<(), String> {
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(format!("to a {} URL", next.scheme()));
+    }
+    if prev.scheme() == "https" && next.scheme() == "http" {
+        return Err(format!("from https down to http ({})", next.as_str()));
+    }
+    let host = next.host_str().unwrap_or("");
+    let same = first
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(host));
+    if (same || is_allowed(extra, host)) && is_allowed(allowed, host) {
+        Ok(())
+    } else {
+        Err(format!(
+            "to {host}, which is not the host asked for nor one this source may be redirected to"
+        ))
+    }
+}
 
 fn is_allowed(allowed: &[String], host: &str) -> bool {
     allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
@@ -370,4 +451,42 @@ fn install_crypto_provider() {
         // Another part of the process may have installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> reqwest::Url {
+        reqwest::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn redirects_never_go_down_to_http_or_to_another_host() {
+        let allowed = ["a.example".to_string(), "b.example".to_string()];
+        let first = url("https://a.example/x");
+        let verdict = |next: &str, extra: &[String]| {
+            redirect_verdict(&first, &first, &url(next), &allowed, extra)
+        };
+        assert_eq!(verdict("https://a.example/y", &[]), Ok(()));
+        assert!(
+            verdict("http://a.example/y", &[])
+                .unwrap_err()
+                .contains("down to http")
+        );
+        assert!(verdict("https://b.example/y", &[]).is_err());
+        assert_eq!(
+            verdict("https://b.example/y", &["b.example".into()]),
+            Ok(())
+        );
+        // Named as a redirect target but not allowed: still refused.
+        assert!(verdict("https://c.example/y", &["c.example".into()]).is_err());
+        assert!(verdict("ftp://a.example/y", &[]).is_err());
+        // Plain http may move to https.
+        let plain = url("http://a.example/x");
+        assert_eq!(
+            redirect_verdict(&plain, &plain, &url("https://a.example/x"), &allowed, &[]),
+            Ok(())
+        );
+    }
 }

@@ -247,14 +247,15 @@ fn service_tags(
         });
     };
     let file = format!("ServiceTags_{}_", cloud.file());
-    let link = find_link(&String::from_utf8_lossy(&bytes), &file).ok_or_else(|| {
-        FetchError::Transport {
-            url: page_url.clone(),
-            detail: format!(
-                "no dated file this week, and the download page links no {file}YYYYMMDD.json"
-            ),
-        }
-    })?;
+    let link =
+        find_link(&String::from_utf8_lossy(&bytes), &file, &bases.download).ok_or_else(|| {
+            FetchError::Transport {
+                url: page_url.clone(),
+                detail: format!(
+                    "no dated file this week, and the download page links no {file}YYYYMMDD.json"
+                ),
+            }
+        })?;
     let fetched = fetcher.get(&link, None)?;
     Ok(Got {
         url: link,
@@ -263,14 +264,18 @@ fn service_tags(
     })
 }
 
-/// The first `https://…/ServiceTags_<cloud>_YYYYMMDD.json` on a page.
-fn find_link(page: &str, file: &str) -> Option<String> {
+/// The first link to `<download base>/…/ServiceTags_<cloud>_YYYYMMDD.json`
+/// on a page. A link to any other place (another host, plain http when the
+/// base is https) is not taken: a changed or tampered page must not choose
+/// where the file comes from.
+fn find_link(page: &str, file: &str, download_base: &str) -> Option<String> {
+    let prefix = format!("{}/", download_base.trim_end_matches('/'));
     static LINK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"https?://[A-Za-z0-9.:/_-]+/(ServiceTags_[A-Za-z]+_\d{8}\.json)"#)
             .expect("constant regex")
     });
     LINK.captures_iter(page)
-        .find(|c| c[1].starts_with(file))
+        .find(|c| c[1].starts_with(file) && c[0].starts_with(&prefix))
         .map(|c| c[0].to_string())
 }
 
@@ -382,14 +387,28 @@ mod tests {
 
     #[test]
     fn the_download_page_link_is_found() {
+        let base = "https://download.microsoft.com";
         let page = r#"<a href="https://download.microsoft.com/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63/ServiceTags_Public_20251117.json">"#;
         assert_eq!(
-            find_link(page, "ServiceTags_Public_").as_deref(),
+            find_link(page, "ServiceTags_Public_", base).as_deref(),
             Some(
                 "https://download.microsoft.com/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63/ServiceTags_Public_20251117.json"
             )
         );
-        assert_eq!(find_link(page, "ServiceTags_China_"), None);
+        assert_eq!(find_link(page, "ServiceTags_China_", base), None);
+        // Links elsewhere are passed over, even when listed first.
+        let page = r#"http://download.microsoft.com/d/ServiceTags_Public_20251117.json
+            https://download.microsoft.com.evil.example/d/ServiceTags_Public_20251117.json
+            https://mirror.example/d/ServiceTags_Public_20251117.json
+            https://download.microsoft.com/d/ServiceTags_Public_20251110.json"#;
+        assert_eq!(
+            find_link(page, "ServiceTags_Public_", base).as_deref(),
+            Some("https://download.microsoft.com/d/ServiceTags_Public_20251110.json")
+        );
+        assert_eq!(
+            find_link(page, "ServiceTags_Public_", "https://other.example"),
+            None
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum Reply {
     Stall(Duration),
     /// A body without Content-Length (chunked), for size limits.
     Chunked(Vec<u8>),
+    /// 200 with Content-Length, then the body one byte at a time with a
+    /// pause before each: a server slower than any timeout, but never
+    /// silent long enough for a read timeout.
+    Trickle { body: Vec<u8>, every: Duration },
 }
 
 impl Reply {
@@ -158,9 +162,10 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
 /// The body bytes `answer` sends for this reply.
 fn body_len(reply: &Reply, request: &BTreeMap<String, String>) -> usize {
     match reply {
-        Reply::Answer { body, .. } | Reply::Truncated { body, .. } | Reply::Chunked(body) => {
-            body.len()
-        }
+        Reply::Answer { body, .. }
+        | Reply::Truncated { body, .. }
+        | Reply::Chunked(body)
+        | Reply::Trickle { body, .. } => body.len(),
         Reply::Conditional { etag, body } => {
             if request.get("if-none-match") == Some(etag) {
                 0
@@ -209,6 +214,15 @@ fn answer(stream: &mut TcpStream, reply: &Reply, request: &BTreeMap<String, Stri
             let _ = stream.write_all(body);
         }
         Reply::Stall(d) => std::thread::sleep(*d),
+        Reply::Trickle { body, every } => {
+            let _ = stream.write_all(head(200, &[], Some(body.len())).as_bytes());
+            for b in body {
+                std::thread::sleep(*every);
+                if stream.write_all(&[*b]).is_err() {
+                    return;
+                }
+            }
+        }
         Reply::Chunked(body) => {
             let te = vec![("Transfer-Encoding".to_string(), "chunked".to_string())];
             let _ = stream.write_all(head(200, &te, None).as_bytes());
