@@ -335,3 +335,38 @@ fn retries_stop_at_the_source_deadline() {
     let tries = s.seen("/busy").len();
     assert!((2..=3).contains(&tries), "{tries} attempts");
 }
+
+#[test]
+fn credentials_in_a_url_are_never_shown() {
+    let s = Server::start();
+    s.route("/private", vec![Reply::status(404)]);
+    let with_secret = s.base.replace("http://", "http://mirror:s3cret@");
+    let err = fetcher(0)
+        .get(&format!("{with_secret}/private"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("s3cret") && !err.contains("mirror"), "{err}");
+    assert!(err.contains("http://***@127.0.0.1:"), "{err}");
+    // The credentials were sent, as basic authentication.
+    let seen = s.seen("/private");
+    assert!(seen[0].headers["authorization"].starts_with("Basic "));
+    // A transport error names the URL through reqwest too.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let err = fetcher(0)
+        .get(&format!("http://mirror:s3cret@127.0.0.1:{port}/x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("s3cret"), "{err}");
+    // A proxy given with credentials is not echoed either.
+    let err = Fetcher::new(FetchConfig {
+        proxy: ProxyChoice::Url("http://user:s3cret@[::1".into()),
+        ..Default::default()
+    })
+    .err()
+    .expect("a malformed proxy URL is refused")
+    .to_string();
+    assert!(err.starts_with("cannot set up the HTTP client: --proxy ***@"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}

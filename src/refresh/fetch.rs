@@ -172,7 +172,13 @@ impl Fetcher {
             ProxyChoice::Direct => builder.no_proxy(),
             ProxyChoice::Url(url) => {
                 let proxy = reqwest::Proxy::all(url)
-                    .map_err(|e| FetchError::Setup(format!("--proxy {url}: {e}")))?
+                    .map_err(|e| {
+                        FetchError::Setup(format!(
+                            "--proxy {}: {}",
+                            shown_url(url),
+                            redact(&e.to_string(), url)
+                        ))
+                    })?
                     .no_proxy(reqwest::NoProxy::from_env());
                 builder.proxy(proxy)
             }
@@ -197,7 +203,7 @@ impl Fetcher {
                 Err(e) if !e.transient() || attempt > self.config.retries => {
                     return Err(if attempt > 1 && e.transient() {
                         FetchError::GaveUp {
-                            url: url.to_string(),
+                            url: shown_url(url),
                             attempts: attempt,
                             last: Box::new(e),
                         }
@@ -210,7 +216,7 @@ impl Fetcher {
             let pause = asked.unwrap_or(wait);
             if pause > self.config.max_wait {
                 return Err(FetchError::WaitTooLong {
-                    url: url.to_string(),
+                    url: shown_url(url),
                     wait: pause,
                     max: self.config.max_wait,
                 });
@@ -219,11 +225,11 @@ impl Fetcher {
             let needed = pause.saturating_add(self.config.timeout);
             if started.elapsed().saturating_add(needed) > self.config.deadline {
                 return Err(FetchError::Deadline {
-                    url: url.to_string(),
+                    url: shown_url(url),
                     deadline: self.config.deadline,
                 });
             }
-            tracing::warn!(url, attempt, error = %err, wait_ms = pause.as_millis() as u64, "retrying");
+            tracing::warn!(url = %shown_url(url), attempt, error = %err, wait_ms = pause.as_millis() as u64, "retrying");
             std::thread::sleep(pause);
             wait = wait.saturating_mul(2).min(self.config.max_wait);
         }
@@ -258,7 +264,7 @@ impl Fetcher {
         if !status.is_success() {
             let asked = retry_after(response.headers());
             let err = FetchError::Status {
-                url: url.to_string(),
+                url: shown_url(url),
                 status: status.as_u16(),
             };
             return (Err(err), asked);
@@ -276,7 +282,7 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         let limit = self.config.max_body;
         let too_large = || FetchError::TooLarge {
-            url: url.to_string(),
+            url: shown_url(url),
             limit,
         };
         let headers = response.headers();
@@ -297,7 +303,7 @@ impl Fetcher {
             let n = response
                 .read(&mut piece)
                 .map_err(|e| FetchError::Transport {
-                    url: url.to_string(),
+                    url: shown_url(url),
                     detail: format!("the body broke off after {} bytes: {e}", bytes.len()),
                 })?;
             if n == 0 {
@@ -309,7 +315,7 @@ impl Fetcher {
             }
             if started.elapsed() > self.config.timeout {
                 return Err(FetchError::Transport {
-                    url: url.to_string(),
+                    url: shown_url(url),
                     detail: format!(
                         "the body was still coming after {:?} ({} bytes)",
                         self.config.timeout,
@@ -323,13 +329,13 @@ impl Fetcher {
 
     fn check_host(&self, url: &str) -> Result<(), FetchError> {
         let parsed = reqwest::Url::parse(url).map_err(|e| FetchError::Transport {
-            url: url.to_string(),
+            url: shown_url(url),
             detail: format!("not a URL: {e}"),
         })?;
         match parsed.host_str() {
             Some(h) if is_allowed(&self.config.allowed_hosts, h) => Ok(()),
             host => Err(FetchError::ForeignHost {
-                url: url.to_string(),
+                url: shown_url(url),
                 host: host.unwrap_or("(no host)").to_string(),
             }),
         }
@@ -341,7 +347,7 @@ impl Fetcher {
         while let Some(s) = source {
             if let Some(RefusedRedirect(why)) = s.downcast_ref::<RefusedRedirect>() {
                 return FetchError::Redirect {
-                    url: url.to_string(),
+                    url: shown_url(url),
                     why: why.clone(),
                 };
             }
@@ -350,10 +356,16 @@ impl Fetcher {
         let detail = if e.is_timeout() {
             format!("no answer within {:?}", self.config.timeout)
         } else {
-            error_chain(e)
+            // reqwest names the URL in its messages: the URL of a redirect
+            // target or of the request, credentials and all.
+            let mut text = redact(&error_chain(e), url);
+            if let Some(u) = e.url() {
+                text = redact(&text, u.as_str());
+            }
+            text
         };
         FetchError::Transport {
-            url: url.to_string(),
+            url: shown_url(url),
             detail,
         }
     }
@@ -399,6 +411,29 @@ fn redirect_verdict(
             "to {host}, which is not the host asked for nor one this source may be redirected to"
         ))
     }
+}
+
+/// A URL as it may be shown or stored: user name and password (a mirror
+/// or a proxy with basic authentication) replaced by `***`.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("***");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL: whatever stands before an `@` may be a secret.
+        Err(_) => match url.rsplit_once('@') {
+            Some((_, rest)) => format!("***@{rest}"),
+            None => url.to_string(),
+        },
+    }
+}
+
+/// `text` with every appearance of `url` in the shown form.
+fn redact(text: &str, url: &str) -> String {
+    text.replace(url, &shown_url(url))
 }
 
 fn is_allowed(allowed: &[String], host: &str) -> bool {

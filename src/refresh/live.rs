@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use time::{Date, Duration as Days};
 
-use super::fetch::{FetchError, Fetched, Fetcher, Validators};
+use super::fetch::{FetchError, Fetched, Fetcher, Validators, shown_url};
 
 /// Where the sources are fetched from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,7 +156,8 @@ impl M365Instance {
 /// What fetching a live source gave.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Got {
-    /// The URL the body (or the 304) came from.
+    /// The URL the body (or the 304) came from, as shown and stored
+    /// ([`shown_url`]: no credentials).
     pub url: String,
     pub fetched: Fetched,
     /// The M365 web service's `/version` answer (`latest`), kept to skip
@@ -187,10 +188,10 @@ pub fn fetch(
             let validators = known
                 .validators
                 .as_ref()
-                .filter(|_| known.url.as_deref() == Some(url.as_str()));
+                .filter(|_| known.url.as_deref() == Some(shown_url(&url).as_str()));
             let fetched = fetcher.get(&url, validators)?;
             Ok(Got {
-                url,
+                url: shown_url(&url),
                 fetched,
                 version: None,
             })
@@ -223,11 +224,11 @@ fn service_tags(
         let validators = known
             .validators
             .as_ref()
-            .filter(|_| known.url.as_deref() == Some(url.as_str()));
+            .filter(|_| known.url.as_deref() == Some(shown_url(&url).as_str()));
         match fetcher.get(&url, validators) {
             Ok(fetched) => {
                 return Ok(Got {
-                    url,
+                    url: shown_url(&url),
                     fetched,
                     version: None,
                 });
@@ -242,7 +243,7 @@ fn service_tags(
     let page_url = format!("{}/details.aspx?id={page}", bases.download_pages);
     let Fetched::Body { bytes, .. } = fetcher.get(&page_url, None)? else {
         return Err(FetchError::Status {
-            url: page_url,
+            url: shown_url(&page_url),
             status: 304,
         });
     };
@@ -250,7 +251,7 @@ fn service_tags(
     let link =
         find_link(&String::from_utf8_lossy(&bytes), &file, &bases.download).ok_or_else(|| {
             FetchError::Transport {
-                url: page_url.clone(),
+                url: shown_url(&page_url),
                 detail: format!(
                     "no dated file this week, and the download page links no {file}YYYYMMDD.json"
                 ),
@@ -258,7 +259,7 @@ fn service_tags(
         })?;
     let fetched = fetcher.get(&link, None)?;
     Ok(Got {
-        url: link,
+        url: shown_url(&link),
         fetched,
         version: None,
     })
@@ -292,7 +293,7 @@ fn m365(
     let version_url = format!("{}/version/{name}?clientrequestid={client_id}", bases.m365);
     let Fetched::Body { bytes, .. } = fetcher.get(&version_url, None)? else {
         return Err(FetchError::Status {
-            url: version_url,
+            url: shown_url(&version_url),
             status: 304,
         });
     };
@@ -302,7 +303,7 @@ fn m365(
     }
     let latest = serde_json::from_slice::<Version>(&bytes)
         .map_err(|e| FetchError::Transport {
-            url: version_url.clone(),
+            url: shown_url(&version_url),
             detail: format!("not a version answer: {e}"),
         })?
         .latest;
@@ -312,14 +313,14 @@ fn m365(
     );
     if known.version.as_deref() == Some(latest.as_str()) {
         return Ok(Got {
-            url,
+            url: shown_url(&url),
             fetched: Fetched::NotModified,
             version: Some(latest),
         });
     }
     let fetched = fetcher.get(&url, None)?;
     Ok(Got {
-        url,
+        url: shown_url(&url),
         fetched,
         version: Some(latest),
     })
