@@ -79,9 +79,17 @@ pub enum Error {
     Ruleset(String),
 
     #[error(
-        "source {0}: a URL is fetched by `egressgen refresh`, which this version does not have yet; download the file and name its path"
+        "source {0}: a URL is not a source; name the live source instead (`live:learn-standard-commercial`, `live:service-tags-public`, ...: see `egressgen refresh --help`), which `egressgen refresh` fetches from Microsoft or a configured mirror"
     )]
     UrlSource(String),
+
+    #[error(
+        "source {0}: a live source is fetched by `egressgen refresh`, which regenerates this ruleset from it (`refresh --offline` uses the last good copies alone)"
+    )]
+    LiveSource(String),
+
+    #[error("{0}")]
+    UnknownLive(String),
 
     #[error("{host:?} is not a host name: {detail}")]
     BadHost { host: String, detail: String },

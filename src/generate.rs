@@ -299,6 +299,33 @@ pub fn finish<T>(batch: Vec<Prepared<T>>) -> Vec<Result<Generated<T>, GenerateEr
         .collect()
 }
 
+/// Swaps every prepared ruleset in, or none ([`publish::commit_all`]):
+/// for `refresh`, where a fleet must not end half old and half new because
+/// one directory failed.
+pub fn finish_all<T>(batch: Vec<Prepared<T>>) -> Result<Vec<Generated<T>>, GenerateError> {
+    let mut rest = Vec::with_capacity(batch.len());
+    let mut staged = Vec::with_capacity(batch.len());
+    for p in batch {
+        staged.push(p.staged);
+        rest.push((p.ruleset, p.out_dir, p.files, p.policy));
+    }
+    let names: Vec<String> = rest.iter().map(|r| r.0.clone()).collect();
+    let published = publish::commit_all(staged).map_err(|source| GenerateError::Publish {
+        ruleset: names.join(", "),
+        source,
+    })?;
+    Ok(published
+        .into_iter()
+        .zip(rest)
+        .map(|(published, (_, out_dir, files, policy))| Generated {
+            out_dir,
+            files,
+            policy,
+            published,
+        })
+        .collect())
+}
+
 /// `policy.json`, the loss reports, then each backend's files.
 fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)> {
     let reports: Vec<&loss::LossReport> = rendered.iter().map(|r| &r.loss).collect();

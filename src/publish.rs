@@ -356,6 +356,98 @@ pub fn commit(batch: Vec<Staged>) -> Vec<Result<Published, PublishError>> {
     results
 }
 
+/// How one tree of an all-or-none batch went in, so it can be taken back
+/// out while later trees fail.
+enum Installed {
+    /// There was no target: the new tree was renamed in.
+    Fresh,
+    /// Exchanged: the old tree is at the staging path.
+    Exchanged,
+    /// The two-rename fallback: the old tree is at this path.
+    Renamed(PathBuf),
+}
+
+/// Flushes the staged trees and swaps all of them in, or none: every
+/// target is checked before the first swap, and when a swap fails the
+/// trees already swapped are swapped back, so every target holds its old
+/// tree again. Each directory is whole at every moment (old or new); a
+/// kill between two swaps leaves some old and some new, and the next run
+/// brings them together.
+pub fn commit_all(mut batch: Vec<Staged>) -> Result<Vec<Published>, PublishError> {
+    flush_filesystems(batch.iter().map(|s| (s.parent.as_path(), &s.flush)))
+        .map_err(|(dir, e)| untouched(&dir, format!("flushing: {e}")))?;
+    for staged in &mut batch {
+        let removed = check_owned(&staged.target, staged.force)?;
+        staged.done.removed = merge(&staged.done.removed, removed);
+    }
+    let mut installed: Vec<Installed> = Vec::with_capacity(batch.len());
+    for staged in &batch {
+        match install(staged) {
+            Ok(how) => installed.push(how),
+            Err(e) => {
+                let undone: Vec<String> = batch
+                    .iter()
+                    .zip(&installed)
+                    .rev()
+                    .filter_map(|(s, how)| uninstall(s, how).err())
+                    .collect();
+                if undone.is_empty() {
+                    return Err(e);
+                }
+                return Err(untouched(
+                    &staged.out,
+                    format!(
+                        "{e}; and taking back the trees already swapped failed: {}",
+                        undone.join("; ")
+                    ),
+                ));
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for (mut staged, how) in batch.into_iter().zip(installed) {
+        let old = match how {
+            Installed::Fresh => None,
+            Installed::Exchanged => Some(staged.tmp.clone()),
+            Installed::Renamed(old) => Some(old),
+        };
+        staged.done.leftover = old.filter(|o| fs::remove_dir_all(o).is_err());
+        staged.committed = true;
+        tracing::info!(dir = %staged.out.display(), "published");
+        results.push(staged);
+    }
+    let _ = flush_filesystems(results.iter().map(|s| (s.parent.as_path(), &s.flush)));
+    Ok(results.iter().map(|s| s.done.clone()).collect())
+}
+
+fn install(s: &Staged) -> Result<Installed, PublishError> {
+    if fs::symlink_metadata(&s.target).is_err() {
+        fs::rename(&s.tmp, &s.target).map_err(|e| untouched(&s.target, e))?;
+        return Ok(Installed::Fresh);
+    }
+    match exchange(&s.tmp, &s.target) {
+        Ok(()) => Ok(Installed::Exchanged),
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
+            two_renames(&s.tmp, &s.target, &s.parent, &s.leaf).map(Installed::Renamed)
+        }
+        Err(e) => Err(untouched(&s.target, io::Error::from(e))),
+    }
+}
+
+/// Puts the old tree back; the new one returns to the staging path, which
+/// the dropped `Staged` removes.
+fn uninstall(s: &Staged, how: &Installed) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", s.target.display());
+    match how {
+        Installed::Fresh => fs::rename(&s.target, &s.tmp).map_err(|e| fail(&e)),
+        Installed::Exchanged => exchange(&s.tmp, &s.target).map_err(|e| fail(&e)),
+        Installed::Renamed(old) => {
+            fs::rename(&s.target, &s.tmp).map_err(|e| fail(&e))?;
+            fs::rename(old, &s.target).map_err(|e| fail(&e))
+        }
+    }
+}
+
 /// The files `force` removes, from the check at staging and at commit.
 fn merge(first: &[String], second: Vec<String>) -> Vec<String> {
     let mut all: Vec<String> = first.iter().cloned().chain(second).collect();

@@ -367,6 +367,9 @@ fn credentials_in_a_url_are_never_shown() {
     .err()
     .expect("a malformed proxy URL is refused")
     .to_string();
-    assert!(err.starts_with("cannot set up the HTTP client: --proxy ***@"), "{err}");
+    assert!(
+        err.starts_with("cannot set up the HTTP client: --proxy ***@"),
+        "{err}"
+    );
     assert!(!err.contains("s3cret"), "{err}");
 }

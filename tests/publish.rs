@@ -573,3 +573,77 @@ fn one_directory_spelt_two_ways_is_refused_at_once() {
     );
     assert!(tmp.path().join("shared").join(MANIFEST).is_file());
 }
+
+/// `commit_all` (refresh's publish): every target is checked before the
+/// first swap, and a swap that fails takes back those already made, so a
+/// fleet ends all new or all as it was.
+#[test]
+fn a_batch_goes_in_whole_or_not_at_all() {
+    use egressgen::publish::{Request, commit_all, publish, stage};
+    let tmp = tempfile::tempdir().unwrap();
+    let req = |name: &str| Request {
+        ruleset: name.into(),
+        ruleset_file: tmp.path().join(format!("{name}.toml")),
+        inputs: Vec::new(),
+        force: false,
+    };
+    let dirs: Vec<PathBuf> = ["one", "two", "three"]
+        .iter()
+        .map(|n| tmp.path().join(n))
+        .collect();
+    let old = vec![("a.txt".to_string(), b"old\n".to_vec())];
+    let new = vec![("a.txt".to_string(), b"new\n".to_vec())];
+    // "three" has never been published: a fresh target.
+    for (d, n) in dirs.iter().zip(["one", "two"]) {
+        publish(d, &old, &req(n)).unwrap();
+    }
+    let snapshot = || -> Vec<BTreeMap<String, Vec<u8>>> {
+        dirs.iter()
+            .map(|d| if d.exists() { tree(d) } else { BTreeMap::new() })
+            .collect()
+    };
+    let before = snapshot();
+    let stage_all = || -> Vec<_> {
+        dirs.iter()
+            .zip(["one", "two", "three"])
+            .map(|(d, n)| stage(d, &new, &req(n)).unwrap())
+            .collect()
+    };
+
+    // A target found foreign at commit: nothing is swapped.
+    let batch = stage_all();
+    std::fs::write(dirs[1].join("local.conf"), b"mine\n").unwrap();
+    let err = commit_all(batch).unwrap_err().to_string();
+    assert!(err.contains("local.conf"), "{err}");
+    std::fs::remove_file(dirs[1].join("local.conf")).unwrap();
+    assert_eq!(snapshot(), before);
+
+    // The last swap fails (its staged tree vanished): the first two are
+    // swapped back, and the fresh target is not left behind.
+    let batch = stage_all();
+    let staged_three: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".three.tmp-")
+        })
+        .collect();
+    assert_eq!(staged_three.len(), 1);
+    std::fs::remove_dir_all(&staged_three[0]).unwrap();
+    assert!(commit_all(batch).is_err());
+    assert_eq!(snapshot(), before);
+    for (d, n) in dirs.iter().zip(["one", "two", "three"]) {
+        assert!(leftovers(tmp.path(), n).is_empty(), "{}", d.display());
+    }
+
+    // Nothing in the way: all three are new.
+    let published = commit_all(stage_all()).unwrap();
+    assert_eq!(published.len(), 3);
+    for d in &dirs {
+        assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"new\n");
+    }
+}

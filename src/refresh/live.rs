@@ -14,6 +14,7 @@ use regex::Regex;
 use time::{Date, Duration as Days};
 
 use super::fetch::{FetchError, Fetched, Fetcher, Validators, shown_url};
+pub use crate::sources::live::{LearnPage, Live, M365Instance, TagCloud};
 
 /// Where the sources are fetched from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,106 +51,13 @@ impl Bases {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Live {
-    Learn(LearnPage),
-    ServiceTags(TagCloud),
-    M365(M365Instance),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LearnPage {
-    StandardCommercial,
-    StandardGov,
-    StreamlinedCommercial,
-    StreamlinedGov,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TagCloud {
-    Public,
-    AzureGovernment,
-    China,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum M365Instance {
-    Worldwide,
-    UsGovDod,
-    UsGovGccHigh,
-    China,
-}
-
-impl Live {
-    /// Its name in the cache and in reports.
-    pub fn name(self) -> String {
-        match self {
-            Live::Learn(p) => format!("learn-{}", p.slug()),
-            Live::ServiceTags(c) => format!("service-tags-{}", c.file().to_ascii_lowercase()),
-            Live::M365(i) => format!("m365-{}", i.instance().to_ascii_lowercase()),
-        }
-    }
-
-    /// The file name the readers see: its extension says the kind.
-    pub fn file_name(self) -> String {
-        match self {
-            Live::Learn(p) => format!("{}.md", p.page()),
-            Live::ServiceTags(c) => format!("ServiceTags_{}.json", c.file()),
-            Live::M365(i) => format!("m365-{}.json", i.instance()),
-        }
-    }
-}
-
-impl LearnPage {
-    fn slug(self) -> &'static str {
-        match self {
-            LearnPage::StandardCommercial => "standard-commercial",
-            LearnPage::StandardGov => "standard-gov",
-            LearnPage::StreamlinedCommercial => "streamlined-commercial",
-            LearnPage::StreamlinedGov => "streamlined-gov",
-        }
-    }
-
-    fn page(self) -> &'static str {
-        match self {
-            LearnPage::StandardCommercial => "standard-device-connectivity-urls-commercial",
-            LearnPage::StandardGov => "standard-device-connectivity-urls-gov",
-            LearnPage::StreamlinedCommercial => "streamlined-device-connectivity-urls-commercial",
-            LearnPage::StreamlinedGov => "streamlined-device-connectivity-urls-gov",
-        }
-    }
-}
-
-impl TagCloud {
-    /// `Public` in `ServiceTags_Public_20251013.json`.
-    fn file(self) -> &'static str {
-        match self {
-            TagCloud::Public => "Public",
-            TagCloud::AzureGovernment => "AzureGovernment",
-            TagCloud::China => "China",
-        }
-    }
-
-    /// The fixed download folder and the download page's id.
-    fn folder_and_page(self) -> (&'static str, u32) {
-        match self {
-            TagCloud::Public => ("download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63", 56519),
-            TagCloud::AzureGovernment => {
-                ("download/6/4/D/64DB03BF-895B-4173-A8B1-BA4AD5D4DF22", 57063)
-            }
-            TagCloud::China => ("download/9/D/0/9D03B7E2-4B80-4BF3-9B91-DA8C7D3EE9F9", 57062),
-        }
-    }
-}
-
-impl M365Instance {
-    fn instance(self) -> &'static str {
-        match self {
-            M365Instance::Worldwide => "Worldwide",
-            M365Instance::UsGovDod => "USGovDoD",
-            M365Instance::UsGovGccHigh => "USGovGCCHigh",
-            M365Instance::China => "China",
-        }
+/// The fixed download folder and the download page's id of a cloud's
+/// service-tag file.
+fn folder_and_page(cloud: TagCloud) -> (&'static str, u32) {
+    match cloud {
+        TagCloud::Public => ("download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63", 56519),
+        TagCloud::AzureGovernment => ("download/6/4/D/64DB03BF-895B-4173-A8B1-BA4AD5D4DF22", 57063),
+        TagCloud::China => ("download/9/D/0/9D03B7E2-4B80-4BF3-9B91-DA8C7D3EE9F9", 57062),
     }
 }
 
@@ -210,7 +118,7 @@ fn service_tags(
     known: &Known,
     today: Date,
 ) -> Result<Got, FetchError> {
-    let (folder, page) = cloud.folder_and_page();
+    let (folder, page) = folder_and_page(cloud);
     for back in 0..=7 {
         let day = today - Days::days(back);
         let url = format!(
@@ -413,19 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn names_and_files() {
-        assert_eq!(
-            Live::ServiceTags(TagCloud::Public).name(),
-            "service-tags-public"
-        );
-        assert_eq!(
-            Live::Learn(LearnPage::StandardGov).file_name(),
-            "standard-device-connectivity-urls-gov.md"
-        );
-        assert_eq!(
-            Live::M365(M365Instance::UsGovDod).file_name(),
-            "m365-USGovDoD.json"
-        );
+    fn client_ids_are_guids() {
         assert!(is_guid("0b5a9c3e-1f2d-4c5b-8a7e-6d9f0e1a2b3c"));
         assert!(!is_guid("0b5a9c3e-1f2d-4c5b-8a7e"));
     }

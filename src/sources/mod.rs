@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod builtin;
 pub mod file;
 pub mod learn_table;
+pub mod live;
 pub mod m365;
 pub mod mde_workbook;
 pub mod service_tags;
@@ -64,6 +65,7 @@ pub fn read_source(spec: &SourceSpec, opts: &ReadOptions) -> Result<Catalog> {
         SourceSpec::Url(url) => Err(Error::UrlSource(crate::normalize::text::display_escape(
             url,
         ))),
+        SourceSpec::Live(live) => Err(Error::LiveSource(live.to_string())),
         SourceSpec::Path(path) => read_file(path, opts),
     }
 }

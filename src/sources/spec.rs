@@ -1,6 +1,7 @@
 //! What a `--source` argument or a ruleset's `sources.files` entry names,
 //! parsed once: the built-in baseline, one of our built-in tables, a file,
-//! or a URL (which only `refresh` fetches).
+//! a live source (`live:NAME`, which only `refresh` fetches), or a URL
+//! (refused, with a pointer to the live names).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -48,8 +49,10 @@ pub enum SourceSpec {
     Builtin(Builtin),
     /// A file: workbook, Markdown table, service-tag or Microsoft 365 JSON.
     Path(PathBuf),
-    /// `https://…` or `http://…`: fetched by `refresh`, never read here.
+    /// `https://…` or `http://…`: refused with a pointer to `live:`.
     Url(String),
+    /// `live:NAME`: one of Microsoft's live sources, fetched by `refresh`.
+    Live(super::live::Live),
 }
 
 impl SourceSpec {
@@ -68,6 +71,11 @@ impl SourceSpec {
                     spec: crate::normalize::text::display_escape(text),
                     known: known(),
                 });
+        }
+        if let Some(name) = text.strip_prefix("live:") {
+            return super::live::Live::parse(name)
+                .map(SourceSpec::Live)
+                .map_err(Error::UnknownLive);
         }
         let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
         if lower.starts_with("https://") || lower.starts_with("http://") {
@@ -108,6 +116,7 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Builtin(b) => f.write_str(b.spec()),
             SourceSpec::Path(p) => write!(f, "{}", p.display()),
             SourceSpec::Url(u) => f.write_str(u),
+            SourceSpec::Live(l) => write!(f, "{l}"),
         }
     }
 }
