@@ -480,8 +480,29 @@ fn url_sources_are_refused_without_touching_the_network() {
     );
     assert!(
         err.contains(
-            "https://download.microsoft.com/mde-urls.xlsx: a URL is fetched by `egressgen refresh`"
+            "https://download.microsoft.com/mde-urls.xlsx: a URL is not a source; name the live source instead"
         ),
+        "{err}"
+    );
+    // A live source is refresh's to fetch; generate says so.
+    let err = generate_fails(
+        "live.toml",
+        "name = \"live\"\n[sources]\nfiles = [\"live:service-tags-public\"]\n[scope]\ncloud = \"commercial\"\n[outputs.plain]\n",
+    );
+    assert!(
+        err.contains(
+            "source live:service-tags-public: a live source is fetched by `egressgen refresh`"
+        ),
+        "{err}"
+    );
+    // A misspelt live name lists the known ones, with line and column.
+    let err = generate_fails(
+        "typo.toml",
+        "name = \"typo\"\n[sources]\nfiles = [\"live:service-tags\"]\n[scope]\ncloud = \"commercial\"\n",
+    );
+    assert!(err.contains("typo.toml:3:9:"), "{err}");
+    assert!(
+        err.contains("unknown live source \"live:service-tags\" (known: "),
         "{err}"
     );
 }

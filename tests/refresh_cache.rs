@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::fixture;
 use egressgen::refresh::cache::{Cache, Copy};
-use egressgen::refresh::guard::{Limits, Refusal, vet};
+use egressgen::refresh::guard::{Expect, Limits, Refusal, vet};
 use egressgen::sources::ReadOptions;
 
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -43,7 +43,15 @@ fn copy(url: &str, change_number: Option<u64>) -> Copy {
 fn refresh(cache: &Cache, name: &str, file: &str, bytes: Vec<u8>) -> Result<(), Refusal> {
     let previous = cache.record(name).unwrap().current.map(|c| {
         let old = cache.body(&c).unwrap();
-        vet(file, old, &ReadOptions::default(), None, Limits::default()).unwrap()
+        vet(
+            file,
+            old,
+            &ReadOptions::default(),
+            None,
+            Limits::default(),
+            &Expect::default(),
+        )
+        .unwrap()
     });
     let catalog = vet(
         file,
@@ -51,6 +59,7 @@ fn refresh(cache: &Cache, name: &str, file: &str, bytes: Vec<u8>) -> Result<(), 
         &ReadOptions::default(),
         previous.as_ref(),
         Limits::default(),
+        &Expect::default(),
     )?;
     let cn = catalog.sources[0].change_number;
     cache
@@ -224,4 +233,76 @@ fn clean_up_removes_only_its_own_unreferenced_bodies() {
     }
     let left = std::fs::read_dir(&bodies).unwrap().count();
     assert_eq!(left, foreign.len() + 2);
+}
+
+/// A body must be the source asked for: the right cloud's service-tag
+/// file, the right Learn page, and not an older page than the one held.
+#[test]
+fn a_body_for_another_source_or_an_older_page_is_refused() {
+    use egressgen::sources::live::{LearnPage, Live, TagCloud};
+    let read = |rel: &str| std::fs::read(common::data(rel)).unwrap();
+    let vet_as = |live: Live, bytes: Vec<u8>, previous: Option<&egressgen::model::Catalog>| {
+        vet(
+            &live.file_name(),
+            bytes,
+            &ReadOptions::default(),
+            previous,
+            Limits::default(),
+            &Expect::of(live),
+        )
+    };
+    let public = Live::ServiceTags(TagCloud::Public);
+    let gov_tags = read("servicetags/ServiceTags_AzureGovernment_20251013.json");
+    let err = vet_as(public, gov_tags, None).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "it is the service-tag file of cloud AzureGovernment, not the service-tag file of cloud Public"
+    );
+    assert!(
+        vet_as(
+            public,
+            read("servicetags/ServiceTags_Public_20251013.json"),
+            None
+        )
+        .is_ok()
+    );
+
+    let streamlined_gov = Live::Learn(LearnPage::StreamlinedGov);
+    let standard = read("mde/standard-device-connectivity-urls-commercial.learn.md");
+    let err = vet_as(streamlined_gov, standard.clone(), None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "it is a page of layout standard, not a page of layout streamlined"
+    );
+    let streamlined_commercial =
+        read("mde/streamlined-device-connectivity-urls-commercial.learn.md");
+    let err = vet_as(streamlined_gov, streamlined_commercial, None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "it is a page for the clouds commercial, not a page for the clouds US Government"
+    );
+    assert!(
+        vet_as(
+            streamlined_gov,
+            read("mde/streamlined-device-connectivity-urls-gov.learn.md"),
+            None
+        )
+        .is_ok()
+    );
+
+    // The 2025-10-16 page after the 2026-03-11 one: a rollback.
+    let commercial = Live::Learn(LearnPage::StandardCommercial);
+    let newer = vet_as(commercial, standard, None).unwrap();
+    let older = read("mde/standard-device-connectivity-urls-commercial.urltables.md");
+    let err = vet_as(commercial, older, Some(&newer))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "its date 2025-10-16 is older than the 2026-03-11 of the copy already held"
+    );
 }

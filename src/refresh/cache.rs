@@ -49,6 +49,11 @@ pub enum CacheError {
     Io { path: PathBuf, detail: String },
     #[error("cache {}: the record names body {sha256}, which is missing or altered", path.display())]
     Body { path: PathBuf, sha256: String },
+    #[error("cache {}: another refresh has held the lock for {wait:?}; try again later", path.display())]
+    Locked {
+        path: PathBuf,
+        wait: std::time::Duration,
+    },
 }
 
 pub struct Cache {
@@ -64,6 +69,32 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Holds the cache's lock (`lock` in the cache directory) until the
+    /// returned file is dropped: two refreshes never interleave their
+    /// reads and writes of one cache. Waits up to `wait` for another run.
+    pub fn lock(&self, wait: std::time::Duration) -> Result<std::fs::File, CacheError> {
+        let path = self.dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(CacheError::Locked { path, wait });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, e)),
+            }
+        }
     }
 
     /// The record of `name` (empty when the source was never fetched).

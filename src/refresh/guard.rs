@@ -1,14 +1,54 @@
 //! What a fetched body must pass before it may replace the last good copy
 //! of its source: it reads as the source it claims to be (by the same
-//! readers as a file), it is not empty, its service-tag `changeNumber`
-//! does not go backwards, and it has not lost more than a set share of
-//! its rows or of any service tag's prefixes.
+//! readers as a file) and is the one asked for (the Public service-tag
+//! file, not the Government one; the streamlined Gov page, not the
+//! standard commercial one), it is not empty, its service-tag
+//! `changeNumber` and its page date do not go backwards, and it has not
+//! lost more than a set share of its rows or of any service tag's
+//! prefixes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::Catalog;
+use crate::model::{Catalog, Cloud};
+use crate::sources::live::{LearnPage, Live};
 use crate::sources::{ReadOptions, SourceFile, read_body};
+
+/// What the body of one live source must be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// A service-tag file's `cloud` field.
+    pub tag_cloud: Option<String>,
+    /// A Learn page's layout: `standard` or `streamlined`.
+    pub layout: Option<String>,
+    /// A Learn page for the US Government clouds (true) or commercial.
+    pub gov: Option<bool>,
+}
+
+impl Expect {
+    pub fn of(live: Live) -> Expect {
+        match live {
+            Live::ServiceTags(c) => Expect {
+                tag_cloud: Some(c.file().to_string()),
+                ..Default::default()
+            },
+            Live::Learn(p) => {
+                let (layout, gov) = match p {
+                    LearnPage::StandardCommercial => ("standard", false),
+                    LearnPage::StandardGov => ("standard", true),
+                    LearnPage::StreamlinedCommercial => ("streamlined", false),
+                    LearnPage::StreamlinedGov => ("streamlined", true),
+                };
+                Expect {
+                    tag_cloud: None,
+                    layout: Some(layout.to_string()),
+                    gov: Some(gov),
+                }
+            }
+            Live::M365(_) => Expect::default(),
+        }
+    }
+}
 
 /// The limits; `max_loss` is a share (0.10 = 10 %).
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +71,10 @@ pub enum Refusal {
     Empty,
     #[error("changeNumber {new} is lower than the {old} already held")]
     Older { old: u64, new: u64 },
+    #[error("its date {new} is older than the {old} of the copy already held")]
+    OlderPage { old: String, new: String },
+    #[error("it is {found}, not {expected}")]
+    NotTheSource { expected: String, found: String },
     #[error("{what} fell from {old} to {new}, more than the {share:.0} % a refresh may lose")]
     Shrunk {
         what: String,
@@ -48,6 +92,7 @@ pub fn vet(
     opts: &ReadOptions,
     previous: Option<&Catalog>,
     limits: Limits,
+    expect: &Expect,
 ) -> Result<Catalog, Refusal> {
     let src = SourceFile::from_bytes(Path::new(file_name), bytes);
     let catalog = read_body(src, opts).map_err(|e| Refusal::Invalid {
@@ -57,11 +102,17 @@ pub fn vet(
     if catalog.endpoints.is_empty() && catalog.prefixes.is_empty() {
         return Err(Refusal::Empty);
     }
+    check_identity(&catalog, expect)?;
     if let Some(old) = previous {
         if let (Some(o), Some(n)) = (change_number(old), change_number(&catalog))
             && n < o
         {
             return Err(Refusal::Older { old: o, new: n });
+        }
+        if let (Some(o), Some(n)) = (page_date(old), page_date(&catalog))
+            && n < o
+        {
+            return Err(Refusal::OlderPage { old: o, new: n });
         }
         for (what, o, n) in counts(old, &catalog) {
             if (n as f64) < (o as f64) * (1.0 - limits.max_loss) {
@@ -75,6 +126,54 @@ pub fn vet(
         }
     }
     Ok(catalog)
+}
+
+/// The body is the source asked for: its cloud, layout, Gov or not.
+fn check_identity(c: &Catalog, expect: &Expect) -> Result<(), Refusal> {
+    let info = c.sources.first();
+    let mismatch = |what: &str, expected: &str, found: &str| Refusal::NotTheSource {
+        expected: format!("{what} {expected}"),
+        found: format!("{what} {found}"),
+    };
+    if let Some(want) = &expect.tag_cloud {
+        let got = info.and_then(|i| i.cloud.as_deref()).unwrap_or("(none)");
+        if got != want {
+            return Err(mismatch("the service-tag file of cloud", want, got));
+        }
+    }
+    if let Some(want) = &expect.layout {
+        let got = info.and_then(|i| i.layout.as_deref()).unwrap_or("(none)");
+        if got != want {
+            return Err(mismatch("a page of layout", want, got));
+        }
+    }
+    if let Some(gov) = expect.gov {
+        let is_gov = |e: &crate::model::Endpoint| e.clouds.iter().all(|c| *c != Cloud::Commercial);
+        let found_gov = c.endpoints.iter().filter(|e| is_gov(e)).count();
+        let wrong = if gov {
+            c.endpoints.len() - found_gov
+        } else {
+            found_gov
+        };
+        // More than half the rows for the other clouds: the other page.
+        if wrong * 2 > c.endpoints.len() {
+            let (want, got) = if gov {
+                ("US Government", "commercial")
+            } else {
+                ("commercial", "US Government")
+            };
+            return Err(mismatch("a page for the clouds", want, got));
+        }
+    }
+    Ok(())
+}
+
+/// A Learn page's `ms.date` (`YYYY-MM-DD`, so text order is date order).
+fn page_date(c: &Catalog) -> Option<String> {
+    let info = c.sources.first()?;
+    (info.kind == crate::model::SourceKind::LearnTable)
+        .then(|| info.version.clone())
+        .flatten()
 }
 
 fn change_number(c: &Catalog) -> Option<u64> {

@@ -12,7 +12,8 @@ use serde::Deserialize;
 pub use crate::backends::registry::Outputs;
 pub use crate::values::*;
 pub use site::{
-    AllowEntry, ConflictRule, Connectivity, Proxy, Scope, Site, SiteValues, Sources, Tls,
+    AllowEntry, ConflictRule, Connectivity, LossShare, Proxy, RefreshGuards, Scope, Site,
+    SiteValues, Sources, Tls,
 };
 
 /// A ruleset that failed to load.
@@ -61,6 +62,8 @@ struct Raw {
     #[serde(default)]
     exclude: Vec<HostText>,
     #[serde(default)]
+    refresh: RefreshGuards,
+    #[serde(default)]
     outputs: Outputs,
 }
 
@@ -104,6 +107,7 @@ impl Ruleset {
                 tls: raw.tls,
                 allow: raw.allow,
                 exclude: raw.exclude,
+                refresh: raw.refresh,
                 file: path.to_path_buf(),
             },
             outputs: raw.outputs,

@@ -165,6 +165,8 @@ pub struct Site {
     pub tls: Tls,
     pub allow: Vec<AllowEntry>,
     pub exclude: Vec<HostText>,
+    /// The `[refresh]` table: what a refresh may not take away.
+    pub refresh: RefreshGuards,
     /// Where the ruleset was read from (relative source paths resolve
     /// against its directory).
     pub file: PathBuf,
@@ -180,5 +182,49 @@ impl Site {
             .iter()
             .map(|s| s.relative_to(base))
             .collect()
+    }
+}
+
+/// The `[refresh]` table: the guards `egressgen refresh` applies to this
+/// site's policy before it replaces the published one.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshGuards {
+    /// The largest share of entries, or of prefixes, a refresh may take
+    /// away (0.10 = 10 %); more is refused unless `--force`.
+    #[serde(default = "default_max_loss")]
+    pub max_loss: LossShare,
+    /// Host patterns the policy must keep: a refresh that would drop one
+    /// is refused unless `--force`.
+    #[serde(default)]
+    pub essential: Vec<HostText>,
+}
+
+impl Default for RefreshGuards {
+    fn default() -> Self {
+        RefreshGuards {
+            max_loss: default_max_loss(),
+            essential: Vec::new(),
+        }
+    }
+}
+
+fn default_max_loss() -> LossShare {
+    LossShare(0.10)
+}
+
+/// A share between 0 and 1.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct LossShare(pub f64);
+
+impl TryFrom<f64> for LossShare {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(LossShare(v))
+        } else {
+            Err(format!("max_loss {v} is not a share between 0 and 1"))
+        }
     }
 }

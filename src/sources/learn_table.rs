@@ -59,16 +59,23 @@ struct Page<'a> {
     title: String,
     out: Collected,
     tables: usize,
-    /// Streamlined connectivity: said by the page title or file name, or
-    /// by a `Type` / `OS` column (the standard tables have neither).
+    /// Streamlined connectivity: said by the page title (or, untitled, its
+    /// file name), or by a `Type` / `OS` column (the standard tables have
+    /// neither).
     streamlined: bool,
 }
 
 impl<'a> Page<'a> {
     fn new(src: &'a SourceFile, opts: &'a ReadOptions, title: String) -> Self {
-        let streamlined = format!("{title} {}", src.name)
-            .to_ascii_lowercase()
-            .contains("streamlined");
+        // The page's own title decides; the file name only for a page
+        // without one (a body fetched by refresh is named by what was
+        // asked for, not by what came back).
+        let named = if title.trim().is_empty() {
+            &src.name
+        } else {
+            &title
+        };
+        let streamlined = named.to_ascii_lowercase().contains("streamlined");
         Page {
             src,
             opts,

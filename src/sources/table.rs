@@ -320,10 +320,13 @@ pub struct TableCtx {
 
 impl TableCtx {
     /// Derives the Gov and portal flags from the sheet name and the
-    /// document title.
+    /// document title (the file name only when there is no title).
     pub fn new(file: &str, sheet: &str, title: &str) -> Self {
         let both = format!("{sheet} {title}").to_ascii_lowercase();
-        let gov = both.contains("gov") || file.to_ascii_lowercase().contains("gov");
+        // A page that names itself decides; only an untitled workbook is
+        // judged by its file name (which a download or a cache may choose).
+        let gov = both.contains("gov")
+            || (title.trim().is_empty() && file.to_ascii_lowercase().contains("gov"));
         let sheet_lower = sheet.to_ascii_lowercase();
         let portal = sheet_lower.contains("portal") || sheet_lower.contains("security center");
         TableCtx {
