@@ -7,6 +7,7 @@ pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod man;
+pub mod refresh;
 
 use clap::{Parser, Subcommand};
 
@@ -26,10 +27,18 @@ pub enum Outcome {
     Input,
     Output,
     Limit,
+    /// `refresh`: new outputs were published.
+    Changed,
+    /// `refresh`: a source failed and its last good copy was used.
+    Stale,
+    /// `refresh`: a guard refused a policy; nothing was published.
+    Refused,
+    /// `refresh`: published, but the post-change command failed.
+    PostChange,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Success,
         Outcome::No,
         Outcome::Usage,
@@ -37,6 +46,10 @@ impl Outcome {
         Outcome::Input,
         Outcome::Output,
         Outcome::Limit,
+        Outcome::Changed,
+        Outcome::Stale,
+        Outcome::Refused,
+        Outcome::PostChange,
     ];
 
     pub const fn code(self) -> u8 {
@@ -48,12 +61,18 @@ impl Outcome {
             Outcome::Input => 4,
             Outcome::Output => 5,
             Outcome::Limit => 6,
+            Outcome::Changed => 10,
+            Outcome::Stale => 11,
+            Outcome::Refused => 12,
+            Outcome::PostChange => 13,
         }
     }
 
     pub const fn meaning(self) -> &'static str {
         match self {
-            Outcome::Success => "success (`explain`: the host is allowed)",
+            Outcome::Success => {
+                "success (`explain`: the host is allowed; `refresh`: nothing changed)"
+            }
             Outcome::No => {
                 "a negative answer: `explain` says the host is not allowed; `diff` found differences"
             }
@@ -69,6 +88,16 @@ impl Outcome {
             }
             Outcome::Limit => {
                 "a format cannot express the policy: a platform limit (Azure Firewall group size, group count, network rule combinations) or a setting the format needs (a PAC file without a proxy)"
+            }
+            Outcome::Changed => "`refresh`: something changed and the new outputs were published",
+            Outcome::Stale => {
+                "`refresh`: a source could not be fetched or failed its checks; its last good copy was used (the rest may have been published)"
+            }
+            Outcome::Refused => {
+                "`refresh`: a guard refused a ruleset's new policy (too much lost, an essential host gone); nothing was published (`--force` overrides)"
+            }
+            Outcome::PostChange => {
+                "`refresh`: new outputs were published, but the `--post-change` command failed"
             }
         }
     }
@@ -194,6 +223,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Show what changed between two source files, catalogs, policies or output directories
     Diff(diff::Args),
+    /// Fetch the live sources, keep the last good copies, regenerate, guard and publish
+    Refresh(refresh::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -209,6 +240,7 @@ pub fn run(cli: Cli) -> Result {
         Command::Generate(args) => generate::run(&args, v),
         Command::Explain(args) => explain::run(&args, v),
         Command::Diff(args) => diff::run(&args, v),
+        Command::Refresh(args) => refresh::run(&args, v),
         Command::Baseline(args) => baseline::run(&args, v),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),

@@ -6,3 +6,4 @@ pub mod cache;
 pub mod fetch;
 pub mod guard;
 pub mod live;
+pub mod run;

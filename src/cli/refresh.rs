@@ -1,0 +1,301 @@
+//! `egressgen refresh RULESET...`: fetch the live sources the rulesets
+//! name, keep the last good copy of each, regenerate, guard and publish
+//! all rulesets together; report what changed; exit with a code a timer
+//! can act on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Failure, Outcome};
+use crate::refresh::fetch::{FetchConfig, ProxyChoice};
+use crate::refresh::live::Bases;
+use crate::refresh::run::{self, Run, Settings, Target};
+use crate::ruleset::Ruleset;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Ruleset files (TOML) whose `sources.files` name live sources
+    /// (`live:learn-standard-commercial`, `live:service-tags-public`,
+    /// `live:m365-worldwide`, ...)
+    #[arg(required = true, value_name = "RULESET")]
+    pub rulesets: Vec<PathBuf>,
+    /// Output directory, as for `generate`
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The cache of last good sources. Default: $EGRESSGEN_CACHE, else
+    /// $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/egressgen, else
+    /// ~/.cache/egressgen
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Regenerate from the cache alone; open no socket
+    #[arg(long)]
+    pub offline: bool,
+    /// Publish what a policy guard (lost entries or prefixes, an essential
+    /// host) refuses
+    #[arg(long)]
+    pub force: bool,
+    /// Proxy for every request (NO_PROXY still applies). Default:
+    /// HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY from the
+    /// environment
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Connect directly, whatever the environment says
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// Base URL of the Learn pages' Markdown (a mirror, or a test server)
+    #[arg(long, value_name = "URL")]
+    pub docs_base: Option<String>,
+    /// Base URL of the service-tag downloads
+    #[arg(long, value_name = "URL")]
+    pub download_base: Option<String>,
+    /// Base URL of the download pages that link the service-tag files
+    #[arg(long, value_name = "URL")]
+    pub download_pages_base: Option<String>,
+    /// Base URL of the Microsoft 365 endpoints web service
+    #[arg(long, value_name = "URL")]
+    pub m365_base: Option<String>,
+    /// Seconds one request may take, connection to last byte
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Attempts after the first for a failing request (5xx, 429, resets)
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Write the change report as Markdown to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write the change report as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Run this command (with /bin/sh -c) after new outputs are published,
+    /// e.g. "squid -k reconfigure"; its failure is reported (exit 13)
+    #[arg(long, value_name = "COMMAND")]
+    pub post_change: Option<String>,
+    /// Skip (with a note) a source table whose header is not recognised
+    #[arg(long)]
+    pub skip_unknown_tables: bool,
+    /// What is printed on stdout: a summary, or the JSON change report
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
+    let rulesets: Vec<Ruleset> = args
+        .rulesets
+        .iter()
+        .map(|p| Ruleset::load(p).map_err(Failure::from))
+        .collect::<Result<_, _>>()?;
+    let targets = targets(args, &rulesets)?;
+    let settings = settings(args)?;
+    let done = run::run(&targets, &settings).map_err(|e| Failure::new(Outcome::Input, e))?;
+    write_reports(args, &done)?;
+    print(args, &done, v);
+    let mut outcome = outcome(&done);
+    if done.published
+        && let Some(cmd) = &args.post_change
+        && let Err(why) = post_change(cmd)
+    {
+        eprintln!(
+            "egressgen: error: {}",
+            crate::normalize::text::terminal_safe(&why)
+        );
+        outcome = Outcome::PostChange;
+    }
+    Ok(outcome)
+}
+
+/// The rulesets and their output directories, as `generate` places them.
+fn targets<'a>(args: &Args, rulesets: &'a [Ruleset]) -> Result<Vec<Target<'a>>, Failure> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for (r, path) in rulesets.iter().zip(&args.rulesets) {
+        let dir = match &args.out {
+            Some(d) if rulesets.len() == 1 => d.clone(),
+            Some(d) => d.join(r.site.name.as_str()),
+            None => r.default_out_dir(),
+        };
+        let key = crate::publish::resolve(&dir)
+            .or_else(|_| std::path::absolute(&dir))
+            .unwrap_or_else(|_| dir.clone());
+        if let Some(first) = seen.insert(key, path.clone()) {
+            return Err(Failure::new(
+                Outcome::Usage,
+                format!(
+                    "{} and {} would write to {}",
+                    first.display(),
+                    path.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        out.push(Target {
+            ruleset: r,
+            out_dir: dir,
+        });
+    }
+    Ok(out)
+}
+
+fn settings(args: &Args) -> Result<Settings, Failure> {
+    let mut bases = Bases::default();
+    let pick = |given: &Option<String>, default: &mut String| {
+        if let Some(b) = given {
+            *default = b.trim_end_matches('/').to_string();
+        }
+    };
+    pick(&args.docs_base, &mut bases.docs);
+    pick(&args.download_base, &mut bases.download);
+    pick(&args.download_pages_base, &mut bases.download_pages);
+    pick(&args.m365_base, &mut bases.m365);
+    let proxy = match (&args.proxy, args.no_proxy) {
+        (Some(url), _) => ProxyChoice::Url(url.clone()),
+        (None, true) => ProxyChoice::Direct,
+        (None, false) => ProxyChoice::Environment,
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    Ok(Settings {
+        cache_dir: cache_dir(args)?,
+        bases,
+        fetch: FetchConfig {
+            proxy,
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            retries: args.retries,
+            ..Default::default()
+        },
+        offline: args.offline,
+        force: args.force,
+        source_limits: Default::default(),
+        skip_unknown_tables: args.skip_unknown_tables,
+        today,
+        lock_wait: Duration::from_secs(60),
+    })
+}
+
+fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
+    if let Some(d) = &args.cache {
+        return Ok(d.clone());
+    }
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("EGRESSGEN_CACHE")
+        // systemd's CacheDirectory= may list several: the first is ours.
+        .or_else(|| {
+            env("CACHE_DIRECTORY").map(|p| {
+                let s = p.to_string_lossy().into_owned();
+                PathBuf::from(s.split(':').next().unwrap_or("").to_string())
+            })
+        })
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("egressgen")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache/egressgen")))
+        .ok_or_else(|| {
+            Failure::new(
+                Outcome::Usage,
+                "no cache directory: give --cache DIR (or set EGRESSGEN_CACHE or HOME)",
+            )
+        })
+}
+
+/// Refused by a guard, then errors, then a stale source, then a change.
+fn outcome(done: &Run) -> Outcome {
+    if done.failed() {
+        if done.publish_error.is_some() {
+            Outcome::Output
+        } else {
+            Outcome::Input
+        }
+    } else if done.refused() {
+        Outcome::Refused
+    } else if done.stale() {
+        Outcome::Stale
+    } else if done.published {
+        Outcome::Changed
+    } else {
+        Outcome::Success
+    }
+}
+
+fn write_reports(args: &Args, done: &Run) -> Result<(), Failure> {
+    let write = |path: &Path, bytes: Vec<u8>| {
+        crate::publish::write_file_atomically(path, &bytes)
+            .map_err(|e| Failure::new(Outcome::Output, e))
+    };
+    if let Some(p) = &args.report {
+        write(p, done.to_markdown().into_bytes())?;
+    }
+    if let Some(p) = &args.report_json {
+        write(p, json(done).into_bytes())?;
+    }
+    Ok(())
+}
+
+fn json(done: &Run) -> String {
+    // Plain data: serializing cannot fail.
+    serde_json::to_string_pretty(done).unwrap_or_default() + "\n"
+}
+
+fn print(args: &Args, done: &Run, v: super::Verbosity) {
+    use crate::normalize::text::terminal_safe;
+    if args.format == Format::Json {
+        super::print(&json(done));
+        return;
+    }
+    for s in &done.sources {
+        let line = format!("{}: {}", s.source, run::source_state_text(&s.state));
+        match s.state {
+            run::SourceState::KeptLastGood(_) | run::SourceState::Missing(_) => {
+                eprintln!("egressgen: warning: {}", terminal_safe(&line))
+            }
+            _ if !v.quiet => super::print(&format!("{}\n", terminal_safe(&line))),
+            _ => {}
+        }
+    }
+    for r in &done.rulesets {
+        let line = format!(
+            "{} ({}): {}",
+            r.ruleset,
+            r.out_dir.display(),
+            run::ruleset_state_text(&r.state)
+        );
+        match r.state {
+            run::RulesetState::Refused(_) | run::RulesetState::Failed(_) => {
+                eprintln!("egressgen: error: {}", terminal_safe(&line))
+            }
+            _ if !v.quiet => super::print(&format!("{}\n", terminal_safe(&line))),
+            _ => {}
+        }
+    }
+    if let Some(e) = &done.publish_error {
+        eprintln!(
+            "egressgen: error: nothing was published: {}",
+            terminal_safe(e)
+        );
+    } else if done.published && !v.quiet {
+        super::print("published\n");
+    }
+}
+
+/// Runs the post-change command; its failure is an error of its own (the
+/// new outputs are in place).
+fn post_change(cmd: &str) -> Result<(), String> {
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .map_err(|e| format!("post-change command {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "post-change command {cmd:?} failed ({status}); the new outputs are in place"
+        ))
+    }
+}

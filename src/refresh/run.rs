@@ -1,0 +1,599 @@
+//! One refresh: fetch every live source the rulesets name, vet each body
+//! before it replaces the last good copy, regenerate every ruleset from
+//! the good copies, guard each policy against the one it would replace,
+//! and publish all of them together or none.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::cache::{Cache, CacheError, Copy};
+use super::fetch::{FetchConfig, Fetched, Fetcher};
+use super::guard::{self, Expect, Limits};
+use super::live::{self, Bases, Known};
+use crate::diff::{self, ChangeReport, Side};
+use crate::generate::{self, GenerateError, SourceCache};
+use crate::model::{Catalog, HostPattern};
+use crate::policy::Policy;
+use crate::ruleset::Ruleset;
+use crate::sources::live::Live;
+use crate::sources::{ReadOptions, SourceFile, SourceSpec, read_body};
+
+/// How a refresh runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub cache_dir: PathBuf,
+    pub bases: Bases,
+    pub fetch: FetchConfig,
+    /// Use the cache alone: no socket is opened.
+    pub offline: bool,
+    /// Publish even what a policy guard refuses.
+    pub force: bool,
+    pub source_limits: Limits,
+    pub skip_unknown_tables: bool,
+    /// The day the service-tag probe starts from.
+    pub today: time::Date,
+    /// How long to wait for another refresh holding the cache.
+    pub lock_wait: Duration,
+}
+
+/// What became of one live source.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "why")]
+pub enum SourceState {
+    /// The server had nothing newer (or the same bytes).
+    Unchanged,
+    /// A new body passed the guards and is now the good copy.
+    Updated,
+    /// Fetching or vetting failed; the last good copy stands.
+    KeptLastGood(String),
+    /// Fetching or vetting failed and there is no good copy yet.
+    Missing(String),
+    /// `--offline`: the good copy, as it is.
+    Offline,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SourceReport {
+    pub source: String,
+    #[serde(flatten)]
+    pub state: SourceState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeReport>,
+}
+
+/// What became of one ruleset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "why")]
+pub enum RulesetState {
+    /// The policy is the one already published.
+    Unchanged,
+    /// Published (or would have been, when another ruleset stopped the run).
+    Changed,
+    /// A guard refused the new policy.
+    Refused(Vec<String>),
+    /// It could not be regenerated.
+    Failed(String),
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct RulesetReport {
+    pub ruleset: String,
+    pub out_dir: PathBuf,
+    #[serde(flatten)]
+    pub state: RulesetState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangeReport>,
+}
+
+/// The whole run, for the change report and the exit code.
+#[derive(Debug, serde::Serialize)]
+pub struct Run {
+    pub format: &'static str,
+    pub version: u32,
+    pub sources: Vec<SourceReport>,
+    pub rulesets: Vec<RulesetReport>,
+    /// Whether new outputs went into place.
+    pub published: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_error: Option<String>,
+}
+
+/// A refresh that could not start or finish at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Fetch(#[from] super::fetch::FetchError),
+    #[error("{0}")]
+    ClientId(String),
+}
+
+/// One ruleset, where its outputs go.
+pub struct Target<'a> {
+    pub ruleset: &'a Ruleset,
+    pub out_dir: PathBuf,
+}
+
+/// Runs one refresh over `targets`.
+pub fn run(targets: &[Target], settings: &Settings) -> Result<Run, RefreshError> {
+    let cache = Cache::open(&settings.cache_dir)?;
+    let _lock = cache.lock(settings.lock_wait)?;
+    let lives = live_sources(targets);
+    let opts = read_options(targets, settings);
+    let mut current: BTreeMap<Live, Catalog> = BTreeMap::new();
+    let mut sources = Vec::new();
+    let fetcher = if settings.offline || lives.is_empty() {
+        None
+    } else {
+        Some(Fetcher::new(fetch_config(settings))?)
+    };
+    let client_id = client_id(&lives, settings)?;
+    for live in &lives {
+        let (report, catalog) = match &fetcher {
+            Some(f) => refresh_source(*live, &cache, f, &opts, settings, &client_id),
+            None => offline_source(*live, &cache, &opts),
+        };
+        sources.push(report);
+        if let Some(c) = catalog {
+            current.insert(*live, c);
+        }
+    }
+    let mut catalogs = SourceCache::for_rulesets(targets.iter().map(|t| t.ruleset))
+        .skip_unknown_tables(settings.skip_unknown_tables);
+    for (live, catalog) in &current {
+        catalogs.insert(SourceSpec::Live(*live), catalog.clone());
+    }
+    let (rulesets, changed) = regenerate(targets, &mut catalogs, settings);
+    let mut run = Run {
+        format: "egressgen-refresh-report",
+        version: 1,
+        sources,
+        rulesets,
+        published: false,
+        publish_error: None,
+    };
+    publish(&mut run, changed, targets, &mut catalogs);
+    Ok(run)
+}
+
+/// Every live source any ruleset names, once.
+fn live_sources(targets: &[Target]) -> BTreeSet<Live> {
+    targets
+        .iter()
+        .flat_map(|t| t.ruleset.source_specs())
+        .filter_map(|s| match s {
+            SourceSpec::Live(l) => Some(l),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The tags every ruleset selects, as `generate` reads them.
+fn read_options(targets: &[Target], settings: &Settings) -> ReadOptions {
+    let mut tags = BTreeSet::new();
+    for t in targets {
+        tags.extend(crate::policy::prefixes::selected_tags(&t.ruleset.site));
+    }
+    ReadOptions {
+        extra_tags: tags.into_iter().collect(),
+        skip_unknown_tables: settings.skip_unknown_tables,
+        ..Default::default()
+    }
+}
+
+/// The configured limits, with the hosts of the bases as the only ones
+/// allowed unless the configuration named others.
+fn fetch_config(settings: &Settings) -> FetchConfig {
+    let mut config = settings.fetch.clone();
+    if config.allowed_hosts.is_empty() {
+        config.allowed_hosts = settings.bases.hosts();
+    }
+    config
+}
+
+fn client_id(lives: &BTreeSet<Live>, settings: &Settings) -> Result<String, RefreshError> {
+    if settings.offline || !lives.iter().any(|l| matches!(l, Live::M365(_))) {
+        return Ok(String::new());
+    }
+    live::client_request_id(&settings.cache_dir).map_err(|e| {
+        RefreshError::ClientId(format!(
+            "{}: the Microsoft 365 client request id: {e}",
+            settings.cache_dir.display()
+        ))
+    })
+}
+
+/// The good copy of a source, read again (it was vetted when it came in;
+/// reading it is how its catalog is had).
+fn good_copy(
+    live: Live,
+    cache: &Cache,
+    opts: &ReadOptions,
+) -> Result<Option<(Copy, Catalog)>, String> {
+    let record = cache.record(&live.name()).map_err(|e| e.to_string())?;
+    let Some(copy) = record.current else {
+        return Ok(None);
+    };
+    let bytes = cache.body(&copy).map_err(|e| e.to_string())?;
+    let src = SourceFile::from_bytes(Path::new(&live.file_name()), bytes);
+    let catalog = read_body(src, opts).map_err(|e| e.to_string())?;
+    Ok(Some((copy, catalog)))
+}
+
+fn offline_source(
+    live: Live,
+    cache: &Cache,
+    opts: &ReadOptions,
+) -> (SourceReport, Option<Catalog>) {
+    let report = |state, url| SourceReport {
+        source: live.to_string(),
+        state,
+        url,
+        changes: None,
+    };
+    match good_copy(live, cache, opts) {
+        Ok(Some((copy, catalog))) => (report(SourceState::Offline, Some(copy.url)), Some(catalog)),
+        Ok(None) => (
+            report(
+                SourceState::Missing("--offline, and no good copy in the cache yet".into()),
+                None,
+            ),
+            None,
+        ),
+        Err(e) => (report(SourceState::Missing(e), None), None),
+    }
+}
+
+/// Fetches one source and vets what came; the good copy (new or old) is
+/// returned with what happened.
+fn refresh_source(
+    live: Live,
+    cache: &Cache,
+    fetcher: &Fetcher,
+    opts: &ReadOptions,
+    settings: &Settings,
+    client_id: &str,
+) -> (SourceReport, Option<Catalog>) {
+    let held = match good_copy(live, cache, opts) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(source = %live, error = %e, "the cached copy is unusable");
+            None
+        }
+    };
+    let known = held
+        .as_ref()
+        .map(|(copy, _)| Known {
+            url: Some(copy.url.clone()),
+            validators: Some(copy.validators.clone()),
+            version: copy.version.clone(),
+        })
+        .unwrap_or_default();
+    let outcome = live::fetch(
+        live,
+        &settings.bases,
+        fetcher,
+        &known,
+        settings.today,
+        client_id,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|got| accept(live, got, held.as_ref(), cache, opts, settings));
+    let mut report = SourceReport {
+        source: live.to_string(),
+        state: SourceState::Unchanged,
+        url: None,
+        changes: None,
+    };
+    match (outcome, held) {
+        (Ok((state, url, catalog)), held) => {
+            report.changes = held
+                .as_ref()
+                .filter(|_| state == SourceState::Updated)
+                .and_then(|(_, old)| catalog_changes(live, old, &catalog));
+            report.state = state;
+            report.url = Some(url);
+            (report, Some(catalog))
+        }
+        (Err(why), Some((copy, catalog))) => {
+            report.state = SourceState::KeptLastGood(why);
+            report.url = Some(copy.url);
+            (report, Some(catalog))
+        }
+        (Err(why), None) => {
+            report.state = SourceState::Missing(why);
+            (report, None)
+        }
+    }
+}
+
+/// A fetched answer: a 304 keeps the good copy; a body must pass the
+/// guards to become it.
+fn accept(
+    live: Live,
+    got: live::Got,
+    held: Option<&(Copy, Catalog)>,
+    cache: &Cache,
+    opts: &ReadOptions,
+    settings: &Settings,
+) -> Result<(SourceState, String, Catalog), String> {
+    let (bytes, validators) = match got.fetched {
+        Fetched::NotModified => {
+            let (copy, catalog) = held.ok_or("a 304 answer, but no copy is held")?;
+            return Ok((SourceState::Unchanged, copy.url.clone(), catalog.clone()));
+        }
+        Fetched::Body { bytes, validators } => (bytes, validators),
+    };
+    let previous = held.map(|(_, c)| c);
+    let catalog = guard::vet(
+        &live.file_name(),
+        bytes.clone(),
+        opts,
+        previous,
+        settings.source_limits,
+        &Expect::of(live),
+    )
+    .map_err(|refusal| format!("{}: {refusal}", got.url))?;
+    let same = held.is_some_and(|(copy, _)| copy.sha256 == crate::publish::sha256_hex(&bytes));
+    let copy = Copy {
+        sha256: String::new(),
+        url: got.url.clone(),
+        validators,
+        version: got
+            .version
+            .or_else(|| catalog.sources.first()?.version.clone()),
+        change_number: catalog.sources.first().and_then(|s| s.change_number),
+    };
+    cache
+        .accept(&live.name(), &bytes, copy)
+        .map_err(|e| e.to_string())?;
+    let state = if same {
+        SourceState::Unchanged
+    } else {
+        SourceState::Updated
+    };
+    Ok((state, got.url, catalog))
+}
+
+fn catalog_changes(live: Live, old: &Catalog, new: &Catalog) -> Option<ChangeReport> {
+    let name = live.to_string();
+    diff::compare(
+        &Side::Catalog(Box::new(old.clone())),
+        &Side::Catalog(Box::new(new.clone())),
+        (&format!("{name} (last good)"), &format!("{name} (new)")),
+    )
+    .ok()
+}
+
+/// Resolves every ruleset from the good copies and guards its policy
+/// against the published one. Returns the reports and the indexes of the
+/// rulesets whose outputs change.
+fn regenerate(
+    targets: &[Target],
+    catalogs: &mut SourceCache,
+    settings: &Settings,
+) -> (Vec<RulesetReport>, Vec<usize>) {
+    let mut reports = Vec::new();
+    let mut changed = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let mut report = RulesetReport {
+            ruleset: t.ruleset.site.name.to_string(),
+            out_dir: t.out_dir.clone(),
+            state: RulesetState::Unchanged,
+            changes: None,
+        };
+        match catalogs.policy(t.ruleset) {
+            Err(e) => report.state = RulesetState::Failed(e.to_string()),
+            Ok(new) => {
+                let old = published_policy(&t.out_dir);
+                if old.as_ref().is_some_and(|o| o.to_json() == new.to_json()) {
+                    reports.push(report);
+                    continue;
+                }
+                report.changes = old.as_ref().and_then(|o| policy_changes(o, &new));
+                let refusals = old
+                    .as_ref()
+                    .map(|o| policy_guards(o, &new, t.ruleset))
+                    .unwrap_or_default();
+                report.state = if refusals.is_empty() || settings.force {
+                    changed.push(i);
+                    RulesetState::Changed
+                } else {
+                    RulesetState::Refused(refusals)
+                };
+            }
+        }
+        reports.push(report);
+    }
+    (reports, changed)
+}
+
+/// The policy published last time, if the directory has one we can read.
+fn published_policy(out_dir: &Path) -> Option<Policy> {
+    let bytes = std::fs::read(out_dir.join("policy.json")).ok()?;
+    Policy::from_json(&bytes).ok()
+}
+
+fn policy_changes(old: &Policy, new: &Policy) -> Option<ChangeReport> {
+    diff::compare(
+        &Side::Policy(Box::new(old.clone())),
+        &Side::Policy(Box::new(new.clone())),
+        ("published", "refreshed"),
+    )
+    .ok()
+}
+
+/// Why the new policy may not replace the old one: too many entries or
+/// prefixes gone, or an essential host no longer allowed.
+pub fn policy_guards(old: &Policy, new: &Policy, ruleset: &Ruleset) -> Vec<String> {
+    let guards = &ruleset.site.refresh;
+    let share = guards.max_loss.0;
+    let mut why = Vec::new();
+    let keys = |p: &Policy| -> BTreeSet<String> { p.entries.iter().map(|e| e.key()).collect() };
+    let (before, after) = (keys(old), keys(new));
+    let lost = before.difference(&after).count();
+    if lost as f64 > before.len() as f64 * share {
+        why.push(format!(
+            "{lost} of {} entries would go, more than the {:.0} % a refresh may take away",
+            before.len(),
+            share * 100.0
+        ));
+    }
+    let prefixes = |p: &Policy| p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len();
+    let (pb, pa) = (prefixes(old), prefixes(new));
+    if (pa as f64) < pb as f64 * (1.0 - share) {
+        why.push(format!(
+            "the prefixes would fall from {pb} to {pa}, more than the {:.0} % a refresh may take away",
+            share * 100.0
+        ));
+    }
+    for pinned in &guards.essential {
+        let kept = crate::model::host::parse_pattern(pinned.as_str())
+            .is_ok_and(|p| new.entries.iter().any(|e| covers_pattern(&e.host, &p)));
+        if !kept {
+            why.push(format!(
+                "essential host {} would no longer be allowed",
+                pinned.as_str()
+            ));
+        }
+    }
+    why
+}
+
+fn covers_pattern(entry: &HostPattern, pinned: &HostPattern) -> bool {
+    entry == pinned || crate::policy::matching::covers(entry, pinned)
+}
+
+/// Publishes the changed rulesets together, unless any ruleset was
+/// refused or failed: then nothing moves.
+fn publish(run: &mut Run, changed: Vec<usize>, targets: &[Target], catalogs: &mut SourceCache) {
+    let blocked = run
+        .rulesets
+        .iter()
+        .any(|r| matches!(r.state, RulesetState::Refused(_) | RulesetState::Failed(_)));
+    if blocked || changed.is_empty() {
+        return;
+    }
+    let mut batch = Vec::new();
+    for i in changed {
+        let t = &targets[i];
+        let prepared = generate::select_backends(t.ruleset, None).and_then(|backends| {
+            generate::prepare(catalogs, t.ruleset, &backends, &t.out_dir, false)
+        });
+        match prepared {
+            Ok(p) => batch.push(p),
+            Err(e) => {
+                run.rulesets[i].state = RulesetState::Failed(e.to_string());
+                run.publish_error = Some(e.to_string());
+                return;
+            }
+        }
+    }
+    match generate::finish_all(batch) {
+        Ok(_) => run.published = true,
+        Err(GenerateError::Publish { source, .. }) => run.publish_error = Some(source.to_string()),
+        Err(e) => run.publish_error = Some(e.to_string()),
+    }
+}
+
+impl Run {
+    /// Whether some source could not be refreshed (its last good copy, or
+    /// nothing, was used).
+    pub fn stale(&self) -> bool {
+        self.sources.iter().any(|s| {
+            matches!(
+                s.state,
+                SourceState::KeptLastGood(_) | SourceState::Missing(_)
+            )
+        })
+    }
+
+    pub fn refused(&self) -> bool {
+        self.rulesets
+            .iter()
+            .any(|r| matches!(r.state, RulesetState::Refused(_)))
+    }
+
+    pub fn failed(&self) -> bool {
+        self.publish_error.is_some()
+            || self
+                .rulesets
+                .iter()
+                .any(|r| matches!(r.state, RulesetState::Failed(_)))
+    }
+
+    /// The change report as Markdown, for a pull request or a ticket.
+    pub fn to_markdown(&self) -> String {
+        use crate::normalize::text::{md_code, md_text};
+        let mut out = String::from("# egressgen refresh\n\n## Sources\n\n");
+        out.push_str("| source | state | from |\n|---|---|---|\n");
+        for s in &self.sources {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                md_code(&s.source),
+                md_text(&source_state_text(&s.state)),
+                s.url
+                    .as_deref()
+                    .map(|u| format!("`{}`", md_code(u)))
+                    .unwrap_or_default()
+            ));
+        }
+        out.push_str("\n## Rulesets\n\n| ruleset | state | output |\n|---|---|---|\n");
+        for r in &self.rulesets {
+            out.push_str(&format!(
+                "| `{}` | {} | `{}` |\n",
+                md_code(&r.ruleset),
+                md_text(&ruleset_state_text(&r.state)),
+                md_code(&r.out_dir.display().to_string())
+            ));
+        }
+        out.push_str(&format!(
+            "\n{}\n",
+            match (&self.publish_error, self.published) {
+                (Some(e), _) => format!("Nothing was published: {}", md_text(e)),
+                (None, true) => "The changed rulesets were published together.".to_string(),
+                (None, false) => "Nothing was published.".to_string(),
+            }
+        ));
+        let details = self
+            .sources
+            .iter()
+            .filter_map(|s| s.changes.as_ref())
+            .chain(self.rulesets.iter().filter_map(|r| r.changes.as_ref()));
+        for report in details {
+            out.push('\n');
+            for line in report.to_markdown().lines() {
+                // One level down: the run's report holds these.
+                if line.starts_with('#') {
+                    out.push('#');
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+pub fn source_state_text(state: &SourceState) -> String {
+    match state {
+        SourceState::Unchanged => "unchanged".into(),
+        SourceState::Updated => "updated".into(),
+        SourceState::Offline => "offline: the good copy".into(),
+        SourceState::KeptLastGood(why) => format!("failed, last good copy used: {why}"),
+        SourceState::Missing(why) => format!("failed, and no good copy: {why}"),
+    }
+}
+
+pub fn ruleset_state_text(state: &RulesetState) -> String {
+    match state {
+        RulesetState::Unchanged => "unchanged".into(),
+        RulesetState::Changed => "changed".into(),
+        RulesetState::Refused(why) => format!("refused: {}", why.join("; ")),
+        RulesetState::Failed(why) => format!("failed: {why}"),
+    }
+}

@@ -1,0 +1,429 @@
+//! `egressgen refresh` end to end against a scripted server on 127.0.0.1:
+//! a healthy change publishes with a change report; every fault, alone
+//! and two at once, leaves the published outputs and the cache's good
+//! copies as they were, with the documented exit code; a second run
+//! against an unchanged server transfers no body.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::http::{Reply, Server};
+use common::{egressgen, fixture};
+
+const PAGE: &str = "/docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
+const PUBLIC: &str = "/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63";
+
+/// Today's service-tag path: the probe starts at today (UTC).
+fn tags_path() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{PUBLIC}/ServiceTags_Public_{:04}{:02}{:02}.json",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    )
+}
+
+fn page(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("refresh/{name}"))).unwrap()
+}
+
+fn tags() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(fixture("servicetags-small.json")).unwrap()).unwrap()
+}
+
+fn bytes(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).unwrap()
+}
+
+struct Site {
+    _tmp: tempfile::TempDir,
+    server: Server,
+    ruleset: PathBuf,
+    out: PathBuf,
+    cache: PathBuf,
+}
+
+impl Site {
+    fn new(extra: &str) -> Site {
+        let tmp = tempfile::tempdir().unwrap();
+        let ruleset = tmp.path().join("site.toml");
+        std::fs::write(
+            &ruleset,
+            format!(
+                "name = \"site\"\n[sources]\nfiles = [\"live:learn-standard-commercial\", \"live:service-tags-public\"]\n[scope]\ncloud = \"commercial\"\n[site]\nservice_tags = [\"MicrosoftDefenderForEndpoint\", \"AzureAdvancedThreatProtection\"]\n{extra}[outputs.plain]\nprefixes_file = \"prefixes.txt\"\n"
+            ),
+        )
+        .unwrap();
+        Site {
+            out: tmp.path().join("out"),
+            cache: tmp.path().join("cache"),
+            ruleset,
+            server: Server::start(),
+            _tmp: tmp,
+        }
+    }
+
+    fn serve(&self, learn: Reply, tags: Reply) {
+        self.server.route(PAGE, vec![learn]);
+        self.server.route(&tags_path(), vec![tags]);
+    }
+
+    fn refresh(&self, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "refresh".to_string(),
+            self.ruleset.display().to_string(),
+            "--out".into(),
+            self.out.display().to_string(),
+            "--cache".into(),
+            self.cache.display().to_string(),
+            "--no-proxy".into(),
+            "--docs-base".into(),
+            self.server.url("/docs"),
+            "--download-base".into(),
+            self.server.base.clone(),
+            "--download-pages-base".into(),
+            self.server.url("/pages"),
+            "--timeout".into(),
+            "1".into(),
+            "--retries".into(),
+            "0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        egressgen(&args)
+    }
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            for (k, v) in tree(&p) {
+                out.insert(format!("{name}/{k}"), v);
+            }
+        } else {
+            out.insert(name, std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok_page(name: &str) -> Reply {
+    Reply::Conditional {
+        etag: format!("\"{name}\""),
+        body: page(name),
+    }
+}
+
+/// A site published from v1 of both sources.
+fn published() -> Site {
+    let site = Site::new("");
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let first = site.refresh(&[]);
+    assert_eq!(code(&first), 10, "{}", stderr(&first));
+    site
+}
+
+#[test]
+fn a_healthy_change_publishes_with_a_report_of_exactly_the_difference() {
+    let site = published();
+    let before = tree(&site.out);
+    assert!(before.contains_key("allowlist-443.txt"));
+
+    // Nothing changed: the page answers 304 to its validators, nothing is
+    // published, exit 0.
+    let again = site.refresh(&[]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert_eq!(tree(&site.out), before);
+    let seen = site.server.seen(PAGE);
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[1].headers.get("if-none-match").map(String::as_str),
+        Some("\"learn-v1.md\"")
+    );
+    assert_eq!(
+        seen[1].body_sent, 0,
+        "the second request transferred no body"
+    );
+
+    // v2: one host gone, one new.
+    site.serve(ok_page("learn-v2.md"), Reply::ok(&bytes(&tags())));
+    let dir = site.out.parent().unwrap().to_path_buf();
+    let md = dir.join("report.md");
+    let js = dir.join("report.json");
+    let changed = site.refresh(&[
+        "--report",
+        md.to_str().unwrap(),
+        "--report-json",
+        js.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&changed), 10, "{}", stderr(&changed));
+    let allow = String::from_utf8(tree(&site.out)["allowlist-443.txt"].clone()).unwrap();
+    assert!(allow.contains("h13.example.com") && !allow.contains("h12.example.com"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    let learn = &report["sources"][0];
+    assert_eq!(learn["source"], "live:learn-standard-commercial");
+    assert_eq!(learn["state"], "updated");
+    let rows = &learn["changes"]["rows"];
+    let texts = |k: &str| -> Vec<String> {
+        rows[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["row"]
+                    .as_str()
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(texts("added"), ["h13.example.com"]);
+    assert_eq!(texts("removed"), ["h12.example.com"]);
+    let entries = &report["rulesets"][0]["changes"]["policy"]["entries"];
+    assert_eq!(entries["added"].as_array().unwrap().len(), 1);
+    assert_eq!(entries["removed"].as_array().unwrap().len(), 1);
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("h13.example.com") && markdown.contains("h12.example.com"));
+    assert!(markdown.contains("| `live:learn-standard-commercial` | updated |"));
+}
+
+/// One way a source can misbehave.
+struct Fault {
+    name: &'static str,
+    learn: Option<Reply>,
+    tags: Option<Reply>,
+    /// Text the warning must hold.
+    says: &'static str,
+}
+
+fn faults() -> Vec<Fault> {
+    let mut older = tags();
+    older["changeNumber"] = 41.into();
+    let mut emptied = tags();
+    for v in emptied["values"].as_array_mut().unwrap() {
+        if v["name"] == "MicrosoftDefenderForEndpoint" {
+            v["properties"]["addressPrefixes"] = serde_json::json!([]);
+        }
+    }
+    let html = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>".to_vec();
+    let learn = |r: Reply, says| Fault {
+        name: "",
+        learn: Some(r),
+        tags: None,
+        says,
+    };
+    let tag = |r: Reply, says| Fault {
+        name: "",
+        learn: None,
+        tags: Some(r),
+        says,
+    };
+    let mut list = vec![
+        ("500", learn(Reply::status(500), "answered 500")),
+        ("404", learn(Reply::status(404), "answered 404")),
+        (
+            "429 with Retry-After",
+            learn(Reply::with_header(429, "Retry-After", "1"), "answered 429"),
+        ),
+        ("reset", learn(Reply::Close, "learn-standard-commercial")),
+        (
+            "truncated",
+            tag(
+                Reply::Truncated {
+                    body: bytes(&tags())[..200].to_vec(),
+                    claimed: 5000,
+                },
+                "service-tags-public",
+            ),
+        ),
+        (
+            "stall",
+            learn(
+                Reply::Stall(std::time::Duration::from_secs(3)),
+                "no answer within 1s",
+            ),
+        ),
+        (
+            "HTML login page",
+            learn(
+                Reply::Answer {
+                    status: 200,
+                    headers: vec![],
+                    body: html.clone(),
+                },
+                "does not read as",
+            ),
+        ),
+        (
+            "foreign redirect",
+            learn(
+                Reply::with_header(302, "Location", "https://evil.example/page.md"),
+                "redirect refused",
+            ),
+        ),
+        (
+            "older changeNumber",
+            tag(
+                Reply::ok(&bytes(&older)),
+                "changeNumber 41 is lower than the 42",
+            ),
+        ),
+        (
+            "half the rows",
+            learn(Reply::ok(&page("learn-half.md")), "fell from 12 to 6"),
+        ),
+        (
+            "one tag emptied",
+            tag(
+                Reply::ok(&bytes(&emptied)),
+                "service tag MicrosoftDefenderForEndpoint's prefixes fell from 1 to 0",
+            ),
+        ),
+    ];
+    // Two at once: a failing page and a bad tag file.
+    list.push((
+        "500 and an older changeNumber",
+        Fault {
+            name: "",
+            learn: Some(Reply::status(500)),
+            tags: Some(Reply::ok(&bytes(&older))),
+            says: "changeNumber 41",
+        },
+    ));
+    list.push((
+        "HTML page and a truncated tag file",
+        Fault {
+            name: "",
+            learn: Some(Reply::Answer {
+                status: 200,
+                headers: vec![],
+                body: html,
+            }),
+            tags: Some(Reply::Truncated {
+                body: b"{\"changeNumber\": 43".to_vec(),
+                claimed: 900,
+            }),
+            says: "service-tags-public",
+        },
+    ));
+    list.into_iter()
+        .map(|(name, mut f)| {
+            f.name = name;
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn every_fault_alone_or_two_at_once_keeps_outputs_and_last_good_copies() {
+    let site = published();
+    let outputs = tree(&site.out);
+    let records = tree(&site.cache.join("records"));
+    let bodies = tree(&site.cache.join("bodies"));
+    for fault in faults() {
+        site.serve(
+            fault.learn.unwrap_or_else(|| ok_page("learn-v1.md")),
+            fault.tags.unwrap_or_else(|| Reply::ok(&bytes(&tags()))),
+        );
+        let run = site.refresh(&[]);
+        let err = stderr(&run);
+        assert_eq!(code(&run), 11, "{}: {err}", fault.name);
+        assert!(err.contains("last good copy used"), "{}: {err}", fault.name);
+        assert!(err.contains(fault.says), "{}: {err}", fault.name);
+        assert_eq!(tree(&site.out), outputs, "{}: outputs", fault.name);
+        assert_eq!(
+            tree(&site.cache.join("bodies")),
+            bodies,
+            "{}: bodies",
+            fault.name
+        );
+        // The records may only have new validators; the good copies stay.
+        let now = tree(&site.cache.join("records"));
+        for (name, old) in &records {
+            let sha = |b: &[u8]| {
+                let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                v["current"]["sha256"].clone()
+            };
+            assert_eq!(sha(&now[name]), sha(old), "{}: {name}", fault.name);
+        }
+    }
+}
+
+#[test]
+fn a_policy_guard_refuses_and_force_overrides() {
+    let site = Site::new("[refresh]\nessential = [\"h12.example.com\"]\n");
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    assert_eq!(code(&site.refresh(&[])), 10);
+    let before = tree(&site.out);
+    // v2 passes the source guards but drops the essential host.
+    site.serve(ok_page("learn-v2.md"), Reply::ok(&bytes(&tags())));
+    let run = site.refresh(&[]);
+    assert_eq!(code(&run), 12, "{}", stderr(&run));
+    assert!(stderr(&run).contains("essential host h12.example.com would no longer be allowed"));
+    assert_eq!(tree(&site.out), before);
+    // The source itself was good: it is the cache's copy now, and
+    // --force publishes it (no fetch needed to change anything).
+    let forced = site.refresh(&["--force"]);
+    assert_eq!(code(&forced), 10, "{}", stderr(&forced));
+    assert_ne!(tree(&site.out), before);
+}
+
+#[test]
+fn offline_regenerates_from_the_cache_without_a_server() {
+    let site = published();
+    let before = tree(&site.out);
+    std::fs::remove_dir_all(&site.out).unwrap();
+    // Any request would now fail: the routes answer 500.
+    site.serve(Reply::status(500), Reply::status(500));
+    let run = site.refresh(&["--offline"]);
+    assert_eq!(code(&run), 10, "{}", stderr(&run));
+    assert_eq!(tree(&site.out), before);
+    assert_eq!(site.server.seen(PAGE).len(), 1, "no request was made");
+}
+
+#[test]
+fn the_post_change_command_runs_after_a_publish_and_its_failure_is_reported() {
+    let site = Site::new("");
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let mark = site.out.parent().unwrap().join("reconfigured");
+    let cmd = format!(
+        "test -f {}/policy.json && touch {}",
+        site.out.display(),
+        mark.display()
+    );
+    assert_eq!(code(&site.refresh(&["--post-change", &cmd])), 10);
+    assert!(mark.exists(), "ran after the outputs were in place");
+    site.serve(ok_page("learn-v2.md"), Reply::ok(&bytes(&tags())));
+    let run = site.refresh(&["--post-change", "exit 3"]);
+    assert_eq!(code(&run), 13, "{}", stderr(&run));
+    assert!(stderr(&run).contains("the new outputs are in place"));
+    // Nothing changed: the command does not run.
+    std::fs::remove_file(&mark).unwrap();
+    assert_eq!(
+        code(&site.refresh(&["--post-change", &format!("touch {}", mark.display())])),
+        0
+    );
+    assert!(!mark.exists());
+}
