@@ -49,6 +49,10 @@ pub struct Args {
     /// Connect directly, whatever the environment says
     #[arg(long)]
     pub no_proxy: bool,
+    /// Also trust the CA certificates in this PEM file (a mirror's private
+    /// CA, or the CA of a TLS-inspecting proxy in the way)
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// Base URL of the Learn pages' Markdown (a mirror, or a test server)
     #[arg(long, value_name = "URL")]
     pub docs_base: Option<String>,
@@ -166,6 +170,7 @@ fn settings(args: &Args) -> Result<Settings, Failure> {
             proxy,
             timeout: Duration::from_secs(args.timeout.max(1)),
             retries: args.retries,
+            extra_roots: args.ca_file.clone(),
             ..Default::default()
         },
         offline: args.offline,

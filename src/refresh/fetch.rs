@@ -55,6 +55,9 @@ pub struct FetchConfig {
     pub max_wait: Duration,
     /// The largest body accepted, in bytes.
     pub max_body: u64,
+    /// PEM certificates trusted besides the system's: a mirror's private
+    /// CA, or the CA of a TLS-inspecting proxy in the way.
+    pub extra_roots: Option<std::path::PathBuf>,
 }
 
 impl Default for FetchConfig {
@@ -70,6 +73,7 @@ impl Default for FetchConfig {
             backoff: Duration::from_secs(2),
             max_wait: Duration::from_secs(120),
             max_body: 256 * 1024 * 1024,
+            extra_roots: None,
         }
     }
 }
@@ -183,6 +187,9 @@ impl Fetcher {
                 builder.proxy(proxy)
             }
         };
+        if let Some(path) = &config.extra_roots {
+            builder = builder.tls_certs_merge(extra_roots(path)?);
+        }
         let client = builder
             .build()
             .map_err(|e| FetchError::Setup(e.to_string()))?;
@@ -369,6 +376,19 @@ impl Fetcher {
             detail,
         }
     }
+}
+
+/// The certificates of a PEM file; none at all is an error, not an empty
+/// trust list.
+fn extra_roots(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, FetchError> {
+    let fail = |detail: String| FetchError::Setup(format!("{}: {detail}", path.display()));
+    let pem =
+        crate::input::read_limited(path, 16 * 1024 * 1024).map_err(|e| fail(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(fail("no PEM certificate in it".to_string()));
+    }
+    Ok(certs)
 }
 
 /// The redirect policy's refusal, found again in the error's sources.
