@@ -224,7 +224,7 @@ pub enum Command {
     /// Show what changed between two source files, catalogs, policies or output directories
     Diff(diff::Args),
     /// Fetch the live sources, keep the last good copies, regenerate, guard and publish
-    Refresh(refresh::Args),
+    Refresh(Box<refresh::Args>),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
