@@ -269,8 +269,7 @@ fn sources(a: &[SourceInfo], b: &[SourceInfo]) -> Vec<SourceChange> {
     }
     let mut out = Vec::new();
     for ((kind, ..), (xs, ys)) in pairs {
-        for i in 0..xs.len().max(ys.len()) {
-            let (x, y) = (xs.get(i).copied(), ys.get(i).copied());
+        for (x, y) in pair_by_name(xs, ys) {
             let change = SourceChange {
                 kind: kind.clone(),
                 a: x.map(version),
@@ -283,6 +282,29 @@ fn sources(a: &[SourceInfo], b: &[SourceInfo]) -> Vec<SourceChange> {
         }
     }
     out
+}
+
+/// Two lists of one kind of source: same file names first (the commercial
+/// page with the commercial page, whatever the order the sides list
+/// them), then what is left in order (a file renamed between versions).
+fn pair_by_name<'a>(
+    xs: Vec<&'a SourceInfo>,
+    mut ys: Vec<&'a SourceInfo>,
+) -> Vec<(Option<&'a SourceInfo>, Option<&'a SourceInfo>)> {
+    let mut pairs = Vec::new();
+    let mut unmatched = Vec::new();
+    for x in xs {
+        match ys.iter().position(|y| y.file == x.file) {
+            Some(i) => pairs.push((Some(x), Some(ys.remove(i)))),
+            None => unmatched.push(x),
+        }
+    }
+    let mut rest = ys.into_iter();
+    for x in unmatched {
+        pairs.push((Some(x), rest.next()));
+    }
+    pairs.extend(rest.map(|y| (None, Some(y))));
+    pairs
 }
 
 fn version(s: &SourceInfo) -> SourceVersion {

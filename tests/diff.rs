@@ -265,3 +265,48 @@ fn text_from_the_files_cannot_add_lines_or_links_to_a_report() {
         "{md}"
     );
 }
+
+/// Two catalogs listing the same kind of source in another order: each
+/// source is compared with its own next version, not with its neighbour.
+#[test]
+fn sources_are_paired_by_name_before_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gov = data("mde/standard-device-connectivity-urls-gov.urltables.md");
+    let old_com = data("mde/standard-device-connectivity-urls-commercial.urltables.md");
+    let new_com = data("mde/standard-device-connectivity-urls-commercial.learn.md");
+    let catalog = |name: &str, first: &std::path::Path, second: &std::path::Path| {
+        let out = egressgen(&[
+            "catalog",
+            "--source",
+            first.to_str().unwrap(),
+            "--source",
+            second.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(out.status.success());
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &out.stdout).unwrap();
+        path
+    };
+    let a = catalog("a.json", &old_com, &gov);
+    let b = catalog("b.json", &gov, &new_com);
+    let out = egressgen(&[
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = report["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "{sources:#?}");
+    assert_eq!(
+        sources[0]["a"]["file"],
+        "standard-device-connectivity-urls-commercial.urltables.md"
+    );
+    assert_eq!(
+        sources[0]["b"]["file"],
+        "standard-device-connectivity-urls-commercial.learn.md"
+    );
+}
