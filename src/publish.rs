@@ -177,6 +177,9 @@ pub struct Published {
     pub cleaned: Vec<PathBuf>,
     /// Set when the old tree could not be removed after the swap.
     pub leftover: Option<PathBuf>,
+    /// An old tree a crash had left aside, put back as the target before
+    /// this publish.
+    pub restored: Option<PathBuf>,
 }
 
 /// A file name inside the output directory: no separators, no `..`, no
@@ -286,13 +289,21 @@ pub fn stage(
     };
     fs::create_dir_all(&parent).map_err(|e| untouched(&parent, e))?;
     let lock = lock(&parent, &leaf, out)?;
+    // A crash between the two renames of the fallback swap leaves the old
+    // tree aside and no target: it goes back before anything is cleaned.
+    let restored = restore_aside(&parent, &leaf, &target);
     let mut done = Published {
         cleaned: clean_leftovers(&parent, &leaf),
+        restored,
         ..Default::default()
     };
     done.removed = check_owned(&target, req.force)?;
     let tmp = unique(&parent, &leaf, "tmp");
     let flush = File::open(&parent).map_err(|e| untouched(&parent, e))?;
+    // Made here, before there is a `Staged` whose drop removes it: a
+    // directory of that name made by someone else in between (EEXIST) is
+    // theirs, and stays.
+    fs::create_dir(&tmp).map_err(|e| untouched(&tmp, e))?;
     let staged = Staged {
         out: out.to_path_buf(),
         target,
@@ -516,6 +527,25 @@ fn read_manifest(dir: &Path) -> Option<Manifest> {
     (m.format == MANIFEST_FORMAT).then_some(m)
 }
 
+/// When the target is missing and an old tree of ours was left aside
+/// (`.NAME.old-*`, with our manifest), the newest one is renamed back.
+fn restore_aside(parent: &Path, leaf: &str, target: &Path) -> Option<PathBuf> {
+    if fs::symlink_metadata(target).is_ok() {
+        return None;
+    }
+    let prefix = format!(".{leaf}.old-");
+    let newest = fs::read_dir(parent)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && read_manifest(&e.path()).is_some())
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?
+        .path();
+    fs::rename(&newest, target).ok()?;
+    tracing::warn!(from = %newest.display(), to = %target.display(), "an old tree left aside by a crash was put back");
+    Some(newest)
+}
+
 /// Leftovers of earlier runs: ours by name, and by manifest or emptiness.
 fn clean_leftovers(parent: &Path, leaf: &str) -> Vec<PathBuf> {
     let prefixes = [format!(".{leaf}.tmp-"), format!(".{leaf}.old-")];
@@ -612,8 +642,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// The new tree: manifest first, then the files; flushed by [`commit`].
+/// Fills the staging directory (made empty by [`stage`]).
 fn write_tree(dir: &Path, files: &[(String, Vec<u8>)], req: &Request) -> Result<(), PublishError> {
-    fs::create_dir(dir).map_err(|e| untouched(dir, e))?;
     let mut manifest = Manifest {
         format: MANIFEST_FORMAT.to_string(),
         version: 1,

@@ -647,3 +647,38 @@ fn a_batch_goes_in_whole_or_not_at_all() {
         assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"new\n");
     }
 }
+
+/// A crash between the two renames of the fallback swap leaves the old
+/// tree at `.NAME.old-*` and no target. The next publish puts it back
+/// first; before, it was cleaned up as a leftover and the output was gone.
+#[test]
+fn an_old_tree_left_aside_by_a_crash_is_put_back_not_cleaned() {
+    use egressgen::publish::{Request, publish, stage};
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let req = Request {
+        ruleset: "site".into(),
+        ruleset_file: tmp.path().join("site.toml"),
+        inputs: Vec::new(),
+        force: false,
+    };
+    let v1 = vec![("a.txt".to_string(), b"one\n".to_vec())];
+    publish(&out_dir, &v1, &req).unwrap();
+    let before = tree(&out_dir);
+    let aside = tmp.path().join(".out.old-4242-0");
+    std::fs::rename(&out_dir, &aside).unwrap();
+
+    // A run that stages and then fails (dropped before its commit).
+    let v2 = vec![("a.txt".to_string(), b"two\n".to_vec())];
+    let staged = stage(&out_dir, &v2, &req).unwrap();
+    drop(staged);
+    assert_eq!(tree(&out_dir), before, "the old tree is back");
+    assert!(!aside.exists());
+
+    // The same crash, then a run that goes through.
+    std::fs::rename(&out_dir, &aside).unwrap();
+    let done = publish(&out_dir, &v2, &req).unwrap();
+    assert_eq!(done.restored.as_deref(), Some(aside.as_path()));
+    assert_eq!(std::fs::read(out_dir.join("a.txt")).unwrap(), b"two\n");
+    assert!(leftovers(tmp.path(), "out").is_empty());
+}

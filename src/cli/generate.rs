@@ -287,6 +287,12 @@ fn report_publish(name: &str, p: &crate::publish::Published) {
                 .join(", ")
         );
     }
+    if let Some(old) = &p.restored {
+        eprintln!(
+            "egressgen: {name}: warning: the output directory was missing and {} (left aside by a run that was killed) was put back first",
+            old.display()
+        );
+    }
     for c in &p.cleaned {
         eprintln!(
             "egressgen: {name}: removed {}, left by an earlier run that did not finish",
