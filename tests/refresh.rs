@@ -427,3 +427,44 @@ fn the_post_change_command_runs_after_a_publish_and_its_failure_is_reported() {
     );
     assert!(!mark.exists());
 }
+
+/// A progress bar on a terminal (a pseudo-terminal by `script`), nothing
+/// of it when stderr is a file or with --quiet.
+#[test]
+fn a_progress_bar_shows_on_a_terminal_only() {
+    let site = Site::new("");
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let args: Vec<String> = [
+        "refresh",
+        site.ruleset.to_str().unwrap(),
+        "--out",
+        site.out.to_str().unwrap(),
+        "--cache",
+        site.cache.to_str().unwrap(),
+        "--no-proxy",
+        "--docs-base",
+        &site.server.url("/docs"),
+        "--download-base",
+        &site.server.base,
+        "--retries",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let line = std::iter::once(env!("CARGO_BIN_EXE_egressgen").to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tty = std::process::Command::new(common::tools::require("script", "bsdutils"))
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&tty.stdout);
+    assert!(seen.contains("live:learn-standard-commercial"), "{seen}");
+    assert!(seen.contains("/3 "), "a bar with its count: {seen}");
+    // Not a terminal: no bar.
+    let plain = egressgen(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&plain), 0);
+    assert!(!stderr(&plain).contains("/3 "), "{}", stderr(&plain));
+}

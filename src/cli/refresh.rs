@@ -97,7 +97,14 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .collect::<Result<_, _>>()?;
     let targets = targets(args, &rulesets)?;
     let settings = settings(args)?;
-    let done = run::run(&targets, &settings).map_err(|e| Failure::new(Outcome::Input, e))?;
+    let bar = progress_bar(v);
+    let done = run::run_with(&targets, &settings, &|p| {
+        bar.set_length(p.steps as u64);
+        bar.set_position(p.step as u64);
+        bar.set_message(p.doing.to_string());
+    });
+    bar.finish_and_clear();
+    let done = done.map_err(|e| Failure::new(Outcome::Input, e))?;
     write_reports(args, &done)?;
     print(args, &done, v);
     let mut outcome = outcome(&done);
@@ -112,6 +119,20 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         outcome = Outcome::PostChange;
     }
     Ok(outcome)
+}
+
+/// A bar on stderr when it is a terminal (indicatif draws nothing
+/// otherwise, so logs and timers see none); none at all with `--quiet` or
+/// `-v`, whose log lines it would garble.
+fn progress_bar(v: super::Verbosity) -> indicatif::ProgressBar {
+    if v.quiet || v.verbose > 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// The rulesets and their output directories, as `generate` places them.

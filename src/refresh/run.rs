@@ -118,8 +118,24 @@ pub struct Target<'a> {
     pub out_dir: PathBuf,
 }
 
+/// Where a refresh is, for a progress display: `step` of `steps`.
+pub struct Progress<'a> {
+    pub step: usize,
+    pub steps: usize,
+    pub doing: &'a str,
+}
+
 /// Runs one refresh over `targets`.
 pub fn run(targets: &[Target], settings: &Settings) -> Result<Run, RefreshError> {
+    run_with(targets, settings, &|_| {})
+}
+
+/// [`run`], telling `progress` before each source and before publishing.
+pub fn run_with(
+    targets: &[Target],
+    settings: &Settings,
+    progress: &dyn Fn(Progress),
+) -> Result<Run, RefreshError> {
     let cache = Cache::open(&settings.cache_dir)?;
     let _lock = cache.lock(settings.lock_wait)?;
     let lives = live_sources(targets);
@@ -132,7 +148,13 @@ pub fn run(targets: &[Target], settings: &Settings) -> Result<Run, RefreshError>
         Some(Fetcher::new(fetch_config(settings))?)
     };
     let client_id = client_id(&lives, settings)?;
-    for live in &lives {
+    let steps = lives.len() + 1;
+    for (step, live) in lives.iter().enumerate() {
+        progress(Progress {
+            step,
+            steps,
+            doing: &live.to_string(),
+        });
         let (report, catalog) = match &fetcher {
             Some(f) => refresh_source(*live, &cache, f, &opts, settings, &client_id),
             None => offline_source(*live, &cache, &opts),
@@ -147,6 +169,11 @@ pub fn run(targets: &[Target], settings: &Settings) -> Result<Run, RefreshError>
     for (live, catalog) in &current {
         catalogs.insert(SourceSpec::Live(*live), catalog.clone());
     }
+    progress(Progress {
+        step: steps - 1,
+        steps,
+        doing: "regenerating and publishing",
+    });
     let (rulesets, changed) = regenerate(targets, &mut catalogs, settings);
     let mut run = Run {
         format: "egressgen-refresh-report",
