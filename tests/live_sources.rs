@@ -231,4 +231,19 @@ fn m365_endpoints_are_fetched_only_when_the_version_moved() {
     let again = fetch(live, &bases, &f, &known, day(15), &id).unwrap();
     assert_eq!(again.fetched, Fetched::NotModified);
     assert_eq!((s.seen(&version).len(), s.seen(&endpoints).len()), (2, 1));
+    // A version older than the one held is refused before /endpoints.
+    s.route(
+        &version,
+        vec![Reply::ok(
+            br#"{"instance":"Worldwide","latest":"2025100100"}"#,
+        )],
+    );
+    let err = fetch(live, &bases, &f, &known, day(15), &id)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("offers version 2025100100, older than the 2025101300 already held"),
+        "{err}"
+    );
+    assert_eq!(s.seen(&endpoints).len(), 1);
 }

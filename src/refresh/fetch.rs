@@ -105,6 +105,12 @@ pub enum FetchError {
     ForeignHost { url: String, host: String },
     #[error("{url}: redirect refused: {why}")]
     Redirect { url: String, why: String },
+    #[error("{url}: offers version {offered}, older than the {held} already held")]
+    Rollback {
+        url: String,
+        held: String,
+        offered: String,
+    },
     #[error("{url}: no answer within the {deadline:?} allowed for this source (retries included)")]
     Deadline { url: String, deadline: Duration },
     #[error("{url}: answered {status}")]

@@ -219,6 +219,18 @@ fn m365(
         "{}/endpoints/{name}?clientrequestid={client_id}",
         bases.m365
     );
+    // The service's versions are numbers (`2025100100`): a smaller one
+    // than the copy held is a step back, not news.
+    if let Some(held) = known.version.as_deref()
+        && let (Ok(h), Ok(l)) = (held.parse::<u64>(), latest.parse::<u64>())
+        && l < h
+    {
+        return Err(FetchError::Rollback {
+            url: shown_url(&version_url),
+            held: held.to_string(),
+            offered: latest,
+        });
+    }
     if known.version.as_deref() == Some(latest.as_str()) {
         return Ok(Got {
             url: shown_url(&url),
