@@ -468,3 +468,88 @@ fn a_progress_bar_shows_on_a_terminal_only() {
     assert_eq!(code(&plain), 0);
     assert!(!stderr(&plain).contains("/3 "), "{}", stderr(&plain));
 }
+
+/// The Microsoft 365 web service: /version first, /endpoints only when
+/// the version moved, one client request id kept in the cache; a
+/// redirect to another host is followed only when named.
+#[test]
+fn the_m365_service_is_asked_for_endpoints_only_when_its_version_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let ruleset = tmp.path().join("m365.toml");
+    std::fs::write(
+        &ruleset,
+        "name = \"m365\"\n[sources]\nfiles = [\"live:m365-worldwide\"]\n[scope]\ncloud = \"commercial\"\nproducts = [\"m365\"]\n[outputs.plain]\n",
+    )
+    .unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "refresh",
+            ruleset.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--no-proxy",
+            "--retries",
+            "0",
+        ];
+        args.extend(extra);
+        egressgen(&args)
+    };
+    let m365_base = server.url("/m365");
+    let base = ["--m365-base", m365_base.as_str()];
+    let body = std::fs::read(fixture("m365-small.json")).unwrap();
+    server.route(
+        "/m365/version/Worldwide",
+        vec![Reply::ok(
+            br#"{"instance":"Worldwide","latest":"2025101300"}"#,
+        )],
+    );
+    server.route("/m365/endpoints/Worldwide", vec![Reply::ok(&body)]);
+    let first = run(&base);
+    assert_eq!(code(&first), 10, "{}", stderr(&first));
+    let id = std::fs::read_to_string(cache.join("m365-client-request-id")).unwrap();
+    let seen = server.seen_any_query("/m365/endpoints/Worldwide");
+    assert_eq!(seen.len(), 1);
+    // The same version: no /endpoints request, nothing changed.
+    assert_eq!(code(&run(&base)), 0);
+    assert_eq!(server.seen_any_query("/m365/endpoints/Worldwide").len(), 1);
+    assert_eq!(server.seen_any_query("/m365/version/Worldwide").len(), 2);
+    // The id is the one kept on disk.
+    assert_eq!(
+        std::fs::read_to_string(cache.join("m365-client-request-id")).unwrap(),
+        id
+    );
+
+    // A new version whose /endpoints answer is a redirect to another
+    // loopback name: refused unless named with --allow-redirect-to.
+    server.route(
+        "/m365/version/Worldwide",
+        vec![Reply::ok(
+            br#"{"instance":"Worldwide","latest":"2025102000"}"#,
+        )],
+    );
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    server.route(
+        "/m365/endpoints/Worldwide",
+        vec![Reply::with_header(
+            302,
+            "Location",
+            &format!("http://localhost:{port}/mirror/endpoints.json"),
+        )],
+    );
+    server.route("/mirror/endpoints.json", vec![Reply::ok(&body)]);
+    let refused = run(&base);
+    assert_eq!(code(&refused), 11, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("redirect refused: to localhost"));
+    assert!(server.seen_any_query("/mirror/endpoints.json").is_empty());
+    let mut allowed = base.to_vec();
+    allowed.extend(["--allow-redirect-to", "localhost"]);
+    let followed = run(&allowed);
+    // Same endpoints under a new version: the good copy moves on, the
+    // policy does not change.
+    assert!(matches!(code(&followed), 0 | 10), "{}", stderr(&followed));
+    assert_eq!(server.seen_any_query("/mirror/endpoints.json").len(), 1);
+}

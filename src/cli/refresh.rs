@@ -65,6 +65,14 @@ pub struct Args {
     /// Base URL of the Microsoft 365 endpoints web service
     #[arg(long, value_name = "URL")]
     pub m365_base: Option<String>,
+    /// A host a redirect may lead to besides the one asked for (each
+    /// source's redirects stay on its own host otherwise). Repeatable
+    #[arg(long = "allow-redirect-to", value_name = "HOST")]
+    pub redirect_hosts: Vec<String>,
+    /// The largest share of a source's rows, or of a service tag's
+    /// prefixes, a new copy may lose before it is refused (0.10 = 10 %)
+    #[arg(long, value_name = "SHARE", default_value_t = 0.10, value_parser = share)]
+    pub max_source_loss: f64,
     /// Seconds one request may take, connection to last byte
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
@@ -192,15 +200,32 @@ fn settings(args: &Args) -> Result<Settings, Failure> {
             timeout: Duration::from_secs(args.timeout.max(1)),
             retries: args.retries,
             extra_roots: args.ca_file.clone(),
+            redirect_hosts: args
+                .redirect_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             ..Default::default()
         },
         offline: args.offline,
         force: args.force,
-        source_limits: Default::default(),
+        source_limits: crate::refresh::guard::Limits {
+            max_loss: args.max_source_loss,
+        },
         skip_unknown_tables: args.skip_unknown_tables,
         today,
         lock_wait: Duration::from_secs(60),
     })
+}
+
+/// A share between 0 and 1.
+fn share(text: &str) -> Result<f64, String> {
+    let v: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share between 0 and 1"))
+    }
 }
 
 fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {

@@ -174,7 +174,8 @@ pub fn run_with(
         steps,
         doing: "regenerating and publishing",
     });
-    let (rulesets, changed) = regenerate(targets, &mut catalogs, settings);
+    let have: BTreeSet<Live> = current.keys().copied().collect();
+    let (rulesets, changed) = regenerate(targets, &mut catalogs, &have, settings);
     let mut run = Run {
         format: "egressgen-refresh-report",
         version: 1,
@@ -219,6 +220,9 @@ fn fetch_config(settings: &Settings) -> FetchConfig {
     if config.allowed_hosts.is_empty() {
         config.allowed_hosts = settings.bases.hosts();
     }
+    // A host named as a redirect target is one the run may contact.
+    let extra = config.redirect_hosts.clone();
+    config.allowed_hosts.extend(extra);
     config
 }
 
@@ -402,6 +406,7 @@ fn catalog_changes(live: Live, old: &Catalog, new: &Catalog) -> Option<ChangeRep
 fn regenerate(
     targets: &[Target],
     catalogs: &mut SourceCache,
+    have: &BTreeSet<Live>,
     settings: &Settings,
 ) -> (Vec<RulesetReport>, Vec<usize>) {
     let mut reports = Vec::new();
@@ -413,6 +418,16 @@ fn regenerate(
             state: RulesetState::Unchanged,
             changes: None,
         };
+        if let Some(missing) = live_sources(std::slice::from_ref(t))
+            .into_iter()
+            .find(|l| !have.contains(l))
+        {
+            report.state = RulesetState::Failed(format!(
+                "{missing} has no good copy yet (its fetch failed; see above), so this ruleset cannot be regenerated"
+            ));
+            reports.push(report);
+            continue;
+        }
         match catalogs.policy(t.ruleset) {
             Err(e) => report.state = RulesetState::Failed(e.to_string()),
             Ok(new) => {

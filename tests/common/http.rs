@@ -108,6 +108,18 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The requests for `path` (any query) so far.
+    pub fn seen_any_query(&self, path: &str) -> Vec<Seen> {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.path.split('?').next() == Some(path))
+            .cloned()
+            .collect()
+    }
+
     /// The requests for `path` so far.
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.state
@@ -140,7 +152,15 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
     }
     let reply = {
         let mut s = state.lock().unwrap();
-        let queue = s.routes.entry(path.clone()).or_default();
+        // A route for the exact path and query, else for the path alone
+        // (a query the test cannot know, like a client request id).
+        let bare = path.split('?').next().unwrap_or(&path).to_string();
+        let key = if s.routes.contains_key(&path) {
+            path.clone()
+        } else {
+            bare
+        };
+        let queue = s.routes.entry(key).or_default();
         let reply = if queue.len() > 1 {
             queue.pop_front()
         } else {
