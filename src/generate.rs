@@ -332,6 +332,18 @@ pub fn finish_all<T>(batch: Vec<Prepared<T>>) -> Result<Vec<Generated<T>>, Gener
         .collect())
 }
 
+/// Every file `generate` would publish for this policy, rendered in
+/// memory (what `refresh` compares with the published manifest).
+pub fn rendered_files(
+    ruleset: &Ruleset,
+    policy: &Policy,
+    out: &Path,
+) -> Result<Vec<(String, Vec<u8>)>, GenerateError> {
+    let backends = select_backends(ruleset, None)?;
+    let rendered = render_all(policy, ruleset, &backends, out)?;
+    Ok(output_files(policy, &rendered))
+}
+
 /// `policy.json`, the loss reports, then each backend's files.
 fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)> {
     let reports: Vec<&loss::LossReport> = rendered.iter().map(|r| &r.loss).collect();

@@ -392,21 +392,28 @@ pub fn commit_all(mut batch: Vec<Staged>) -> Result<Vec<Published>, PublishError
         staged.done.removed = merge(&staged.done.removed, removed);
     }
     let mut installed: Vec<Installed> = Vec::with_capacity(batch.len());
-    for staged in &batch {
-        match install(staged) {
+    for i in 0..batch.len() {
+        match install(&batch[i]) {
             Ok(how) => installed.push(how),
             Err(e) => {
-                let undone: Vec<String> = batch
-                    .iter()
-                    .zip(&installed)
-                    .rev()
-                    .filter_map(|(s, how)| uninstall(s, how).err())
-                    .collect();
+                let failed_out = batch[i].out.clone();
+                let mut undone = Vec::new();
+                for (s, how) in batch.iter_mut().zip(&installed).rev() {
+                    if let Err(why) = uninstall(s, how) {
+                        // Its old tree may be at the staging path now:
+                        // dropping `s` must not remove it.
+                        s.committed = true;
+                        undone.push(format!(
+                            "{why} (the old tree is kept at {})",
+                            s.tmp.display()
+                        ));
+                    }
+                }
                 if undone.is_empty() {
                     return Err(e);
                 }
                 return Err(untouched(
-                    &staged.out,
+                    &failed_out,
                     format!(
                         "{e}; and taking back the trees already swapped failed: {}",
                         undone.join("; ")
@@ -521,6 +528,38 @@ fn lock(parent: &Path, leaf: &str, out: &Path) -> Result<File, PublishError> {
     }
 }
 
+/// Whether `dir` is a whole tree of ours: a manifest, and every file it
+/// lists present with its hash.
+fn intact(dir: &Path) -> bool {
+    read_manifest(dir).is_some_and(|m| {
+        m.files
+            .iter()
+            .all(|f| fs::read(dir.join(&f.name)).is_ok_and(|b| sha256_hex(&b) == f.sha256))
+    })
+}
+
+/// The files an output directory of ours holds, by name, with their
+/// SHA-256, as its manifest lists them and only when every one is intact;
+/// `None` for anything else. An old tree a killed run left aside is put
+/// back first (under the directory's lock), so a refresh right after a
+/// crash compares with what was published, not with nothing.
+pub fn published_files(out: &Path) -> Option<std::collections::BTreeMap<String, String>> {
+    let target = resolve(out).ok()?;
+    let (parent, leaf) = (
+        target.parent()?,
+        target.file_name()?.to_string_lossy().into_owned(),
+    );
+    if fs::symlink_metadata(&target).is_err() {
+        let _lock = lock(parent, &leaf, out).ok()?;
+        restore_aside(parent, &leaf, &target);
+    }
+    if !intact(&target) {
+        return None;
+    }
+    let m = read_manifest(&target)?;
+    Some(m.files.into_iter().map(|f| (f.name, f.sha256)).collect())
+}
+
 fn read_manifest(dir: &Path) -> Option<Manifest> {
     let bytes = fs::read(dir.join(MANIFEST)).ok()?;
     let m: Manifest = serde_json::from_slice(&bytes).ok()?;
@@ -538,7 +577,7 @@ fn restore_aside(parent: &Path, leaf: &str, target: &Path) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && read_manifest(&e.path()).is_some())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && intact(&e.path()))
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?
         .path();
     fs::rename(&newest, target).ok()?;

@@ -496,3 +496,20 @@ fn the_baseline_serves_a_streamlined_gov_site_offline() {
         .into()
     );
 }
+
+/// A header taken for another kind of table (here `Path` makes it look
+/// like a process list) does not hide host names: the read fails and
+/// says where.
+#[test]
+fn a_foreign_looking_table_of_hosts_is_not_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("page.md");
+    std::fs::write(
+        &path,
+        "---\ntitle: Example\n---\n\n|Service|Port|Endpoint/URL|\n|-|-|-|\n|Core|443|core.example.com|\n\n|Service|Address|Path|\n|-|-|-|\n|Core|core2.example.com|/x|\n",
+    )
+    .unwrap();
+    let err = read_file(&path, &ReadOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("page.md: line 9:"), "{err}");
+    assert!(err.contains("core2.example.com"), "{err}");
+}

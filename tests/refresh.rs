@@ -553,3 +553,102 @@ fn the_m365_service_is_asked_for_endpoints_only_when_its_version_moves() {
     assert!(matches!(code(&followed), 0 | 10), "{}", stderr(&followed));
     assert_eq!(server.seen_any_query("/mirror/endpoints.json").len(), 1);
 }
+
+/// A wildcard that takes the place of the named hosts it covers loses
+/// nothing: the policy guard lets it through (the source guard, which
+/// counts rows, is opened for the test).
+#[test]
+fn a_wildcard_covering_the_hosts_it_replaces_is_no_loss() {
+    let site = published();
+    site.serve(ok_page("learn-wildcard.md"), Reply::ok(&bytes(&tags())));
+    let run = site.refresh(&["--max-source-loss", "1"]);
+    assert_eq!(code(&run), 10, "{}", stderr(&run));
+    let allow = String::from_utf8(tree(&site.out)["allowlist-443.txt"].clone()).unwrap();
+    assert!(allow.contains("*.example.com"), "{allow}");
+    // Row count is what the source guard watches: without the option the
+    // same page is refused at the source and the last good copy stays.
+    let other = published();
+    other.serve(ok_page("learn-wildcard.md"), Reply::ok(&bytes(&tags())));
+    let run = other.refresh(&[]);
+    assert_eq!(code(&run), 11, "{}", stderr(&run));
+    assert!(stderr(&run).contains("fell from 12 to 1"));
+}
+
+/// What is published is compared file by file: a ruleset that gains an
+/// output is regenerated even though no source changed.
+#[test]
+fn a_new_output_is_published_though_no_source_changed() {
+    let site = published();
+    let text = std::fs::read_to_string(&site.ruleset).unwrap();
+    std::fs::write(&site.ruleset, format!("{text}[outputs.tls_bypass]\n")).unwrap();
+    let run = site.refresh(&[]);
+    assert_eq!(code(&run), 10, "{}", stderr(&run));
+    assert!(site.out.join("tls-bypass.txt").exists());
+    assert_eq!(code(&site.refresh(&[])), 0);
+}
+
+/// The post-change command runs before the report is written: a report
+/// that cannot be written does not keep the proxy from hearing of the new
+/// outputs.
+#[test]
+fn the_post_change_command_runs_even_when_the_report_cannot_be_written() {
+    let site = Site::new("");
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let mark = site.out.parent().unwrap().join("reconfigured");
+    let run = site.refresh(&[
+        "--post-change",
+        &format!("touch {}", mark.display()),
+        "--report",
+        "/nonexistent-dir/report.md",
+    ]);
+    assert_eq!(code(&run), 5, "{}", stderr(&run));
+    assert!(mark.exists());
+    assert!(site.out.join("policy.json").exists());
+}
+
+/// One ruleset refused holds back the other's change, and the report says
+/// so instead of calling it published.
+#[test]
+fn a_refused_ruleset_holds_back_the_others() {
+    let site = Site::new("");
+    let second = site.ruleset.with_file_name("guarded.toml");
+    std::fs::write(
+        &second,
+        std::fs::read_to_string(&site.ruleset)
+            .unwrap()
+            .replace("name = \"site\"", "name = \"guarded\"")
+            .replace(
+                "[outputs.plain]",
+                "[refresh]\nessential = [\"h12.example.com\"]\n[outputs.plain]",
+            ),
+    )
+    .unwrap();
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let both = ["--", second.to_str().unwrap()];
+    assert_eq!(code(&site.refresh(&both[1..])), 10);
+    let before = tree(&site.out);
+    site.serve(ok_page("learn-v2.md"), Reply::ok(&bytes(&tags())));
+    let run = site.refresh(&["--format", "json", second.to_str().unwrap()]);
+    assert_eq!(code(&run), 12, "{}", stderr(&run));
+    assert_eq!(tree(&site.out), before);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let states: Vec<(String, String)> = report["rulesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ruleset"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("site".to_string(), "held".to_string()),
+            ("guarded".to_string(), "refused".to_string())
+        ]
+    );
+    assert_eq!(report["published"], false);
+}

@@ -112,10 +112,22 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         bar.set_message(p.doing.to_string());
     });
     bar.finish_and_clear();
-    let done = done.map_err(|e| Failure::new(Outcome::Input, e))?;
-    write_reports(args, &done)?;
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            // The last report must not go on saying what an earlier run did.
+            let failed = format!(
+                "# egressgen refresh\n\nThe refresh failed: {}\n",
+                crate::normalize::text::md_text(&e.to_string())
+            );
+            let _ = write_reports(args, failed.into_bytes(), json_error(&e.to_string()));
+            return Err(Failure::new(Outcome::Input, e));
+        }
+    };
     print(args, &done, v);
     let mut outcome = outcome(&done);
+    // The outputs are in place: the proxy hears of them before anything
+    // else can fail.
     if done.published
         && let Some(cmd) = &args.post_change
         && let Err(why) = post_change(cmd)
@@ -125,6 +137,15 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             crate::normalize::text::terminal_safe(&why)
         );
         outcome = Outcome::PostChange;
+    }
+    if let Err(f) = write_reports(args, done.to_markdown().into_bytes(), json(&done)) {
+        eprintln!(
+            "egressgen: error: {}",
+            crate::normalize::text::terminal_safe(&f.message)
+        );
+        if outcome == Outcome::Success || outcome == Outcome::Changed {
+            outcome = Outcome::Output;
+        }
     }
     Ok(outcome)
 }
@@ -255,7 +276,9 @@ fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
         })
 }
 
-/// Refused by a guard, then errors, then a stale source, then a change.
+/// Errors first, then a refusal by a guard, then a stale source (11 even
+/// when other rulesets were published: the report says which), then a
+/// change.
 fn outcome(done: &Run) -> Outcome {
     if done.failed() {
         if done.publish_error.is_some() {
@@ -274,18 +297,24 @@ fn outcome(done: &Run) -> Outcome {
     }
 }
 
-fn write_reports(args: &Args, done: &Run) -> Result<(), Failure> {
-    let write = |path: &Path, bytes: Vec<u8>| {
-        crate::publish::write_file_atomically(path, &bytes)
+fn write_reports(args: &Args, markdown: Vec<u8>, json: String) -> Result<(), Failure> {
+    let write = |path: &Path, bytes: &[u8]| {
+        crate::publish::write_file_atomically(path, bytes)
             .map_err(|e| Failure::new(Outcome::Output, e))
     };
     if let Some(p) = &args.report {
-        write(p, done.to_markdown().into_bytes())?;
+        write(p, &markdown)?;
     }
     if let Some(p) = &args.report_json {
-        write(p, json(done).into_bytes())?;
+        write(p, json.as_bytes())?;
     }
     Ok(())
+}
+
+fn json_error(message: &str) -> String {
+    let doc =
+        serde_json::json!({"format": "egressgen-refresh-report", "version": 1, "error": message});
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
 fn json(done: &Run) -> String {

@@ -55,11 +55,13 @@ impl Geography {
                 if let Some((_, code)) = LONG_NAMES.iter().find(|(name, _)| *name == key) {
                     return Geography(code.to_string());
                 }
+                // The code inside is a geography like any other: `(DoD)`
+                // is DoD, `(AEC)` is AEC.
                 if let Some(code) = LABEL_WITH_CODE
                     .captures(&collapsed)
                     .map(|c| c[1].to_string())
                 {
-                    return Geography(code.to_ascii_uppercase());
+                    return Geography::parse(&code);
                 }
                 if collapsed.len() <= 3 && collapsed.chars().all(|c| c.is_ascii_alphabetic()) {
                     return Geography(collapsed.to_ascii_uppercase());
@@ -175,6 +177,8 @@ mod tests {
             ("gcc-h", "GCC High"),
             ("eu", "EU"),
             ("Azure Brazil South (BRS)", "BRS"),
+            ("Department of Defense (DoD)", "DoD"),
+            ("Azure UAE Central (aec)", "AEC"),
             ("Somewhere New", "Somewhere New"),
         ] {
             assert_eq!(Geography::parse(cell).as_str(), code, "{cell}");

@@ -141,7 +141,11 @@ impl Cache {
             current: Some(copy),
         };
         self.write_record(name, &record)?;
-        self.collect_garbage()?;
+        // The record is written: the body is current. Cleaning up is
+        // housekeeping, and its failure must not make it look otherwise.
+        if let Err(e) = self.collect_garbage() {
+            tracing::warn!(error = %e, "cache clean-up skipped");
+        }
         Ok(record)
     }
 

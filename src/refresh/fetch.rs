@@ -111,8 +111,14 @@ pub enum FetchError {
         held: String,
         offered: String,
     },
-    #[error("{url}: no answer within the {deadline:?} allowed for this source (retries included)")]
-    Deadline { url: String, deadline: Duration },
+    #[error(
+        "{url}: no answer within the {deadline:?} allowed for this source (retries included); last: {last}"
+    )]
+    Deadline {
+        url: String,
+        deadline: Duration,
+        last: String,
+    },
     #[error("{url}: answered {status}")]
     Status { url: String, status: u16 },
     #[error("{url}: the body is larger than {limit} bytes")]
@@ -204,8 +210,24 @@ impl Fetcher {
 
     /// GET `url`, conditional on `known` when given, with retries.
     pub fn get(&self, url: &str, known: Option<&Validators>) -> Result<Fetched, FetchError> {
+        self.get_until(url, known, self.deadline())
+    }
+
+    /// When a source that starts now must be done: several requests of
+    /// one source (the dated probes, `/version` then `/endpoints`) share
+    /// it through [`Fetcher::get_until`].
+    pub fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.config.deadline
+    }
+
+    /// [`Fetcher::get`], with retries and waits stopping at `until`.
+    pub fn get_until(
+        &self,
+        url: &str,
+        known: Option<&Validators>,
+        until: std::time::Instant,
+    ) -> Result<Fetched, FetchError> {
         self.check_host(url)?;
-        let started = std::time::Instant::now();
         let mut wait = self.config.backoff;
         let mut attempt = 0;
         loop {
@@ -236,10 +258,11 @@ impl Fetcher {
             }
             // The wait and a whole attempt must fit in what is left.
             let needed = pause.saturating_add(self.config.timeout);
-            if started.elapsed().saturating_add(needed) > self.config.deadline {
+            if std::time::Instant::now() + needed > until {
                 return Err(FetchError::Deadline {
                     url: shown_url(url),
                     deadline: self.config.deadline,
+                    last: err.to_string(),
                 });
             }
             tracing::warn!(url = %shown_url(url), attempt, error = %err, wait_ms = pause.as_millis() as u64, "retrying");
@@ -424,12 +447,22 @@ fn redirect_verdict(
         return Err(format!("to a {} URL", next.scheme()));
     }
     if prev.scheme() == "https" && next.scheme() == "http" {
-        return Err(format!("from https down to http ({})", next.as_str()));
+        return Err(format!(
+            "from https down to http ({})",
+            shown_url(next.as_str())
+        ));
     }
     let host = next.host_str().unwrap_or("");
+    // The same host is the same name and port (another port on it is
+    // another service), or its https on the default port.
+    let upgrade = first.scheme() == "http"
+        && next.scheme() == "https"
+        && first.port().is_none()
+        && next.port().is_none();
     let same = first
         .host_str()
-        .is_some_and(|h| h.eq_ignore_ascii_case(host));
+        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        && (upgrade || first.port_or_known_default() == next.port_or_known_default());
     if (same || is_allowed(extra, host)) && is_allowed(allowed, host) {
         Ok(())
     } else {
@@ -543,6 +576,8 @@ mod tests {
         // Named as a redirect target but not allowed: still refused.
         assert!(verdict("https://c.example/y", &["c.example".into()]).is_err());
         assert!(verdict("ftp://a.example/y", &[]).is_err());
+        // Another port on the same name is another service.
+        assert!(verdict("https://a.example:8443/y", &[]).is_err());
         // Plain http may move to https.
         let plain = url("http://a.example/x");
         assert_eq!(

@@ -90,6 +90,8 @@ pub fn fetch(
     today: Date,
     client_id: &str,
 ) -> Result<Got, FetchError> {
+    // One deadline for the source, whatever number of requests it takes.
+    let until = fetcher.deadline();
     match live {
         Live::Learn(p) => {
             let url = format!("{}/defender-endpoint/{}.md", bases.docs, p.page());
@@ -97,15 +99,15 @@ pub fn fetch(
                 .validators
                 .as_ref()
                 .filter(|_| known.url.as_deref() == Some(shown_url(&url).as_str()));
-            let fetched = fetcher.get(&url, validators)?;
+            let fetched = fetcher.get_until(&url, validators, until)?;
             Ok(Got {
                 url: shown_url(&url),
                 fetched,
                 version: None,
             })
         }
-        Live::ServiceTags(c) => service_tags(c, bases, fetcher, known, today),
-        Live::M365(i) => m365(i, bases, fetcher, known, client_id),
+        Live::ServiceTags(c) => service_tags(c, bases, fetcher, known, today, until),
+        Live::M365(i) => m365(i, bases, fetcher, known, client_id, until),
     }
 }
 
@@ -117,6 +119,7 @@ fn service_tags(
     fetcher: &Fetcher,
     known: &Known,
     today: Date,
+    until: std::time::Instant,
 ) -> Result<Got, FetchError> {
     let (folder, page) = folder_and_page(cloud);
     for back in 0..=7 {
@@ -133,7 +136,7 @@ fn service_tags(
             .validators
             .as_ref()
             .filter(|_| known.url.as_deref() == Some(shown_url(&url).as_str()));
-        match fetcher.get(&url, validators) {
+        match fetcher.get_until(&url, validators, until) {
             Ok(fetched) => {
                 return Ok(Got {
                     url: shown_url(&url),
@@ -149,7 +152,7 @@ fn service_tags(
     }
     // No dated file in a week: the download page's link, if it has one.
     let page_url = format!("{}/details.aspx?id={page}", bases.download_pages);
-    let Fetched::Body { bytes, .. } = fetcher.get(&page_url, None)? else {
+    let Fetched::Body { bytes, .. } = fetcher.get_until(&page_url, None, until)? else {
         return Err(FetchError::Status {
             url: shown_url(&page_url),
             status: 304,
@@ -165,7 +168,7 @@ fn service_tags(
                 ),
             }
         })?;
-    let fetched = fetcher.get(&link, None)?;
+    let fetched = fetcher.get_until(&link, None, until)?;
     Ok(Got {
         url: shown_url(&link),
         fetched,
@@ -196,10 +199,11 @@ fn m365(
     fetcher: &Fetcher,
     known: &Known,
     client_id: &str,
+    until: std::time::Instant,
 ) -> Result<Got, FetchError> {
     let name = instance.instance();
     let version_url = format!("{}/version/{name}?clientrequestid={client_id}", bases.m365);
-    let Fetched::Body { bytes, .. } = fetcher.get(&version_url, None)? else {
+    let Fetched::Body { bytes, .. } = fetcher.get_until(&version_url, None, until)? else {
         return Err(FetchError::Status {
             url: shown_url(&version_url),
             status: 304,
@@ -238,7 +242,7 @@ fn m365(
             version: Some(latest),
         });
     }
-    let fetched = fetcher.get(&url, None)?;
+    let fetched = fetcher.get_until(&url, None, until)?;
     Ok(Got {
         url: shown_url(&url),
         fetched,

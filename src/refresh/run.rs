@@ -74,6 +74,9 @@ pub enum RulesetState {
     Changed,
     /// A guard refused the new policy.
     Refused(Vec<String>),
+    /// Changed, but not published: another ruleset of the run was
+    /// refused or failed, or the publish itself failed.
+    Held(String),
     /// It could not be regenerated.
     Failed(String),
 }
@@ -431,16 +434,25 @@ fn regenerate(
         match catalogs.policy(t.ruleset) {
             Err(e) => report.state = RulesetState::Failed(e.to_string()),
             Ok(new) => {
-                let old = published_policy(&t.out_dir);
-                if old.as_ref().is_some_and(|o| o.to_json() == new.to_json()) {
-                    reports.push(report);
-                    continue;
+                // What is published, file by file (after putting back a
+                // tree a killed run left aside): the same files mean
+                // nothing to do, whatever changed upstream.
+                let published = crate::publish::published_files(&t.out_dir);
+                match generate::rendered_files(t.ruleset, &new, &t.out_dir) {
+                    Err(e) => {
+                        report.state = RulesetState::Failed(e.to_string());
+                        reports.push(report);
+                        continue;
+                    }
+                    Ok(files) if published.as_ref() == Some(&hashes(&files)) => {
+                        reports.push(report);
+                        continue;
+                    }
+                    Ok(_) => {}
                 }
+                let old = published.and_then(|_| published_policy(&t.out_dir));
                 report.changes = old.as_ref().and_then(|o| policy_changes(o, &new));
-                let refusals = old
-                    .as_ref()
-                    .map(|o| policy_guards(o, &new, t.ruleset))
-                    .unwrap_or_default();
+                let refusals = policy_guards(old.as_ref(), &new, t.ruleset);
                 report.state = if refusals.is_empty() || settings.force {
                     changed.push(i);
                     RulesetState::Changed
@@ -452,6 +464,13 @@ fn regenerate(
         reports.push(report);
     }
     (reports, changed)
+}
+
+fn hashes(files: &[(String, Vec<u8>)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(name, bytes)| (name.clone(), crate::publish::sha256_hex(bytes)))
+        .collect()
 }
 
 /// The policy published last time, if the directory has one we can read.
@@ -469,30 +488,14 @@ fn policy_changes(old: &Policy, new: &Policy) -> Option<ChangeReport> {
     .ok()
 }
 
-/// Why the new policy may not replace the old one: too many entries or
-/// prefixes gone, or an essential host no longer allowed.
-pub fn policy_guards(old: &Policy, new: &Policy, ruleset: &Ruleset) -> Vec<String> {
+/// Why the new policy may not replace the published one (`old`, when
+/// there is one): essential hosts no longer allowed (checked on a first
+/// publish too), entries gone that nothing in the new policy covers, or
+/// address space lost, beyond `[refresh] max_loss`.
+pub fn policy_guards(old: Option<&Policy>, new: &Policy, ruleset: &Ruleset) -> Vec<String> {
     let guards = &ruleset.site.refresh;
     let share = guards.max_loss.0;
     let mut why = Vec::new();
-    let keys = |p: &Policy| -> BTreeSet<String> { p.entries.iter().map(|e| e.key()).collect() };
-    let (before, after) = (keys(old), keys(new));
-    let lost = before.difference(&after).count();
-    if lost as f64 > before.len() as f64 * share {
-        why.push(format!(
-            "{lost} of {} entries would go, more than the {:.0} % a refresh may take away",
-            before.len(),
-            share * 100.0
-        ));
-    }
-    let prefixes = |p: &Policy| p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len();
-    let (pb, pa) = (prefixes(old), prefixes(new));
-    if (pa as f64) < pb as f64 * (1.0 - share) {
-        why.push(format!(
-            "the prefixes would fall from {pb} to {pa}, more than the {:.0} % a refresh may take away",
-            share * 100.0
-        ));
-    }
     for pinned in &guards.essential {
         let kept = crate::model::host::parse_pattern(pinned.as_str())
             .is_ok_and(|p| new.entries.iter().any(|e| covers_pattern(&e.host, &p)));
@@ -503,7 +506,59 @@ pub fn policy_guards(old: &Policy, new: &Policy, ruleset: &Ruleset) -> Vec<Strin
             ));
         }
     }
+    let Some(old) = old else { return why };
+    // An old entry is kept when a new one on its route covers its host on
+    // all its ports: a wildcard that swallows named hosts loses nothing.
+    let kept = |e: &crate::policy::PolicyEntry| {
+        new.entries.iter().any(|n| {
+            n.route == e.route
+                && e.ports.is_subset(&n.ports)
+                && covers_pattern(&n.host, &e.host)
+                && (n.path.is_none() || n.path == e.path)
+        })
+    };
+    let lost = old.entries.iter().filter(|e| !kept(e)).count();
+    if lost as f64 > old.entries.len() as f64 * share {
+        why.push(format!(
+            "{lost} of {} entries would go, more than the {:.0} % a refresh may take away",
+            old.entries.len(),
+            share * 100.0
+        ));
+    }
+    // Addresses, not prefixes: a /14 become a /24 is a loss, two /25
+    // merged into a /24 is not.
+    for (family, (before, after)) in [
+        ("IPv4", (space_v4(&old.prefixes), space_v4(&new.prefixes))),
+        ("IPv6", (space_v6(&old.prefixes), space_v6(&new.prefixes))),
+    ] {
+        if (after as f64) < before as f64 * (1.0 - share) {
+            why.push(format!(
+                "the {family} address space allowed would shrink by {:.0} %, more than the {:.0} % a refresh may take away",
+                (1.0 - after as f64 / before as f64) * 100.0,
+                share * 100.0
+            ));
+        }
+    }
     why
+}
+
+fn space_v4(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
+    p.total_ipv4
+        .iter()
+        .map(|n| 1u128 << (32 - n.prefix_len()))
+        .sum()
+}
+
+fn space_v6(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
+    // Prefixes are /16 or longer (normalize::prefix), so every size fits.
+    p.total_ipv6
+        .iter()
+        .map(|n| {
+            1u128
+                .checked_shl(u32::from(128 - n.prefix_len()))
+                .unwrap_or(u128::MAX)
+        })
+        .fold(0u128, u128::saturating_add)
 }
 
 fn covers_pattern(entry: &HostPattern, pinned: &HostPattern) -> bool {
@@ -517,11 +572,19 @@ fn publish(run: &mut Run, changed: Vec<usize>, targets: &[Target], catalogs: &mu
         .rulesets
         .iter()
         .any(|r| matches!(r.state, RulesetState::Refused(_) | RulesetState::Failed(_)));
-    if blocked || changed.is_empty() {
+    if changed.is_empty() {
+        return;
+    }
+    if blocked {
+        hold(
+            run,
+            &changed,
+            "another ruleset of this run was refused or failed",
+        );
         return;
     }
     let mut batch = Vec::new();
-    for i in changed {
+    for &i in &changed {
         let t = &targets[i];
         let prepared = generate::select_backends(t.ruleset, None).and_then(|backends| {
             generate::prepare(catalogs, t.ruleset, &backends, &t.out_dir, false)
@@ -529,16 +592,30 @@ fn publish(run: &mut Run, changed: Vec<usize>, targets: &[Target], catalogs: &mu
         match prepared {
             Ok(p) => batch.push(p),
             Err(e) => {
+                hold(run, &changed, "the publish failed");
                 run.rulesets[i].state = RulesetState::Failed(e.to_string());
                 run.publish_error = Some(e.to_string());
                 return;
             }
         }
     }
-    match generate::finish_all(batch) {
-        Ok(_) => run.published = true,
-        Err(GenerateError::Publish { source, .. }) => run.publish_error = Some(source.to_string()),
-        Err(e) => run.publish_error = Some(e.to_string()),
+    let failed = match generate::finish_all(batch) {
+        Ok(_) => {
+            run.published = true;
+            return;
+        }
+        Err(GenerateError::Publish { source, .. }) => source.to_string(),
+        Err(e) => e.to_string(),
+    };
+    hold(run, &changed, "the publish failed");
+    run.publish_error = Some(failed);
+}
+
+fn hold(run: &mut Run, changed: &[usize], why: &str) {
+    for &i in changed {
+        if run.rulesets[i].state == RulesetState::Changed {
+            run.rulesets[i].state = RulesetState::Held(why.to_string());
+        }
     }
 }
 
@@ -636,6 +713,7 @@ pub fn ruleset_state_text(state: &RulesetState) -> String {
         RulesetState::Unchanged => "unchanged".into(),
         RulesetState::Changed => "changed".into(),
         RulesetState::Refused(why) => format!("refused: {}", why.join("; ")),
+        RulesetState::Held(why) => format!("changed, not published: {why}"),
         RulesetState::Failed(why) => format!("failed: {why}"),
     }
 }

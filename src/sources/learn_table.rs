@@ -98,7 +98,10 @@ impl<'a> Page<'a> {
     ) -> Result<()> {
         let header = match detect_header(&header_cells) {
             Some(HeaderKind::Endpoints(header)) => header,
-            Some(HeaderKind::Foreign) => return Ok(()),
+            // A change log or a process list holds prose and file names;
+            // one whose cells are host names is an endpoint table under a
+            // header we took for another kind (`|Service|Address|Path|`).
+            Some(HeaderKind::Foreign) => return self.unknown_table(section, &header_cells, &rows),
             None => return self.unknown_table(section, &header_cells, &rows),
         };
         self.tables += 1;

@@ -344,7 +344,9 @@ fn read_tables(
 ) -> Result<usize> {
     let ctx = &sheet.table;
     let mut reader: Option<TableReader> = None;
-    let mut foreign = false;
+    // An unknown table was reported since the last header: its other rows
+    // are its own, one report is enough.
+    let mut reported = false;
     // The first filled row since the last header: the unknown table's
     // header, if one turns up.
     let mut orphan: Option<Vec<Cell>> = None;
@@ -365,20 +367,29 @@ fn read_tables(
                     .map(|c| c.at.clone());
                 note_unread_columns(ctx, &header, &at.unwrap_or_default(), out);
                 reader = Some(TableReader::new(ctx, header));
-                (foreign, orphan) = (false, None);
+                (reported, orphan) = (false, None);
             }
-            Some(HeaderKind::Foreign) => (reader, foreign) = (None, true),
+            Some(HeaderKind::Foreign) => {
+                (reader, reported, orphan) = (None, false, Some(row.clone()));
+            }
             None => match reader.as_mut() {
+                // Hosts outside the URL column of the table being read: a
+                // new table below it whose header was not recognised.
+                Some(r) if r.endpoint_cell_blank(&row) && host_cell(&row).is_some() => {
+                    if let Some(cell) = host_cell(&row) {
+                        sheet.unknown_table(&[], cell, out)?;
+                    }
+                    (reader, reported) = (None, true);
+                }
                 Some(r) => r.read_row(&row, &[], out),
-                None if foreign => {}
+                None if reported => {}
                 None => {
                     if orphan.is_none() && row.iter().any(|c| !c.text.trim().is_empty()) {
                         orphan = Some(row.clone());
                     }
                     if let Some(cell) = host_cell(&row) {
                         sheet.unknown_table(orphan.as_deref().unwrap_or(&[]), cell, out)?;
-                        // One report per table: the rows below are its own.
-                        foreign = true;
+                        reported = true;
                     }
                 }
             },

@@ -282,8 +282,10 @@ pub fn looks_like_hosts(text: &str) -> bool {
 
 /// The first cell of a row that [`looks_like_hosts`].
 pub fn host_cell(row: &[Cell]) -> Option<&Cell> {
+    // A merged copy repeats its anchor, which was read (or reported) where
+    // it stands.
     row.iter()
-        .find(|c| c.problem.is_none() && looks_like_hosts(&c.text))
+        .find(|c| !c.merged && c.problem.is_none() && looks_like_hosts(&c.text))
 }
 
 /// One catalog note per header cell no column rule recognises: its values
@@ -437,11 +439,13 @@ pub struct TableReader<'a> {
 
 /// Microsoft's ways of saying a destination must not go through the
 /// proxy: "Direct Connection/Proxy bypass required" (standard pages,
-/// Comments; the Gov streamlined page, a note above the table) and "This
-/// service can't be used through a proxy" (streamlined, Description).
+/// Comments; the Gov streamlined page, a note above the table), "a direct
+/// connection or a proxy bypass is required" (later streamlined Comments)
+/// and "This service can't be used through a proxy" (streamlined,
+/// Description).
 static DIRECT_ROUTE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)proxy\s*bypass\s+required|direct\s+connection\s+required|can(?:'|’|no)t\s+be\s+used\s+through\s+a\s+proxy",
+        r"(?i)proxy\s*bypass\s+(?:is\s+)?required|direct\s+connection\s+(?:is\s+)?required|can(?:'|’|no)t\s+be\s+used\s+through\s+a\s+proxy",
     )
     .expect("static regex")
 });
@@ -457,6 +461,17 @@ impl<'a> TableReader<'a> {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// Whether a row has nothing in this table's endpoint column (a banner,
+    /// a blank row, or a row of some other table).
+    pub fn endpoint_cell_blank(&self, row: &[Cell]) -> bool {
+        let col = self
+            .header
+            .index(Col::Endpoint)
+            .or_else(|| self.header.index(Col::TagName));
+        col.and_then(|i| row.get(i))
+            .is_none_or(|c| c.merged || c.is_blank())
     }
 
     /// Reads one data row. `notes` are remarks from the caller (a ragged
