@@ -509,7 +509,9 @@ fn a_foreign_looking_table_of_hosts_is_not_dropped() {
         "---\ntitle: Example\n---\n\n|Service|Port|Endpoint/URL|\n|-|-|-|\n|Core|443|core.example.com|\n\n|Service|Address|Path|\n|-|-|-|\n|Core|core2.example.com|/x|\n",
     )
     .unwrap();
-    let err = read_file(&path, &ReadOptions::default()).unwrap_err().to_string();
+    let err = read_file(&path, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("page.md: line 9:"), "{err}");
     assert!(err.contains("core2.example.com"), "{err}");
 }
