@@ -146,12 +146,14 @@ fn vet_references<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> std::result::
             .by_index(i)
             .map_err(|e| format!("damaged zip entry {i} ({e})"))?;
         let name = entry.name().unwrap_or_default().to_string();
-        // Every XML part, whatever its folder and case: calamine finds a
-        // sheet by its relationship target regardless of case, so a sheet
-        // stored as `xl/worKsheets/…` is read as one (a fuzzer found that
-        // such a sheet slipped past a scan of `xl/worksheets/` alone and
-        // overflowed calamine's reference parser).
-        if !name.to_ascii_lowercase().ends_with(".xml") {
+        // Every XML part of the workbook (`xl/`), whatever its folder's
+        // case: calamine finds a sheet by its relationship target
+        // regardless of case, so a sheet stored as `xl/worKsheets/…` is
+        // read as one (a fuzzer found that such a sheet slipped past a scan
+        // of `xl/worksheets/` alone and overflowed calamine's reference
+        // parser). Parts outside `xl/` (customXml) use `ref` otherwise.
+        let lower = name.to_ascii_lowercase();
+        if !(lower.starts_with("xl/") && lower.ends_with(".xml")) {
             continue;
         }
         let mut xml = Vec::new();
