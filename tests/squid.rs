@@ -6,13 +6,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::time::Duration;
 
 use common::data;
-use common::squid::{Wrapper, free_port, start_squid};
+use common::squid::{Wrapper, ask, connect, free_port, get, origin, start_squid};
 use common::tools::{squid_parse_problems, throwaway_cert};
 use egressgen::generate;
 use egressgen::model::Route;
@@ -139,86 +136,9 @@ fn squid_parses_every_generated_configuration() {
     }
 }
 
-/// Answers any HTTP request with 200 and accepts TLS-port connections, on
-/// 127.0.0.1:80 and :443, for the lifetime of the test.
-fn origin() {
-    let bind = |port: u16| {
-        TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| {
-            panic!("the live Squid test needs 127.0.0.1:{port} for its origin server (run as root, port free): {e}")
-        })
-    };
-    let http = bind(80);
-    let tls = bind(443);
-    std::thread::spawn(move || {
-        for conn in http.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = [0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\norigin",
-                );
-            });
-        }
-    });
-    std::thread::spawn(move || {
-        for conn in tls.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut buf = [0u8; 256];
-                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
-            });
-        }
-    });
-}
-
-/// Sends one request through the proxy; returns the status code and
-/// whether Squid said access denied.
-fn ask(port: u16, request: &str) -> (u16, bool) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&head);
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, text.contains("X-Squid-Error: ERR_ACCESS_DENIED"))
-}
-
-fn connect(host: &str, port: u16) -> String {
-    format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n")
-}
-
-fn get(url: &str) -> String {
-    let host = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    format!("GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-}
-
 #[test]
 fn live_squid_enforces_the_policy() {
-    origin();
+    origin("127.0.0.1", true);
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let text = format!(

@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use common::azure::{check_arm, collections, fqdns};
 use common::squid::{Wrapper, chmod, free_port, start_squid};
-use common::tools::{require, throwaway_named_cert};
+use common::tls::{init_ssl_db, probe, start_origin};
+use common::tools::throwaway_named_cert;
 use common::{data, domain_line_admits, edl_line_admits, list_lines};
 use egressgen::generate;
 use egressgen::model::{DnsName, HostPattern, Route};
@@ -291,97 +290,6 @@ fn azure_no_inspect_collection_holds_exactly_the_exemptions() {
     }
 }
 
-/// The test's TLS origin on 127.0.0.3:443, presenting its own certificate.
-struct Origin(Child);
-
-impl Drop for Origin {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_probe.py")
-}
-
-fn start_origin(cert: &Path, key: &Path) -> Origin {
-    let python = require("python3", "python3");
-    let mut child = Command::new(python)
-        .arg(script())
-        .args(["origin", "127.0.0.3", "443"])
-        .arg(cert)
-        .arg(key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the TLS origin");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(
-        line.trim(),
-        "ready",
-        "the live ssl-bump test needs 127.0.0.3:443 for its origin (run as root, port free)"
-    );
-    Origin(child)
-}
-
-/// CONNECT + TLS handshake + GET through the proxy for each host.
-fn probe(port: u16, trust: &Path, hosts: &BTreeSet<String>) -> BTreeMap<String, Value> {
-    let out = Command::new(require("python3", "python3"))
-        .arg(script())
-        .arg("probe")
-        .arg(port.to_string())
-        .arg(trust)
-        .args(hosts)
-        .output()
-        .expect("run the TLS probe");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// `security_file_certgen`'s database, initialised empty and writable by
-/// the user Squid switches to.
-fn init_ssl_db(dir: &Path) -> PathBuf {
-    let db = dir.join("ssl_db");
-    let certgen = Path::new("/usr/lib/squid/security_file_certgen");
-    assert!(
-        certgen.is_file(),
-        "{} is missing: run scripts/test, which installs squid-openssl",
-        certgen.display()
-    );
-    let out = Command::new(certgen)
-        .args(["-c", "-s"])
-        .arg(&db)
-        .args(["-M", "4MB"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    for entry in walk(&db) {
-        chmod(&entry, if entry.is_dir() { 0o777 } else { 0o666 });
-    }
-    db
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// What one probe must show, or why it does not.
 fn check(host: &str, r: &Value, issuer: &str, failures: &mut Vec<String>) {
     let ok = r["status"] == 200
@@ -413,7 +321,7 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
     let mut anchors = std::fs::read(&origin_crt).unwrap();
     anchors.extend(std::fs::read(&ca_crt).unwrap());
     std::fs::write(&trust, anchors).unwrap();
-    let _origin = start_origin(&origin_crt, &origin_key);
+    let _origin = start_origin("127.0.0.3", &origin_crt, &origin_key);
 
     let mut failures = Vec::new();
     for site in sites() {

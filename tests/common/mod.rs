@@ -4,6 +4,7 @@
 pub mod azure;
 pub mod http;
 pub mod squid;
+pub mod tls;
 pub mod tools;
 pub mod xlsx;
 

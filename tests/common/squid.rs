@@ -3,6 +3,7 @@
 //! `hosts_file` in a temporary directory.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -109,4 +110,82 @@ pub fn start_squid(dir: &Path, out: &Path, port: u16, w: &Wrapper) -> SquidProce
         std::thread::sleep(Duration::from_millis(50));
     }
     proc
+}
+
+/// Answers any HTTP request with 200 on `addr`:80, and with `tls_port`
+/// accepts connections on `addr`:443, for the lifetime of the test.
+pub fn origin(addr: &str, tls_port: bool) {
+    let bind = |port: u16| {
+        TcpListener::bind((addr, port)).unwrap_or_else(|e| {
+            panic!("the live Squid test needs {addr}:{port} for its origin server (run as root, port free): {e}")
+        })
+    };
+    let http = bind(80);
+    let tls = tls_port.then(|| bind(443));
+    std::thread::spawn(move || {
+        for conn in http.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\norigin",
+                );
+            });
+        }
+    });
+    let Some(tls) = tls else { return };
+    std::thread::spawn(move || {
+        for conn in tls.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 256];
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+}
+
+/// Sends one request through the proxy; returns the status code and
+/// whether Squid said access denied.
+pub fn ask(port: u16, request: &str) -> (u16, bool) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text.contains("X-Squid-Error: ERR_ACCESS_DENIED"))
+}
+
+pub fn connect(host: &str, port: u16) -> String {
+    format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n")
+}
+
+pub fn get(url: &str) -> String {
+    let host = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    format!("GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
 }
