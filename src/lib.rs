@@ -6,6 +6,7 @@
 //! every row); later stages turn a catalog and a site's ruleset into a
 //! policy and the backends render it.
 
+pub mod audit;
 pub mod backends;
 pub mod cli;
 pub mod conformance;

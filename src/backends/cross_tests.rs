@@ -260,6 +260,7 @@ fn toy_row(careless: bool) -> Row {
         } else {
             || Some(Box::new(Toy { careless: false }) as Box<dyn Backend>)
         },
+        reader: None,
     }
 }
 

@@ -63,6 +63,8 @@ pub trait Format: Backend + 'static {
     const NAME: &'static str;
     /// One line for the README and `--help`.
     const SUMMARY: &'static str;
+    /// How `audit` reads a configuration of this format, if it can.
+    const READER: Option<crate::audit::Reader> = None;
     fn new(settings: Self::Settings) -> Self;
 }
 

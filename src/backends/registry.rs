@@ -22,6 +22,8 @@ pub struct Row {
     /// The backend with its default settings (an empty table); `None`
     /// only if a setting had no default, which the tests refuse.
     pub default: fn() -> Option<Box<dyn Backend>>,
+    /// How `audit` reads this format back, if it can.
+    pub reader: Option<crate::audit::Reader>,
 }
 
 /// The settings of an empty `[outputs.KEY]` table: every field has a
@@ -58,6 +60,7 @@ macro_rules! registry {
                 summary: <$format as Format>::SUMMARY,
                 configured: |o: &Outputs| o.$key.clone().map(boxed::<$format>),
                 default: || defaults::<<$format as Format>::Settings>().map(boxed::<$format>),
+                reader: <$format as Format>::READER,
             },
         )*];
     };

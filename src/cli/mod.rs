@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and one file per subcommand.
 
+pub mod audit;
 pub mod baseline;
 pub mod catalog;
 pub mod completions;
@@ -35,10 +36,18 @@ pub enum Outcome {
     Refused,
     /// `refresh`: published, but the post-change command failed.
     PostChange,
+    /// `audit`: an entry is missing or partly covered.
+    AuditGaps,
+    /// `audit`: a TLS violation.
+    AuditTls,
+    /// `audit --fail-on broad`: an over-broad line.
+    AuditBroad,
+    /// `audit --fail-on undecidable`: something could not be evaluated.
+    AuditUndecidable,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::Success,
         Outcome::No,
         Outcome::Usage,
@@ -50,6 +59,10 @@ impl Outcome {
         Outcome::Stale,
         Outcome::Refused,
         Outcome::PostChange,
+        Outcome::AuditGaps,
+        Outcome::AuditTls,
+        Outcome::AuditBroad,
+        Outcome::AuditUndecidable,
     ];
 
     pub const fn code(self) -> u8 {
@@ -65,6 +78,10 @@ impl Outcome {
             Outcome::Stale => 11,
             Outcome::Refused => 12,
             Outcome::PostChange => 13,
+            Outcome::AuditGaps => 20,
+            Outcome::AuditTls => 21,
+            Outcome::AuditBroad => 22,
+            Outcome::AuditUndecidable => 23,
         }
     }
 
@@ -98,6 +115,18 @@ impl Outcome {
             }
             Outcome::PostChange => {
                 "`refresh`: new outputs were published, but the `--post-change` command failed"
+            }
+            Outcome::AuditGaps => {
+                "`audit`: a policy entry is missing from a configuration or only partly covered"
+            }
+            Outcome::AuditTls => {
+                "`audit`: a TLS violation: a host Microsoft says must not be inspected is decrypted, or a storage wildcard is exempt from inspection (takes precedence over 20)"
+            }
+            Outcome::AuditBroad => {
+                "`audit --fail-on broad`: a line admits far more than the policy needs"
+            }
+            Outcome::AuditUndecidable => {
+                "`audit --fail-on undecidable`: an entry or line depends on something the reader cannot evaluate"
             }
         }
     }
@@ -225,6 +254,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Fetch the live sources, keep the last good copies, regenerate, guard and publish
     Refresh(Box<refresh::Args>),
+    /// Check existing proxy or firewall configurations against a ruleset's policy
+    Audit(audit::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -241,6 +272,7 @@ pub fn run(cli: Cli) -> Result {
         Command::Explain(args) => explain::run(&args, v),
         Command::Diff(args) => diff::run(&args, v),
         Command::Refresh(args) => refresh::run(&args, v),
+        Command::Audit(args) => audit::run(&args, v),
         Command::Baseline(args) => baseline::run(&args, v),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),

@@ -5,6 +5,8 @@
 //! cost grows with the number of labels, not of entries. ES3 only, no DNS
 //! (`isInNet`, `dnsResolve`), every string escaped.
 
+pub mod read;
+
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
@@ -74,6 +76,11 @@ impl Format for Pac {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "a PAC file: direct-route hosts DIRECT, allowed hosts to the proxy";
+    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+        kind: "pac",
+        recognise: read::recognise,
+        read: read::read,
+    });
     fn new(cfg: Settings) -> Self {
         Pac { cfg }
     }

@@ -1,0 +1,474 @@
+//! `audit` without a live proxy: our own outputs audit clean against their
+//! own policy; removing any one allow line reports exactly what it
+//! carried; an over-broad line is named; hostile configurations get a
+//! clear error or a bounded, reported result; the exit codes and report
+//! formats.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use common::egressgen;
+use egressgen::audit::engine::{ConfigAudit, Coverage, LineIssue, audit};
+use egressgen::audit::probe::entry_probes;
+use egressgen::audit::{AuditError, Options, Origin, read_config};
+use egressgen::generate;
+use egressgen::policy::Policy;
+use egressgen::ruleset::Ruleset;
+
+fn client() -> IpAddr {
+    "10.0.0.1".parse().unwrap()
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    out.sort();
+    assert_eq!(out.len(), 4);
+    out
+}
+
+fn generate_example(ruleset: &Path, out: &Path) -> Policy {
+    let r = Ruleset::load(ruleset).unwrap_or_else(|e| panic!("{e}"));
+    let backends = generate::select_backends(&r, None).unwrap();
+    generate::generate(&r, &backends, out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .policy
+}
+
+fn audit_file(policy: &Policy, conf: &Path) -> ConfigAudit {
+    let c = read_config(conf, None, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    audit(policy, c.as_ref(), client())
+}
+
+/// The configurations `audit` can read among a generated output.
+const READABLE: [&str; 2] = ["squid.conf", "squid-sslbump.conf"];
+
+#[test]
+fn every_generated_configuration_audits_clean_against_its_own_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    for ruleset in examples() {
+        let out = tmp.path().join(ruleset.file_stem().unwrap());
+        let policy = generate_example(&ruleset, &out);
+        for conf in READABLE {
+            let a = audit_file(&policy, &out.join(conf));
+            let s = &a.summary;
+            let name = format!("{}: {conf}", ruleset.display());
+            assert_eq!(s.entries, policy.entries.len(), "{name}");
+            assert!(s.covered + s.broader > 0, "{name}: {s:?}");
+            assert_eq!(
+                (s.partly, s.missing, s.undecidable, s.tls_violations),
+                (0, 0, 0, 0),
+                "{name}: {:#?}",
+                a.entries
+                    .iter()
+                    .filter(|e| e.coverage.is_gap())
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(
+                s.over_broad_lines + s.duplicate_lines + s.shadowed_lines,
+                0,
+                "{name}: {:#?}",
+                a.lines
+            );
+            // The CLI agrees: exit 0.
+            let cli = egressgen(&[
+                "audit",
+                "--ruleset",
+                ruleset.to_str().unwrap(),
+                out.join(conf).to_str().unwrap(),
+            ]);
+            assert_eq!(
+                cli.status.code(),
+                Some(0),
+                "{name}: {}",
+                String::from_utf8_lossy(&cli.stdout)
+            );
+        }
+    }
+}
+
+/// Per entry, the lines that let its requests through.
+fn carriers(policy: &Policy, conf: &Path) -> BTreeMap<String, BTreeSet<Origin>> {
+    let c = read_config(conf, None, &Options::default()).unwrap();
+    let mut out = BTreeMap::new();
+    for e in &policy.entries {
+        let mut lines = BTreeSet::new();
+        for p in entry_probes(e, client()) {
+            if let Some((_, at)) = c.decide(&p).granted_by {
+                lines.insert(at);
+            }
+        }
+        out.insert(e.key(), lines);
+    }
+    out
+}
+
+/// Every line of the generated Squid files that allows something: the
+/// values of its ACL files.
+fn allow_lines(out: &Path) -> Vec<(PathBuf, usize)> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(out).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_acl = name.starts_with("squid-http") && !name.ends_with(".conf");
+        if !is_acl {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        for (i, l) in text.lines().enumerate() {
+            if !l.trim().is_empty() && !l.starts_with('#') {
+                lines.push((e.path(), i + 1));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn removing_any_allow_line_reports_exactly_what_it_carried_as_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = examples()
+        .into_iter()
+        .find(|p| p.ends_with("commercial-eu.toml"))
+        .unwrap();
+    let out = tmp.path().join("out");
+    let policy = generate_example(&ruleset, &out);
+    let conf = out.join("squid.conf");
+    let carried = carriers(&policy, &conf);
+    let lines = allow_lines(&out);
+    assert!(lines.len() > 20, "{lines:?}");
+    let mut checked = 0;
+    for (file, number) in lines {
+        let original = std::fs::read_to_string(&file).unwrap();
+        let without: String = original
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| i + 1 != number)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        std::fs::write(&file, without).unwrap();
+        let at = Origin {
+            file: file.display().to_string(),
+            line: number,
+        };
+        let expected: BTreeSet<String> = carried
+            .iter()
+            .filter(|(_, lines)| lines.contains(&at))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let a = audit_file(&policy, &conf);
+        let gaps: BTreeSet<String> = a
+            .entries
+            .iter()
+            .filter(|e| e.coverage.is_gap())
+            .map(|e| e.entry.clone())
+            .collect();
+        assert_eq!(gaps, expected, "without {at}");
+        assert!(!expected.is_empty(), "{at} carries nothing");
+        // Each is missing unless another line still carries part of it.
+        for e in a.entries.iter().filter(|e| expected.contains(&e.entry)) {
+            let others = carried[&e.entry].len() > 1;
+            let want = if others {
+                Coverage::Partly
+            } else {
+                Coverage::Missing
+            };
+            assert_eq!(e.coverage, want, "without {at}: {}", e.entry);
+        }
+        let cli = egressgen(&[
+            "audit",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            conf.to_str().unwrap(),
+        ]);
+        assert_eq!(cli.status.code(), Some(20), "without {at}");
+        std::fs::write(&file, original).unwrap();
+        checked += 1;
+    }
+    assert!(checked > 20);
+}
+
+#[test]
+fn an_added_allow_for_a_whole_domain_is_reported_over_broad() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = examples()
+        .into_iter()
+        .find(|p| p.ends_with("commercial-eu.toml"))
+        .unwrap();
+    let out = tmp.path().join("out");
+    let policy = generate_example(&ruleset, &out);
+    let snippet = out.join("squid-egressgen.conf");
+    let mut text = std::fs::read_to_string(&snippet).unwrap();
+    text.push_str("acl x dstdomain .windows.net\nhttp_access allow x\n");
+    let added = text.lines().count();
+    std::fs::write(&snippet, text).unwrap();
+    let a = audit_file(&policy, &out.join("squid.conf"));
+    let broad: Vec<_> = a
+        .lines
+        .iter()
+        .filter(|l| l.issue == LineIssue::OverBroad)
+        .collect();
+    assert_eq!(broad.len(), 1, "{:#?}", a.lines);
+    assert_eq!(broad[0].at.line, added - 1);
+    assert!(broad[0].why.contains("windows.net"), "{}", broad[0].why);
+    let cli = egressgen(&[
+        "audit",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        "--fail-on",
+        "gaps,broad",
+        out.join("squid.conf").to_str().unwrap(),
+    ]);
+    assert_eq!(cli.status.code(), Some(22));
+}
+
+/// Checks a JSON report against docs/audit.schema.json.
+fn assert_schema(report: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/audit.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .take(5)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let limits = Options::default();
+    // An include loop through two files.
+    write(
+        d,
+        "a.conf",
+        &format!("acl x src all\ninclude {}/b.conf\n", d.display()),
+    );
+    write(
+        d,
+        "b.conf",
+        &format!("http_access allow x\ninclude {}/a.conf\n", d.display()),
+    );
+    let e = read_config(&d.join("a.conf"), Some("squid"), &limits)
+        .err()
+        .unwrap();
+    assert!(matches!(e, AuditError::Limit { .. }), "{e}");
+    assert!(
+        e.to_string().contains("a.conf") && e.to_string().contains("loop"),
+        "{e}"
+    );
+    // An ACL file of 1 GB, sparse: refused by size, not read.
+    let big = d.join("big.txt");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let conf = write(
+        d,
+        "big.conf",
+        &format!(
+            "acl big dstdomain \"{}\"\nhttp_access allow big\n",
+            big.display()
+        ),
+    );
+    let e = read_config(&conf, None, &limits).err().unwrap();
+    assert!(
+        e.to_string().contains("big.txt") && e.to_string().contains("bytes"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("big.conf:1"),
+        "names the acl line: {e}"
+    );
+    // A FIFO as an ACL file: refused, never waited on.
+    let fifo = d.join("fifo.txt");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let conf = write(
+        d,
+        "fifo.conf",
+        &format!(
+            "acl f dstdomain \"{}\"\nhttp_access allow f\n",
+            fifo.display()
+        ),
+    );
+    let e = read_config(&conf, None, &limits).err().unwrap();
+    assert!(e.to_string().contains("FIFO"), "{e}");
+    // A missing ACL name, a bad regex: errors naming the line.
+    let conf = write(
+        d,
+        "undef.conf",
+        "acl a src all\n\nhttp_access allow a nosuch\n",
+    );
+    let e = read_config(&conf, None, &limits).err().unwrap();
+    assert!(
+        e.to_string().contains("undef.conf:3") && e.to_string().contains("nosuch"),
+        "{e}"
+    );
+    let conf = write(
+        d,
+        "regex.conf",
+        "acl r dstdom_regex (unclosed\nhttp_access allow r\n",
+    );
+    let e = read_config(&conf, None, &limits).err().unwrap();
+    assert!(e.to_string().contains("regex.conf:1"), "{e}");
+    // 100,000 ACL values and 100,000 allow lines: a bounded, reported result.
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(&format!(
+            "acl a{i} dstdomain host{i}.example.com\nhttp_access allow a{i}\n"
+        ));
+    }
+    text.push_str("http_access deny all\n");
+    let conf = write(d, "huge.conf", &text);
+    let ruleset = examples().into_iter().next().unwrap();
+    let policy = generate_example(&ruleset, &d.join("out"));
+    let a = audit_file(&policy, &conf);
+    assert_eq!(
+        a.summary.missing + a.summary.partly,
+        a.summary.entries - a.summary.direct_route
+    );
+    assert!(
+        a.lines
+            .iter()
+            .any(|l| l.issue == LineIssue::Undecidable
+                && l.why.contains("not checked for shadowing")),
+        "the skipped checks are reported"
+    );
+}
+
+#[test]
+fn undecidable_lines_are_reported_with_their_line_and_fail_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = examples()
+        .into_iter()
+        .find(|p| p.ends_with("commercial-eu.toml"))
+        .unwrap();
+    let conf = write(
+        tmp.path(),
+        "helper.conf",
+        "acl SSL_ports port 443\nacl CONNECT method CONNECT\n\
+         external_acl_type checker %DST /usr/local/bin/checker\nacl checked external checker\n\
+         http_access deny CONNECT !SSL_ports\nhttp_access allow checked\nhttp_access deny all\n",
+    );
+    let run = |fail_on: &str| {
+        egressgen(&[
+            "audit",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fail-on",
+            fail_on,
+            conf.to_str().unwrap(),
+        ])
+    };
+    let out = run("gaps");
+    // Nothing is a gap: everything hangs on the helper.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema(&report);
+    let c = &report["configs"][0];
+    assert_eq!(c["summary"]["missing"], 0);
+    assert!(c["summary"]["undecidable"].as_u64().unwrap() > 10);
+    let lines = c["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["issue"] == "undecidable" && l["at"]["line"] == 4),
+        "{lines:#?}"
+    );
+    assert_eq!(run("undecidable").status.code(), Some(23));
+}
+
+#[test]
+fn reports_in_every_format_and_tls_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = examples()
+        .into_iter()
+        .find(|p| p.ends_with("commercial-eu.toml"))
+        .unwrap();
+    let out = tmp.path().join("out");
+    generate_example(&ruleset, &out);
+    // Bump everything: TLS violations, exit 21 even with gaps.
+    let conf = write(
+        tmp.path(),
+        "bump.conf",
+        &format!(
+            "http_port 3128 ssl-bump tls-cert=/etc/squid/x.pem\nssl_bump bump all\ninclude {}/squid.conf\n",
+            out.display()
+        ),
+    );
+    let args = |format: &str| {
+        egressgen(&[
+            "audit",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            "--format",
+            format,
+            conf.to_str().unwrap(),
+        ])
+    };
+    let json = args("json");
+    assert_eq!(json.status.code(), Some(21));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_schema(&report);
+    assert_eq!(report["format"], "egressgen-audit");
+    let tls = report["configs"][0]["tls"].as_array().unwrap();
+    assert!(tls.iter().any(|t| {
+        t["issue"] == "inspected"
+            && t["subject"]
+                .as_str()
+                .unwrap()
+                .contains("winatp-gw-weu.microsoft.com")
+    }));
+    let md = String::from_utf8(args("markdown").stdout).unwrap();
+    assert!(
+        md.starts_with("# Audit against ruleset commercial-eu"),
+        "{md}"
+    );
+    assert!(md.contains("| TLS finding |"));
+    let text = String::from_utf8(args("text").stdout).unwrap();
+    assert!(
+        text.contains("TLS inspected: allow/proxy/winatp-gw-weu.microsoft.com@443"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+    // An unknown kind is an input error naming the file.
+    let other = write(tmp.path(), "notes.txt", "hello\n");
+    let e = egressgen(&[
+        "audit",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(e.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("notes.txt"));
+}

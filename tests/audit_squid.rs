@@ -1,0 +1,342 @@
+//! `audit` against a real Squid: for our generated configurations and five
+//! hand-written ones (fixtures/audit/squid), the audit's answer for every
+//! one of more than 300 host:port:path requests equals what a live Squid
+//! on loopback does: 403 or not, and for TLS, spliced or bumped as told by
+//! the certificate the client is shown.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use common::squid::{Wrapper, ask, chmod, free_port, get, origin, start_squid};
+use common::tls::{init_ssl_db, probe as tls_probe, start_origin};
+use common::tools::throwaway_named_cert;
+use egressgen::audit::probe::sample_hosts;
+use egressgen::audit::{Access, Config, Options, Probe, Scheme, TlsSeen, read_config};
+use egressgen::generate;
+use egressgen::policy::Policy;
+use egressgen::ruleset::Ruleset;
+use serde_json::Value;
+
+const ADDR: &str = "127.0.0.4";
+const ORIGIN_CN: &str = "egressgen audit origin";
+const PROXY_CN: &str = "egressgen audit proxy CA";
+const WORKSPACE: &str = "3f2a9c1e-7b4d-4e8a-9f10-2c6d8e4b1a57";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audit/squid")
+}
+
+/// The site every configuration is audited against: commercial EU with
+/// the Monitoring Agent and Defender for Identity.
+fn ruleset_text(port: u16, bump: Option<(&Path, &Path)>) -> String {
+    let bump = bump
+        .map(|(pem, db)| {
+            format!(
+                "bump_cert = \"{}\"\nssl_db = \"{}\"\n",
+                pem.display(),
+                db.display()
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "name = \"audit-live\"\n[sources]\nfiles = [{:?}, \"builtin:mma\", \"builtin:mdi\"]\n\
+         [scope]\ncloud = \"commercial\"\ngeographies = [\"EU\"]\n\
+         products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\"]\n\
+         [site]\nworkspace_ids = [\"{WORKSPACE}\"]\nmdi_instances = [\"contoso-corp\"]\n\
+         [outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n{bump}",
+        common::data("mde/standard-device-connectivity-urls-commercial.urltables.md")
+            .display()
+            .to_string()
+    )
+}
+
+fn generate_into(dir: &Path, text: &str) -> (Policy, PathBuf) {
+    let path = dir.join("audit-live.toml");
+    std::fs::write(&path, text).unwrap();
+    let r = Ruleset::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.join("out");
+    let backends = generate::select_backends(&r, None).unwrap();
+    let done = generate::generate(&r, &backends, &out).unwrap_or_else(|e| panic!("{e}"));
+    (done.policy, out)
+}
+
+/// A copy of the fixtures with their placeholders filled in.
+fn fixture_copy(dir: &Path, port: u16, pem: &Path, ssl_db: &Path) -> PathBuf {
+    let to = dir.join("fixtures");
+    copy_filled(
+        &fixtures(),
+        &to,
+        &[
+            ("@DIR@", to.display().to_string()),
+            ("@PORT@", port.to_string()),
+            ("@PEM@", pem.display().to_string()),
+            ("@SSLDB@", ssl_db.display().to_string()),
+        ],
+    );
+    to
+}
+
+fn copy_filled(from: &Path, to: &Path, subs: &[(&str, String)]) {
+    std::fs::create_dir_all(to).unwrap();
+    chmod(to, 0o755);
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_filled(&e.path(), &target, subs);
+        } else {
+            let mut text = std::fs::read_to_string(e.path()).unwrap();
+            for (k, v) in subs {
+                text = text.replace(k, v);
+            }
+            std::fs::write(&target, text).unwrap();
+            chmod(&target, 0o644);
+        }
+    }
+}
+
+/// Requests that stand for the policy and its near misses: every sample
+/// host of every entry on 80 and 443, a host glued to each name, one two
+/// levels below it, the name under a foreign domain, paths inside and outside the entries' paths.
+fn probes(policy: &Policy) -> Vec<Probe> {
+    let client: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut hosts = BTreeSet::new();
+    let mut paths = BTreeSet::new();
+    for e in &policy.entries {
+        let name = e.host.name().as_str();
+        hosts.extend(sample_hosts(&e.host));
+        hosts.insert(format!("x{name}"));
+        hosts.insert(format!("a.b.{name}"));
+        hosts.insert(format!("{name}.evil.example"));
+        hosts.insert(name.to_string());
+        if let Some(p) = &e.path {
+            for h in sample_hosts(&e.host) {
+                paths.insert((h.clone(), format!("{p}probe")));
+                paths.insert((h, "/outside/the/paths".to_string()));
+            }
+        }
+    }
+    for n in &policy.tls.never_bypass {
+        hosts.extend(sample_hosts(&n.host));
+    }
+    hosts.extend(
+        [
+            "microsoft.com",
+            "azure.com",
+            "anything.windows.net",
+            "evil.example.com",
+        ]
+        .map(String::from),
+    );
+    let mut out = Vec::new();
+    for h in &hosts {
+        for port in [80, 443] {
+            out.push(Probe {
+                host: h.clone(),
+                port,
+                scheme: if port == 80 {
+                    Scheme::Http
+                } else {
+                    Scheme::Https
+                },
+                path: "/".to_string(),
+                client,
+            });
+        }
+    }
+    for (h, p) in paths {
+        out.push(Probe {
+            host: h,
+            port: 80,
+            scheme: Scheme::Http,
+            path: p,
+            client,
+        });
+    }
+    out
+}
+
+/// What Squid did with one request, in the audit's terms.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Denied,
+    Allowed(Option<bool>),
+}
+
+fn live_http(port: u16, p: &Probe) -> Result<Seen, String> {
+    let (code, denied) = ask(port, &get(&format!("http://{}{}", p.host, p.path)));
+    match (code, denied) {
+        (403, true) => Ok(Seen::Denied),
+        (200, false) => Ok(Seen::Allowed(None)),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+fn live_tls(r: &Value) -> Result<Seen, String> {
+    let denied = r["status"] == 403
+        || (r["http"] == 403
+            && r["squid_error"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("ERR_ACCESS_DENIED"));
+    if denied {
+        return Ok(Seen::Denied);
+    }
+    if r["status"] == 200 && r["http"] == 200 && r["from_origin"] == true {
+        if r["issuer"] == ORIGIN_CN {
+            return Ok(Seen::Allowed(Some(false)));
+        }
+        if r["issuer"] == PROXY_CN {
+            return Ok(Seen::Allowed(Some(true)));
+        }
+    }
+    Err(format!("unexpected answer {r}"))
+}
+
+fn audited(c: &dyn Config, p: &Probe) -> Result<Seen, String> {
+    let v = c.decide(p);
+    match v.access {
+        Access::Denied => Ok(Seen::Denied),
+        Access::Allowed => Ok(Seen::Allowed(match (p.scheme, &v.tls) {
+            (Scheme::Http, _) => None,
+            (Scheme::Https, TlsSeen::Spliced) => Some(false),
+            (Scheme::Https, TlsSeen::Inspected) => Some(true),
+            (_, other) => return Err(format!("TLS {other:?}")),
+        })),
+        Access::Undecidable(why) => Err(format!("undecidable: {why}")),
+    }
+}
+
+struct Case {
+    name: &'static str,
+    /// The directory holding the configuration, and its file name.
+    dir: PathBuf,
+    conf: &'static str,
+}
+
+#[test]
+fn the_audit_answers_every_request_as_a_live_squid_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    chmod(tmp.path(), 0o755);
+    let (origin_key, origin_crt) = throwaway_named_cert(tmp.path(), "origin", ORIGIN_CN, false);
+    let (ca_key, ca_crt) = throwaway_named_cert(tmp.path(), "proxy-ca", PROXY_CN, true);
+    let pem = tmp.path().join("bump.pem");
+    let mut both = std::fs::read(&ca_key).unwrap();
+    both.extend(std::fs::read(&ca_crt).unwrap());
+    std::fs::write(&pem, both).unwrap();
+    chmod(&pem, 0o644);
+    let trust = tmp.path().join("trust.pem");
+    let mut anchors = std::fs::read(&origin_crt).unwrap();
+    anchors.extend(std::fs::read(&ca_crt).unwrap());
+    std::fs::write(&trust, anchors).unwrap();
+    origin(ADDR, false);
+    let _tls_origin = start_origin(ADDR, &origin_crt, &origin_key);
+
+    let port = free_port();
+    let ssl_db = init_ssl_db(tmp.path());
+    let (policy, out) = generate_into(tmp.path(), &ruleset_text(port, Some((&pem, &ssl_db))));
+    let fixtures = fixture_copy(tmp.path(), port, &pem, &ssl_db);
+    let cases = [
+        Case {
+            name: "generated",
+            dir: out.clone(),
+            conf: "squid.conf",
+        },
+        Case {
+            name: "generated ssl-bump",
+            dir: out.clone(),
+            conf: "squid-sslbump.conf",
+        },
+        Case {
+            name: "wholesale",
+            dir: fixtures.clone(),
+            conf: "wholesale.conf",
+        },
+        Case {
+            name: "deny first",
+            dir: fixtures.clone(),
+            conf: "deny-first.conf",
+        },
+        Case {
+            name: "include",
+            dir: fixtures.clone(),
+            conf: "include.conf",
+        },
+        Case {
+            name: "bump everything",
+            dir: fixtures.clone(),
+            conf: "bump-everything.conf",
+        },
+        Case {
+            name: "overlapping paths",
+            dir: fixtures.clone(),
+            conf: "overlapping-paths.conf",
+        },
+    ];
+    let probes = probes(&policy);
+    assert!(probes.len() >= 300, "{} probes", probes.len());
+    let hosts: BTreeSet<String> = probes.iter().map(|p| p.host.clone()).collect();
+    let tls_hosts: BTreeSet<String> = probes
+        .iter()
+        .filter(|p| p.scheme == Scheme::Https)
+        .map(|p| p.host.clone())
+        .collect();
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let conf = case.dir.join(case.conf);
+        let config = read_config(&conf, None, &Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let squid = start_squid(
+            tmp.path(),
+            &case.dir,
+            port,
+            &Wrapper {
+                conf: case.conf,
+                address: ADDR,
+                hosts: &hosts,
+                // The origin's certificate names no probe host: let a
+                // bumping Squid talk to it.
+                extra: &format!(
+                    "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n",
+                    origin_crt.display()
+                ),
+            },
+        );
+        let tls = tls_probe(port, &trust, &tls_hosts);
+        let mut kinds = BTreeSet::new();
+        let mut mismatches = Vec::new();
+        for p in &probes {
+            let live = match p.scheme {
+                Scheme::Http => live_http(port, p),
+                Scheme::Https => live_tls(&tls[&p.host]),
+            };
+            let ours = audited(config.as_ref(), p);
+            kinds.insert(format!("{ours:?}"));
+            if live != ours || live.is_err() {
+                mismatches.push(format!("{p}: squid {live:?}, audit {ours:?}"));
+            }
+        }
+        eprintln!("{}: {} probes, kinds {kinds:?}", case.name, probes.len());
+        // Each configuration lets something through and refuses something.
+        assert!(
+            kinds.contains("Ok(Denied)") && kinds.len() > 1,
+            "{}: {kinds:?}",
+            case.name
+        );
+        if !mismatches.is_empty() {
+            let log = std::fs::read_to_string(&squid.log).unwrap_or_default();
+            failures.push(format!(
+                "{}: {} of {} requests differ:\n{}\ncache.log:\n{log}",
+                case.name,
+                mismatches.len(),
+                probes.len(),
+                mismatches.join("\n")
+            ));
+        }
+        drop(squid);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
