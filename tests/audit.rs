@@ -44,12 +44,18 @@ fn generate_example(ruleset: &Path, out: &Path) -> Policy {
 }
 
 fn audit_file(policy: &Policy, conf: &Path) -> ConfigAudit {
-    let c = read_config(conf, None, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let c = read_config(conf, None, &Options::for_policy(policy)).unwrap_or_else(|e| panic!("{e}"));
     audit(policy, c.as_ref(), client())
 }
 
 /// The configurations `audit` can read among a generated output.
-const READABLE: [&str; 2] = ["squid.conf", "squid-sslbump.conf"];
+const READABLE: [&str; 5] = [
+    "squid.conf",
+    "squid-sslbump.conf",
+    "proxy.pac",
+    "pfsense-fragment.xml",
+    "azure-firewall.json",
+];
 
 #[test]
 fn every_generated_configuration_audits_clean_against_its_own_policy() {
@@ -72,12 +78,20 @@ fn every_generated_configuration_audits_clean_against_its_own_policy() {
                     .filter(|e| e.coverage.is_gap())
                     .collect::<Vec<_>>()
             );
-            assert_eq!(
-                s.over_broad_lines + s.duplicate_lines + s.shadowed_lines,
-                0,
-                "{name}: {:#?}",
-                a.lines
-            );
+            assert_eq!(s.over_broad_lines, 0, "{name}: {:#?}", a.lines);
+            // The Azure template lists each exempt host twice on purpose
+            // (the no-inspect collection in front of the allow one, so
+            // turning inspection on for the latter keeps the exemptions),
+            // and its service-tag network rules decide before application
+            // rules: the audit says so. Everything else is written once.
+            if a.kind != "azure-firewall" {
+                assert_eq!(
+                    s.duplicate_lines + s.shadowed_lines,
+                    0,
+                    "{name}: {:#?}",
+                    a.lines
+                );
+            }
             // The CLI agrees: exit 0.
             let cli = egressgen(&[
                 "audit",
@@ -97,7 +111,7 @@ fn every_generated_configuration_audits_clean_against_its_own_policy() {
 
 /// Per entry, the lines that let its requests through.
 fn carriers(policy: &Policy, conf: &Path) -> BTreeMap<String, BTreeSet<Origin>> {
-    let c = read_config(conf, None, &Options::default()).unwrap();
+    let c = read_config(conf, None, &Options::for_policy(policy)).unwrap();
     let mut out = BTreeMap::new();
     for e in &policy.entries {
         let mut lines = BTreeSet::new();

@@ -33,6 +33,9 @@ pub enum Coverage {
     /// direct-route host to a proxy, a proxied host DIRECT or to a proxy
     /// the ruleset does not list.
     RoutedWrong,
+    /// The configuration's format cannot express the entry (a wildcard
+    /// in a pfSense host alias): its own backend drops it too.
+    NotExpressible,
     /// A direct-route entry: the devices do not use the proxy for it.
     DirectRoute,
     /// A placeholder the ruleset left open: nothing to probe.
@@ -48,6 +51,7 @@ impl Coverage {
             Coverage::Missing => "missing",
             Coverage::Undecidable => "undecidable",
             Coverage::RoutedWrong => "routed wrong",
+            Coverage::NotExpressible => "not expressible in this format",
             Coverage::DirectRoute => "direct route",
             Coverage::Unresolved => "unresolved",
         }
@@ -139,6 +143,7 @@ pub struct Summary {
     pub missing: usize,
     pub undecidable: usize,
     pub routed_wrong: usize,
+    pub not_expressible: usize,
     pub direct_route: usize,
     pub unresolved: usize,
     pub tls_violations: usize,
@@ -171,10 +176,21 @@ const SHADOW_BUDGET: usize = 20_000_000;
 /// Audits one configuration against a policy, for a device at `client`.
 pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudit {
     let mut tls = Vec::new();
+    let cannot = super::inexpressible(policy, config.kind());
     let entries: Vec<EntryFinding> = policy
         .entries
         .iter()
-        .map(|e| entry_finding(e, &policy.ruleset.proxies, config, client, &mut tls))
+        .map(|e| {
+            let mut f = entry_finding(e, &policy.ruleset.proxies, config, client, &mut tls);
+            // What the format cannot say is no gap of this configuration,
+            // and no wonder when only a lookup could tell.
+            let open = f.coverage.is_gap() || f.coverage == Coverage::Undecidable;
+            if let (true, Some(why)) = (open, cannot.get(&f.entry)) {
+                f.coverage = Coverage::NotExpressible;
+                f.detail.insert(0, format!("{} {why}", config.kind()));
+            }
+            f
+        })
         .collect();
     if config.inspects() {
         tls.extend(storage_exemptions(policy, config, client));
@@ -213,7 +229,7 @@ fn entry_finding(
         lines: Vec::new(),
         provenance: e.provenance.clone(),
     };
-    if e.route == Route::Direct && !config.routes() {
+    if e.route == Route::Direct && config.is_proxy() {
         f.coverage = Coverage::DirectRoute;
         f.detail
             .push("routed direct by the policy: the proxy is not asked".to_string());
@@ -551,7 +567,7 @@ fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Vec<Li
             out.push(line(LineIssue::OverBroad, g, why));
         }
         // The same test written twice; not one value used by two rules.
-        let key = format!("{:?} {:?} {:?}", g.host, g.ports, g.path);
+        let key = format!("{:?} {:?} {:?} {:?}", g.host, g.ports, g.path, g.inspect);
         let earlier = *first.entry(key).or_insert(i);
         let o = &grants[earlier];
         if earlier != i && o.at != g.at {
@@ -661,8 +677,13 @@ fn shadowed(config: &dyn Config, g: &Grant, client: IpAddr) -> Option<String> {
                 return None;
             }
             let v = config.decide(&probe);
+            // A rule that decides TLS differently in front of this one
+            // is layering (an exemption before an inspecting rule).
+            let layered = g.inspect.is_some()
+                && v.tls != TlsSeen::NotApplicable
+                && (v.tls == TlsSeen::Inspected) != g.inspect.unwrap_or(false);
             match (v.rank, &v.by) {
-                (Some(rank), Some(by)) if rank < g.rank => {
+                (Some(rank), Some(by)) if rank < g.rank && !layered => {
                     deciders.insert(by.clone());
                 }
                 _ => return None,
@@ -686,6 +707,7 @@ fn summarize(entries: &[EntryFinding], tls: &[TlsFinding], lines: &[LineFinding]
             Coverage::Missing => s.missing += 1,
             Coverage::Undecidable => s.undecidable += 1,
             Coverage::RoutedWrong => s.routed_wrong += 1,
+            Coverage::NotExpressible => s.not_expressible += 1,
             Coverage::DirectRoute => s.direct_route += 1,
             Coverage::Unresolved => s.unresolved += 1,
         }

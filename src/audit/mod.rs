@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::model::HostPattern;
 
-/// A line of a foreign configuration.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// A line of a foreign configuration (0: not known).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Origin {
     pub file: String,
     pub line: usize,
@@ -165,6 +165,11 @@ pub struct Grant {
     pub path: Option<String>,
     /// The configuration text, for reports.
     pub text: String,
+    /// Whether the line decrypts what it allows, where a format says so
+    /// per line (Azure `terminateTLS`). A no-inspect rule in front of an
+    /// inspecting one for the same host is layering, not a duplicate.
+    #[serde(skip)]
+    pub inspect: Option<bool>,
 }
 
 /// A line the reader read but cannot evaluate; reported, never guessed.
@@ -196,6 +201,11 @@ pub trait Config {
     /// Whether it routes requests (a PAC file: to a proxy or DIRECT)
     /// rather than allowing or denying them.
     fn routes(&self) -> bool {
+        false
+    }
+    /// Whether it is a proxy, which devices skip for direct-route hosts
+    /// (a firewall sees those too).
+    fn is_proxy(&self) -> bool {
         false
     }
     /// Whether the configuration can decrypt TLS at all (a Squid
@@ -249,6 +259,30 @@ pub struct Options {
     /// Answers for name lookups a configuration makes (PAC `dnsResolve`,
     /// `isInNet`): a fixed table, never the network.
     pub resolve: std::collections::BTreeMap<String, IpAddr>,
+    /// The names each service tag stands for (`builtin:tag-hosts`), for
+    /// firewall rules that name a tag.
+    pub tag_hosts: Vec<(String, HostPattern)>,
+    /// The prefixes of the policy's service tags.
+    pub tag_prefixes: std::collections::BTreeMap<String, Vec<ipnet::IpNet>>,
+}
+
+impl Options {
+    /// Options that know the policy's service tags.
+    pub fn for_policy(policy: &crate::policy::Policy) -> Options {
+        let mut o = Options::default();
+        for t in &policy.prefixes.tags {
+            o.tag_hosts
+                .extend(t.stands_for.iter().map(|h| (t.tag.clone(), h.host.clone())));
+            let nets = t
+                .ipv4
+                .iter()
+                .map(|n| ipnet::IpNet::V4(*n))
+                .chain(t.ipv6.iter().map(|n| ipnet::IpNet::V6(*n)))
+                .collect();
+            o.tag_prefixes.insert(t.tag.clone(), nets);
+        }
+        o
+    }
 }
 
 /// Reads one configuration (a file and what it includes).
@@ -291,6 +325,40 @@ pub fn read_config(
         known: known(),
     })?;
     (reader.read)(path, options)
+}
+
+/// The entries the format of a reader cannot express, or only in part,
+/// with why: what its own backend's loss report drops or narrows. A configuration of that
+/// format cannot carry them either, which the audit reports as such
+/// rather than as a gap.
+pub fn inexpressible(
+    policy: &crate::policy::Policy,
+    kind: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let backend = crate::backends::REGISTRY
+        .iter()
+        .find(|row| row.reader.is_some_and(|r| r.kind == kind))
+        .and_then(|row| (row.default)());
+    let opts = crate::backends::OutputOptions {
+        out_dir: Path::new("/nonexistent"),
+    };
+    let Some(Ok(rendered)) = backend.map(|b| b.render(policy, &opts)) else {
+        return Default::default();
+    };
+    rendered
+        .loss
+        .entries
+        .into_iter()
+        .filter_map(|l| match l.outcome {
+            crate::backends::Outcome::Dropped => {
+                Some((l.key, format!("cannot express it: {}", l.why)))
+            }
+            crate::backends::Outcome::Narrowed => {
+                Some((l.key, format!("can express only part of it: {}", l.why)))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The first bytes of a file, for recognising its kind.

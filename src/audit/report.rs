@@ -69,7 +69,7 @@ fn paint(text: &str, coverage: Coverage, colour: bool) -> String {
     }
     let code = match coverage {
         Coverage::Exact => "32",
-        Coverage::Broader | Coverage::DirectRoute => "33",
+        Coverage::Broader | Coverage::DirectRoute | Coverage::NotExpressible => "33",
         Coverage::Partly | Coverage::Undecidable | Coverage::Unresolved => "35",
         Coverage::Missing | Coverage::RoutedWrong => "31",
     };
@@ -82,7 +82,7 @@ pub fn to_text(r: &Report, colour: bool) -> String {
     for c in &r.configs {
         let s = &c.summary;
         out.push_str(&format!(
-            "\n{} ({}): {} entries: {} covered, {} more broadly, {} partly, {} missing, {} routed wrong, {} undecidable, {} direct route, {} unresolved\n",
+            "\n{} ({}): {} entries: {} covered, {} more broadly, {} partly, {} missing, {} routed wrong, {} undecidable, {} not expressible, {} direct route, {} unresolved\n",
             terminal_safe(c.files.first().map(String::as_str).unwrap_or("")),
             c.kind,
             s.entries,
@@ -92,6 +92,7 @@ pub fn to_text(r: &Report, colour: bool) -> String {
             s.missing,
             s.routed_wrong,
             s.undecidable,
+            s.not_expressible,
             s.direct_route,
             s.unresolved
         ));

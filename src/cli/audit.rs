@@ -67,7 +67,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let client = args.client.unwrap_or_else(|| default_client(&ruleset));
     let options = Options {
         resolve: args.resolve.iter().cloned().collect(),
-        ..Options::default()
+        ..Options::for_policy(&policy)
     };
     let mut audits = Vec::new();
     for path in &args.configs {

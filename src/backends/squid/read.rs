@@ -1028,6 +1028,7 @@ impl Config for SquidConfig {
                     ports: ports.clone(),
                     path,
                     text,
+                    inspect: None,
                 });
             }
         }
@@ -1054,6 +1055,10 @@ impl Config for SquidConfig {
 
     fn size(&self) -> usize {
         self.http_access.len() + self.ssl_bump.len()
+    }
+
+    fn is_proxy(&self) -> bool {
+        true
     }
 }
 

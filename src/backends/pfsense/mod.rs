@@ -6,6 +6,8 @@
 //! wildcard is replaced by a service tag's prefixes where one covers it,
 //! and reported as not expressible otherwise.
 
+pub mod read;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -75,6 +77,11 @@ impl Format for Pfsense {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "pfSense config.xml aliases and pass rules, plus alias import files";
+    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+        kind: "pfsense",
+        recognise: read::recognise,
+        read: read::read,
+    });
     fn new(cfg: Settings) -> Self {
         Pfsense { cfg }
     }

@@ -10,6 +10,8 @@
 //! helps), at most 60 groups, at most 20,000 source/destination
 //! combinations in network rules.
 
+pub mod read;
+
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -114,6 +116,11 @@ impl Format for AzureFirewall {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "Azure Firewall Policy rule collection groups: ARM template, Bicep and an az script";
+    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+        kind: "azure-firewall",
+        recognise: read::recognise,
+        read: read::read,
+    });
     fn new(cfg: Settings) -> Self {
         AzureFirewall { cfg }
     }
