@@ -486,3 +486,324 @@ fn reports_in_every_format_and_tls_exit_code() {
     assert_eq!(e.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&e.stderr).contains("notes.txt"));
 }
+
+/// The entries of a policy with a gap in an audit.
+fn gaps(a: &ConfigAudit) -> BTreeSet<String> {
+    a.entries
+        .iter()
+        .filter(|e| e.coverage.is_gap())
+        .map(|e| e.entry.clone())
+        .collect()
+}
+
+/// The commercial example with its PAC defaulting to DIRECT, so that
+/// every proxied host depends on its own line of the PAC.
+fn direct_default_example(dir: &Path) -> (PathBuf, Policy, PathBuf) {
+    let text = std::fs::read_to_string(
+        examples()
+            .into_iter()
+            .find(|p| p.ends_with("commercial-eu.toml"))
+            .unwrap(),
+    )
+    .unwrap()
+    .replace("[outputs.pac]\n", "[outputs.pac]\ndefault = \"DIRECT\"\n");
+    let ruleset = dir.join("commercial-eu.toml");
+    std::fs::write(&ruleset, text).unwrap();
+    let out = dir.join("out");
+    let policy = generate_example(&ruleset, &out);
+    (ruleset, policy, out)
+}
+
+/// Which entries a set of (table, name) PAC items routes to the proxy:
+/// those whose host some item's pattern covers (an independent oracle:
+/// the policy's own relation, not the script).
+fn pac_carried(policy: &Policy, items: &BTreeSet<(String, String)>) -> BTreeSet<String> {
+    use egressgen::model::Route;
+    use egressgen::model::host::parse_pattern;
+    use egressgen::policy::matching::covers;
+    let patterns: Vec<_> = items
+        .iter()
+        .filter_map(|(table, name)| {
+            let text = match table.as_str() {
+                "EXACT" => name.clone(),
+                "BELOW" => format!("*.{name}"),
+                "DOMAIN" => format!(".{name}"),
+                _ => format!("*{name}"),
+            };
+            parse_pattern(&text).ok()
+        })
+        .collect();
+    policy
+        .entries
+        .iter()
+        .filter(|e| e.route == Route::Proxy && patterns.iter().any(|p| covers(p, &e.host)))
+        .map(|e| e.key())
+        .collect()
+}
+
+/// The items of the PAC's PROXY_ tables, with the line each is on.
+fn pac_items(text: &str) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    let mut table = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("var PROXY_") {
+            let name = rest.split_whitespace().next().unwrap_or("").to_string();
+            if name == "GLOBS" {
+                let list = rest.split_once('[').map(|(_, l)| l).unwrap_or("");
+                for g in list
+                    .trim_end_matches("];")
+                    .split(',')
+                    .filter(|g| !g.trim().is_empty())
+                {
+                    out.push((i, name.clone(), g.trim().trim_matches('"').to_string()));
+                }
+                continue;
+            }
+            table = line.trim_end().ends_with('{').then_some(name);
+            continue;
+        }
+        if line.starts_with('}') || line.starts_with("var ") {
+            table = None;
+        }
+        if let (Some(t), Some(key)) = (
+            &table,
+            line.trim()
+                .strip_suffix(": 1,")
+                .or(line.trim().strip_suffix(": 1")),
+        ) {
+            out.push((i, t.clone(), key.trim_matches('"').to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn removing_any_proxy_line_of_the_pac_reports_what_it_carried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ruleset, policy, out) = direct_default_example(tmp.path());
+    let pac = out.join("proxy.pac");
+    let original = std::fs::read_to_string(&pac).unwrap();
+    let items = pac_items(&original);
+    assert!(items.len() > 20, "{items:?}");
+    let all: BTreeSet<(String, String)> = items
+        .iter()
+        .map(|(_, t, n)| (t.clone(), n.clone()))
+        .collect();
+    assert!(gaps(&audit_file(&policy, &pac)).is_empty());
+    let mut lost_something = 0;
+    for (line, table, name) in &items {
+        let mutated: String = original
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i != *line {
+                    l.to_string()
+                } else if table == "GLOBS" {
+                    l.replace(&format!("\"{name}\""), "")
+                        .replace("[, ", "[")
+                        .replace(", ]", "]")
+                        .replace(", ,", ",")
+                } else {
+                    String::new()
+                }
+            })
+            .map(|l| l + "\n")
+            .collect();
+        std::fs::write(&pac, &mutated).unwrap();
+        let mut rest = all.clone();
+        rest.remove(&(table.clone(), name.clone()));
+        let expected: BTreeSet<String> = pac_carried(&policy, &all)
+            .difference(&pac_carried(&policy, &rest))
+            .cloned()
+            .collect();
+        let a = audit_file(&policy, &pac);
+        assert_eq!(gaps(&a), expected, "without PROXY_{table} {name}");
+        for e in a.entries.iter().filter(|e| expected.contains(&e.entry)) {
+            assert_eq!(e.coverage, Coverage::RoutedWrong, "{}", e.entry);
+        }
+        lost_something += usize::from(!expected.is_empty());
+    }
+    // Most lines carry an entry of their own (a named blob host under
+    // the blob wildcard does not).
+    assert!(lost_something > 20, "{lost_something}");
+    let cli = egressgen(&[
+        "audit",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        pac.to_str().unwrap(),
+    ]);
+    assert_eq!(cli.status.code(), Some(20));
+}
+
+#[test]
+fn removing_any_host_of_a_pfsense_alias_reports_what_it_carried() {
+    use egressgen::model::HostPattern;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, policy, out) = direct_default_example(tmp.path());
+    let xml = out.join("pfsense-fragment.xml");
+    let original = std::fs::read_to_string(&xml).unwrap();
+    // Each host alias: its port (from the name the backend gives it) and
+    // its names.
+    let mut aliases: Vec<(u16, Vec<String>)> = Vec::new();
+    for block in original.split("<alias>").skip(1) {
+        let field = |tag: &str| {
+            block
+                .split_once(&format!("<{tag}>"))
+                .and_then(|(_, r)| r.split_once(&format!("</{tag}>")))
+                .map(|(v, _)| v.to_string())
+                .unwrap_or_default()
+        };
+        if field("type") != "host" {
+            continue;
+        }
+        let port: u16 = field("name")
+            .trim_start_matches("EG_hosts")
+            .parse()
+            .unwrap();
+        aliases.push((
+            port,
+            field("address")
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        ));
+    }
+    assert!(aliases.iter().map(|(_, n)| n.len()).sum::<usize>() > 20);
+    let before = audit_file(&policy, &xml);
+    assert!(gaps(&before).is_empty());
+    for (port, names) in &aliases {
+        for name in names {
+            let list = names.join(" ");
+            let without = names
+                .iter()
+                .filter(|n| *n != name)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            std::fs::write(&xml, original.replace(&list, &without)).unwrap();
+            // The exact-host entries on this port named so: the only
+            // thing a host alias entry carries.
+            let expected: BTreeSet<String> = policy
+                .entries
+                .iter()
+                .filter(|e| matches!(&e.host, HostPattern::Exact(n) if n.as_str() == name))
+                .filter(|e| e.ports.contains(port))
+                .map(|e| e.key())
+                .collect();
+            let a = audit_file(&policy, &xml);
+            assert_eq!(
+                gaps(&a),
+                expected,
+                "without {name} from the tcp/{port} alias"
+            );
+        }
+    }
+}
+
+/// An application rule of a template: collection and rule index, its
+/// (protocol, port) pairs and its FQDNs.
+type AppRule = (usize, usize, Vec<(String, u16)>, Vec<String>);
+
+#[test]
+fn removing_any_fqdn_of_the_azure_template_reports_what_it_carried() {
+    use egressgen::backends::spelling::{Syntax, read};
+    use egressgen::policy::matching::covers;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, policy, out) = direct_default_example(tmp.path());
+    let path = out.join("azure-firewall.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Every (collection, rule, fqdn) of an application rule.
+    let rules = |t: &serde_json::Value| -> Vec<AppRule> {
+        let mut out = Vec::new();
+        let cs = t["resources"][0]["properties"]["ruleCollections"]
+            .as_array()
+            .unwrap();
+        for (ci, c) in cs.iter().enumerate() {
+            for (ri, r) in c["rules"].as_array().unwrap().iter().enumerate() {
+                if r["ruleType"] != "ApplicationRule" {
+                    continue;
+                }
+                let protocols = r["protocols"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| {
+                        (
+                            p["protocolType"].as_str().unwrap().to_string(),
+                            p["port"].as_u64().unwrap() as u16,
+                        )
+                    })
+                    .collect();
+                let fqdns = r["targetFqdns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap().to_string())
+                    .collect();
+                out.push((ci, ri, protocols, fqdns));
+            }
+        }
+        out
+    };
+    // An independent oracle: an entry is carried while, on each of its
+    // ports, some application rule left has an FQDN covering its host.
+    let carried = |t: &serde_json::Value| -> BTreeSet<String> {
+        let all = rules(t);
+        policy
+            .entries
+            .iter()
+            .filter(|e| {
+                e.ports.iter().all(|port| {
+                    all.iter().any(|(_, _, protocols, fqdns)| {
+                        protocols.iter().any(|(_, p)| p == port)
+                            && fqdns
+                                .iter()
+                                .any(|f| read(Syntax::Glob, f).is_some_and(|p| covers(&p, &e.host)))
+                    })
+                })
+            })
+            .map(|e| e.key())
+            .collect()
+    };
+    let before = carried(&original);
+    let mut mutations = 0;
+    for (ci, ri, _, fqdns) in rules(&original) {
+        for (fi, fqdn) in fqdns.iter().enumerate() {
+            let mut t = original.clone();
+            t["resources"][0]["properties"]["ruleCollections"][ci]["rules"][ri]["targetFqdns"]
+                .as_array_mut()
+                .unwrap()
+                .remove(fi);
+            std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+            let expected: BTreeSet<String> = before.difference(&carried(&t)).cloned().collect();
+            let a = audit_file(&policy, &path);
+            assert_eq!(
+                gaps(&a),
+                expected,
+                "without {fqdn} from collection {ci} rule {ri}"
+            );
+            mutations += 1;
+        }
+    }
+    assert!(mutations > 40);
+    // Removing a host from both collections loses it: the oracle is not
+    // blind to duplicates.
+    let mut t = original.clone();
+    for c in t["resources"][0]["properties"]["ruleCollections"]
+        .as_array_mut()
+        .unwrap()
+    {
+        for r in c["rules"].as_array_mut().unwrap() {
+            if let Some(f) = r.get_mut("targetFqdns").and_then(|f| f.as_array_mut()) {
+                f.retain(|x| x != "winatp-gw-weu.microsoft.com");
+            }
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+    let a = audit_file(&policy, &path);
+    assert_eq!(
+        gaps(&a),
+        BTreeSet::from(["allow/proxy/winatp-gw-weu.microsoft.com@443".to_string()])
+    );
+}
