@@ -11,6 +11,7 @@
 //! `explain`; no reader decides coverage on its own.
 
 pub mod engine;
+pub mod html;
 pub mod probe;
 pub mod report;
 

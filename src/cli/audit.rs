@@ -20,6 +20,8 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    /// One self-contained HTML file: a chart per product, a sortable table
+    Html,
 }
 
 /// What makes `audit` exit non-zero.
@@ -81,6 +83,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             Format::Text => to_text(&report, std::io::stdout().is_terminal()),
             Format::Json => to_json(&report),
             Format::Markdown => to_markdown(&report),
+            Format::Html => crate::audit::html::to_html(&report),
         };
         super::print(&text);
     }
