@@ -807,3 +807,107 @@ fn removing_any_fqdn_of_the_azure_template_reports_what_it_carried() {
         BTreeSet::from(["allow/proxy/winatp-gw-weu.microsoft.com@443".to_string()])
     );
 }
+
+#[test]
+fn lookups_from_a_hosts_file_and_tags_from_a_service_tag_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ruleset = write(
+        d,
+        "site.toml",
+        "name = \"site\"\n[scope]\ncloud = \"commercial\"\nproducts = []\n\
+         [[allow]]\nurl = \"https://monitor.contoso.com\"\n[[allow]]\nurl = \"https://files.contoso.com\"\n",
+    );
+    // A network rule naming a tag the ruleset's sources do not hold, and
+    // one with an address.
+    let template = write(
+        d,
+        "policy.json",
+        r#"{"properties": {"priority": 100, "ruleCollections": [{
+            "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "net",
+            "priority": 100, "action": {"type": "Allow"},
+            "rules": [
+              {"ruleType": "NetworkRule", "name": "monitor", "ipProtocols": ["TCP"],
+               "sourceAddresses": ["*"], "destinationAddresses": ["AzureMonitor"], "destinationPorts": ["443"]},
+              {"ruleType": "NetworkRule", "name": "files", "ipProtocols": ["TCP"],
+               "sourceAddresses": ["*"], "destinationAddresses": ["192.0.2.10/32"], "destinationPorts": ["443"]}
+            ]}]}}"#,
+    );
+    let hosts = write(
+        d,
+        "hosts",
+        "# lab\n13.64.1.2 monitor.contoso.com\n192.0.2.10 files.contoso.com\n",
+    );
+    let tags = common::fixture("servicetags-small.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fail-on",
+            "gaps,undecidable",
+        ];
+        args.extend(extra);
+        args.push(template.to_str().unwrap());
+        let out = egressgen(&args);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        assert_schema(&report);
+        let coverage: BTreeMap<String, String> = report["configs"][0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["host"].as_str().unwrap().to_string(),
+                    e["coverage"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (out.status.code(), coverage)
+    };
+    // No lookup answers: both undecidable.
+    let (code, c) = run(&[]);
+    assert_eq!(code, Some(23));
+    assert_eq!(c["monitor.contoso.com"], "undecidable");
+    assert_eq!(c["files.contoso.com"], "undecidable");
+    // The hosts file answers both; the tag still needs its prefixes.
+    let (_, c) = run(&["--hosts", hosts.to_str().unwrap()]);
+    assert_eq!(c["files.contoso.com"], "exact");
+    assert_eq!(c["monitor.contoso.com"], "missing");
+    let (code, c) = run(&[
+        "--hosts",
+        hosts.to_str().unwrap(),
+        "--service-tags",
+        tags.to_str().unwrap(),
+    ]);
+    assert_eq!(c["monitor.contoso.com"], "exact");
+    assert_eq!(code, Some(0));
+    // --resolve wins over the file.
+    let (_, c) = run(&[
+        "--hosts",
+        hosts.to_str().unwrap(),
+        "--service-tags",
+        tags.to_str().unwrap(),
+        "--resolve",
+        "files.contoso.com:198.51.100.1",
+    ]);
+    assert_eq!(c["files.contoso.com"], "missing");
+    // A bad hosts line is an error naming the file and line.
+    let bad = write(
+        d,
+        "bad-hosts",
+        "192.0.2.1 ok.example\nnot-an-ip x.example\n",
+    );
+    let out = egressgen(&[
+        "audit",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        "--hosts",
+        bad.to_str().unwrap(),
+        template.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad-hosts:2"));
+}

@@ -209,6 +209,10 @@ pub trait Config {
     fn is_proxy(&self) -> bool {
         false
     }
+    /// The service tags its rules name, for `--service-tags` to answer.
+    fn service_tags(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Whether the configuration can decrypt TLS at all (a Squid
     /// `http_port … ssl-bump`): without it nothing is inspected.
     fn inspects(&self) -> bool;

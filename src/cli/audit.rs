@@ -56,6 +56,14 @@ pub struct Args {
     /// repeatable; a lookup with no answer here makes the request undecidable
     #[arg(long, value_name = "HOST:IP", value_parser = parse_resolve)]
     pub resolve: Vec<(String, IpAddr)>,
+    /// More lookup answers from a file in hosts(5) form (`IP NAME...`);
+    /// --resolve wins over it
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
+    /// Service-tag JSON whose prefixes answer for tags a firewall rule
+    /// names that the ruleset's sources do not hold
+    #[arg(long, value_name = "FILE")]
+    pub service_tags: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// What fails the run (repeat or comma-separate)
@@ -67,16 +75,33 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let ruleset = Ruleset::load(&args.ruleset)?;
     let policy = generate::policy_for(&ruleset)?;
     let client = args.client.unwrap_or_else(|| default_client(&ruleset));
-    let options = Options {
-        resolve: args.resolve.iter().cloned().collect(),
-        ..Options::for_policy(&policy)
-    };
-    let mut audits = Vec::new();
-    for path in &args.configs {
-        let config = read_config(path, args.kind.as_deref(), &options)
-            .map_err(|e| Failure::new(Outcome::Input, e))?;
-        audits.push(audit(&policy, config.as_ref(), client));
+    let mut options = Options::for_policy(&policy);
+    if let Some(path) = &args.hosts {
+        options.resolve = read_hosts(path)?;
     }
+    options.resolve.extend(args.resolve.iter().cloned());
+    let read_all = |options: &Options| -> super::Result<Vec<Box<dyn crate::audit::Config>>> {
+        args.configs
+            .iter()
+            .map(|path| {
+                read_config(path, args.kind.as_deref(), options)
+                    .map_err(|e| Failure::new(Outcome::Input, e))
+            })
+            .collect()
+    };
+    let mut configs = read_all(&options)?;
+    // The tags the configurations name decide what to take from the file;
+    // then they are read again with the tags' prefixes.
+    if let Some(path) = &args.service_tags {
+        let tags: std::collections::BTreeSet<String> =
+            configs.iter().flat_map(|c| c.service_tags()).collect();
+        add_service_tags(&mut options, path, tags)?;
+        configs = read_all(&options)?;
+    }
+    let audits: Vec<_> = configs
+        .iter()
+        .map(|c| audit(&policy, c.as_ref(), client))
+        .collect();
     let report = Report::new(&policy.ruleset.name, audits);
     if !v.quiet || args.format != Format::Text {
         let text = match args.format {
@@ -88,6 +113,60 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         super::print(&text);
     }
     Ok(outcome(&report, &args.fail_on))
+}
+
+/// A hosts(5) file: `IP NAME [NAME...]` per line, `#` comments.
+fn read_hosts(path: &std::path::Path) -> super::Result<std::collections::BTreeMap<String, IpAddr>> {
+    let shown = crate::audit::shown(path);
+    let bytes = crate::input::read_limited(path, 16 << 20)
+        .map_err(|e| Failure::new(Outcome::Input, format!("{shown}: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::new(Outcome::Input, format!("{shown}: not UTF-8 text")))?;
+    let mut out = std::collections::BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let Some(ip) = words.next() else { continue };
+        let bad = |what: String| Failure::new(Outcome::Input, format!("{shown}:{}: {what}", i + 1));
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
+        for name in words {
+            let n =
+                crate::model::DnsName::parse(name).map_err(|e| bad(format!("{name:?}: {e}")))?;
+            out.entry(n.as_str().to_string()).or_insert(ip);
+        }
+    }
+    Ok(out)
+}
+
+/// The prefixes of every tag of a service-tag file, by full and base name,
+/// for tags the policy does not hold.
+fn add_service_tags(
+    options: &mut Options,
+    path: &std::path::Path,
+    tags: std::collections::BTreeSet<String>,
+) -> super::Result<()> {
+    let read = crate::sources::ReadOptions {
+        extra_tags: tags
+            .iter()
+            .map(|t| t.split('.').next().unwrap_or(t).to_string())
+            .filter(|t| crate::model::valid_tag_name(t))
+            .collect(),
+        ..Default::default()
+    };
+    let catalog = crate::sources::read_file(path, &read)?;
+    let mut by_tag: std::collections::BTreeMap<String, Vec<ipnet::IpNet>> = Default::default();
+    for p in &catalog.prefixes {
+        by_tag.entry(p.tag.clone()).or_default().push(p.net);
+        if let Some((base, _)) = p.tag.split_once('.') {
+            by_tag.entry(base.to_string()).or_default().push(p.net);
+        }
+    }
+    for (tag, nets) in by_tag {
+        options.tag_prefixes.entry(tag).or_insert(nets);
+    }
+    Ok(())
 }
 
 /// `HOST:IP` as curl's `--resolve` writes it (the IP may be IPv6).

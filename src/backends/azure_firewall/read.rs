@@ -403,7 +403,8 @@ impl AzConfig {
             });
             let by_address = ip.is_some_and(|ip| {
                 self.tag_prefixes
-                    .get(base)
+                    .get(a.as_str())
+                    .or_else(|| self.tag_prefixes.get(base))
                     .is_some_and(|nets| nets.iter().any(|n| n.contains(&ip)))
             });
             if by_name || by_address {
@@ -538,5 +539,20 @@ impl Config for AzConfig {
 
     fn size(&self) -> usize {
         self.rules.len()
+    }
+
+    fn service_tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|r| &r.addresses)
+            .filter(|a| {
+                a.as_str() != "*" && a.parse::<IpNet>().is_err() && a.parse::<IpAddr>().is_err()
+            })
+            .cloned()
+            .collect();
+        tags.sort();
+        tags.dedup();
+        tags
     }
 }
