@@ -149,12 +149,13 @@ pub mod targets {
     use crate::ruleset::Ruleset;
     use crate::sources::{ReadOptions, SourceFile, learn_table, mde_workbook, service_tags};
 
-    pub const NAMES: [&str; 5] = [
+    pub const NAMES: [&str; 6] = [
         "url_cell",
         "learn_markdown",
         "service_tags",
         "workbook",
         "ruleset_toml",
+        "audit_config",
     ];
 
     /// Runs the target `name` on one input.
@@ -165,6 +166,7 @@ pub mod targets {
             "service_tags" => service_tags(data),
             "workbook" => workbook(data),
             "ruleset_toml" => ruleset_toml(data),
+            "audit_config" => audit_config(data),
             other => panic!("no fuzz target {other}"),
         }
     }
@@ -206,6 +208,90 @@ pub mod targets {
     pub fn workbook(data: &[u8]) {
         let src = SourceFile::from_bytes(Path::new("fuzz.xlsx"), data.to_vec());
         from_reader(mde_workbook::read(&src, &ReadOptions::default()));
+    }
+
+    /// The policy of the default `explain` ruleset, for the audit target.
+    fn default_policy() -> &'static crate::policy::Policy {
+        static P: OnceLock<crate::policy::Policy> = OnceLock::new();
+        P.get_or_init(|| {
+            let r = Ruleset::parse(
+                crate::cli::explain::DEFAULT_RULESET,
+                Path::new("/fuzz/default.toml"),
+            )
+            .expect("default ruleset");
+            crate::policy::resolve(baseline(), &r.site)
+        })
+    }
+
+    /// A foreign configuration for `audit`: the first byte picks the reader
+    /// (Squid, pfSense, Azure Firewall), the rest is the file. An accepted
+    /// configuration audits without a panic, every finding names the file,
+    /// and every answer is the same when asked twice.
+    pub fn audit_config(data: &[u8]) {
+        use crate::audit::{Limits, Options, read_config};
+        let Some((&which, body)) = data.split_first() else {
+            return;
+        };
+        let (kind, name) = match which % 3 {
+            0 => ("squid", "squid.conf"),
+            1 => ("pfsense", "config.xml"),
+            _ => ("azure-firewall", "policy.json"),
+        };
+        let dir = std::env::temp_dir().join(format!("egressgen-fuzz-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(name);
+        if std::fs::write(&path, body).is_err() {
+            return;
+        }
+        let options = Options {
+            limits: Limits {
+                files: 8,
+                file_bytes: 1 << 20,
+                total_bytes: 4 << 20,
+                depth: 4,
+            },
+            ..Options::default()
+        };
+        let Ok(config) = read_config(&path, Some(kind), &options) else {
+            return;
+        };
+        let policy = default_policy();
+        let report = crate::audit::engine::audit(
+            policy,
+            config.as_ref(),
+            "10.0.0.1".parse().expect("address"),
+        );
+        for e in &report.entries {
+            for probe in crate::audit::probe::entry_probes(
+                policy
+                    .entries
+                    .iter()
+                    .find(|p| p.key() == e.entry)
+                    .expect("entry"),
+                report.client,
+            )
+            .iter()
+            .take(2)
+            {
+                assert_eq!(config.decide(probe), config.decide(probe), "deterministic");
+            }
+        }
+        let shown = crate::audit::shown(&path);
+        assert!(report.files.contains(&shown), "{:?}", report.files);
+        // Every line a finding names is in a file that was read.
+        for at in report
+            .lines
+            .iter()
+            .map(|l| &l.at)
+            .chain(report.entries.iter().flat_map(|e| &e.lines))
+        {
+            assert!(
+                at.file.is_empty() || report.files.contains(&at.file),
+                "{at:?}"
+            );
+        }
+        let _ =
+            crate::audit::report::to_json(&crate::audit::report::Report::new("fuzz", vec![report]));
     }
 
     fn baseline() -> &'static Catalog {

@@ -244,7 +244,21 @@ impl Parser {
                     at: at.clone(),
                     detail: format!("include {pattern}: {e}"),
                 })?;
-                let mut list: Vec<PathBuf> = found.filter_map(Result::ok).collect();
+                // The glob is walked lazily: a pattern over the whole file
+                // system stops at the file limit instead of listing it all.
+                let mut list: Vec<PathBuf> = found
+                    .filter_map(Result::ok)
+                    .take(self.limits.files + 1)
+                    .collect();
+                if list.len() > self.limits.files {
+                    return Err(AuditError::Limit {
+                        file: at.to_string(),
+                        detail: format!(
+                            "include {pattern} matches more than {} files",
+                            self.limits.files
+                        ),
+                    });
+                }
                 list.sort();
                 list
             } else {
