@@ -213,6 +213,14 @@ fn clean_up_removes_only_its_own_unreferenced_bodies() {
     for (name, bytes) in &foreign {
         std::fs::write(bodies.join(name), bytes).unwrap();
     }
+    // Links named like bodies: one to an endless device, one to a file
+    // whose content matches the name. Neither is read through nor removed.
+    let endless = "1".repeat(64);
+    std::os::unix::fs::symlink("/dev/zero", bodies.join(&endless)).unwrap();
+    let elsewhere = dir.path().join("elsewhere.txt");
+    std::fs::write(&elsewhere, b"someone else's").unwrap();
+    let linked = egressgen::publish::sha256_hex(b"someone else's");
+    std::os::unix::fs::symlink(&elsewhere, bodies.join(&linked)).unwrap();
     let good = std::fs::read(fixture("servicetags-small.json")).unwrap();
     let first = cache.accept("t", &good, copy("u", Some(42))).unwrap();
     let old = first.current.unwrap().sha256;
@@ -231,8 +239,12 @@ fn clean_up_removes_only_its_own_unreferenced_bodies() {
     for (name, bytes) in &foreign {
         assert_eq!(std::fs::read(bodies.join(name)).unwrap(), *bytes, "{name}");
     }
+    for link in [&endless, &linked] {
+        assert!(bodies.join(link).symlink_metadata().is_ok(), "{link} stays");
+    }
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"someone else's");
     let left = std::fs::read_dir(&bodies).unwrap().count();
-    assert_eq!(left, foreign.len() + 2);
+    assert_eq!(left, foreign.len() + 2 + 2);
 }
 
 /// A body must be the source asked for: the right cloud's service-tag

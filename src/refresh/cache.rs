@@ -110,7 +110,7 @@ impl Cache {
     /// The bytes of a copy, checked against its hash.
     pub fn body(&self, copy: &Copy) -> Result<Vec<u8>, CacheError> {
         let path = self.body_path(&copy.sha256);
-        let bytes = std::fs::read(&path).map_err(|_| CacheError::Body {
+        let bytes = crate::input::read_limited(&path, MAX_BODY).map_err(|_| CacheError::Body {
             path: path.clone(),
             sha256: copy.sha256.clone(),
         })?;
@@ -192,7 +192,12 @@ impl Cache {
             if kept.contains(&name) || !is_sha256(&name) {
                 continue;
             }
-            let ours = std::fs::read(entry.path()).is_ok_and(|b| sha256_hex(&b) == name);
+            // The cache writes regular files only: a link or anything
+            // else named like a body is someone else's, and is not read.
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            let ours = regular
+                && crate::input::read_limited(&entry.path(), MAX_BODY)
+                    .is_ok_and(|b| sha256_hex(&b) == name);
             if ours {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -221,6 +226,10 @@ impl Cache {
 }
 
 /// 64 lower-case hex digits: the name of a body.
+/// The largest body read back from the cache: above the fetcher's default
+/// limit (256 MiB), and a bound on what a planted file can cost.
+const MAX_BODY: u64 = 1 << 30;
+
 fn is_sha256(name: &str) -> bool {
     name.len() == 64
         && name
