@@ -132,6 +132,25 @@ fn read_host_regex(line: &str) -> Option<HostPattern> {
     (host_regex(&pattern)? == body).then_some(pattern)
 }
 
+/// The anchored `url_regex` of plain-HTTP requests for a pattern under a
+/// path prefix: `^http://HOST(:80)?/PATH` (Squid).
+pub fn url_regex(host: &HostPattern, path: &str) -> Option<String> {
+    Some(format!(
+        "^http://{}(:80)?{}",
+        host_regex(host)?,
+        regex_escape(path)
+    ))
+}
+
+/// The pattern and path behind one of our own URL regexes ([`url_regex`]).
+pub fn read_url_regex(line: &str) -> Option<(HostPattern, String)> {
+    let rest = line.strip_prefix("^http://")?;
+    let (host, path) = rest.split_once("(:80)?")?;
+    let pattern = read_host_regex(&format!("^{host}$"))?;
+    let path = unescape(path)?;
+    (url_regex(&pattern, &path)? == line).then_some((pattern, path))
+}
+
 /// `a\.b` -> `a.b`; refuses an unescaped metacharacter.
 fn unescape(text: &str) -> Option<String> {
     let mut out = String::new();
@@ -218,6 +237,25 @@ mod tests {
         assert_eq!(read(Syntax::HostRegex, "^a.x\\.com$"), None);
         assert_eq!(read(Syntax::HostRegex, "^.*$"), None);
         assert_eq!(read(Syntax::Name, "*.x.com"), None);
+    }
+
+    #[test]
+    fn url_regexes_read_back() {
+        for (host, path) in [
+            ("a.x.com", "/pki/"),
+            ("*.x.com", "/a+b/"),
+            (".x.com", "/"),
+            ("*s.x.com", "/c/"),
+        ] {
+            let line = url_regex(&p(host), path).unwrap();
+            assert_eq!(
+                read_url_regex(&line),
+                Some((p(host), path.to_string())),
+                "{line}"
+            );
+        }
+        assert_eq!(read_url_regex("^http://a.x\\.com(:80)?/pki/"), None);
+        assert_eq!(read_url_regex("^https?://a\\.x\\.com/"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support};
 use super::loss::{Form, plan, plan_bypass};
-use super::spelling::{Syntax, host_regex, regex_escape, spell};
+use super::spelling::{Syntax, spell, url_regex};
 use super::{
     Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
     loss_report, provenance_comment, safe_name, safe_path,
@@ -460,8 +460,9 @@ fn express(
         } else {
             (&mut *http, "http")
         };
-        if let (Form::Url, Some(path), Some(host)) = (form, &e.path, host_regex(&e.host)) {
-            let line = format!("^http://{host}(:80)?{}", regex_escape(path));
+        if let (Form::Url, Some(path)) = (form, &e.path)
+            && let Some(line) = url_regex(&e.host, path)
+        {
             expressed.push(format!("squid-{file}.url_regex: {line}"));
             acls.urls.add(line, comment.clone());
             continue;

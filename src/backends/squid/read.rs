@@ -18,8 +18,7 @@ use crate::audit::{
     Access, AuditError, Config, Grant, GrantHost, Limits, Options, Origin, Probe, Scheme, TlsSeen,
     Undecidable, Verdict, relative_to, shown,
 };
-use crate::backends::spelling::{Syntax, read as read_pattern};
-use crate::model::host::parse_pattern;
+use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
 
 /// Recognises a Squid configuration by its directives.
 pub fn recognise(path: &Path, head: &[u8]) -> bool {
@@ -713,33 +712,12 @@ fn regex_pattern(value: &str) -> GrantHost {
     }
 }
 
-/// The host and path of a `url_regex` of the form the backend writes,
-/// `^http://HOST(:80)?/PATH` (host regex escaped).
+/// The host and path of a `url_regex` of the form the backend writes.
 fn url_pattern(value: &str) -> (GrantHost, Option<String>) {
-    let parsed = value.strip_prefix("^http://").and_then(|rest| {
-        let (host, path) = rest.split_once("(:80)?")?;
-        let host = unescape(host)?;
-        let path = unescape(path)?;
-        let pattern = parse_pattern(&host).ok()?;
-        Some((pattern, path))
-    });
-    match parsed {
+    match read_url_regex(value) {
         Some((p, path)) => (GrantHost::Pattern(p), Some(path)),
         None => (GrantHost::Other(value.to_string()), None),
     }
-}
-
-fn unescape(text: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push(chars.next()?),
-            c if ".[]{}()*+?^$|".contains(c) => return None,
-            c => out.push(c),
-        }
-    }
-    Some(out)
 }
 
 impl SquidConfig {
@@ -1255,6 +1233,7 @@ impl SquidConfig {
 mod tests {
     use super::*;
     use crate::model::HostPattern;
+    use crate::model::host::parse_pattern;
 
     fn pattern(text: &str) -> HostPattern {
         parse_pattern(text).unwrap()
