@@ -35,6 +35,11 @@ fn examples() -> Vec<PathBuf> {
     out
 }
 
+/// The commercial EU example ruleset.
+fn commercial_eu() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/commercial-eu.toml")
+}
+
 fn generate_example(ruleset: &Path, out: &Path) -> Policy {
     let r = Ruleset::load(ruleset).unwrap_or_else(|e| panic!("{e}"));
     let backends = generate::select_backends(&r, None).unwrap();
@@ -149,10 +154,7 @@ fn allow_lines(out: &Path) -> Vec<(PathBuf, usize)> {
 #[test]
 fn removing_any_allow_line_reports_exactly_what_it_carried_as_missing() {
     let tmp = tempfile::tempdir().unwrap();
-    let ruleset = examples()
-        .into_iter()
-        .find(|p| p.ends_with("commercial-eu.toml"))
-        .unwrap();
+    let ruleset = commercial_eu();
     let out = tmp.path().join("out");
     let policy = generate_example(&ruleset, &out);
     let conf = out.join("squid.conf");
@@ -213,10 +215,7 @@ fn removing_any_allow_line_reports_exactly_what_it_carried_as_missing() {
 #[test]
 fn an_added_allow_for_a_whole_domain_is_reported_over_broad() {
     let tmp = tempfile::tempdir().unwrap();
-    let ruleset = examples()
-        .into_iter()
-        .find(|p| p.ends_with("commercial-eu.toml"))
-        .unwrap();
+    let ruleset = commercial_eu();
     let out = tmp.path().join("out");
     let policy = generate_example(&ruleset, &out);
     let snippet = out.join("squid-egressgen.conf");
@@ -376,10 +375,7 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
 #[test]
 fn undecidable_lines_are_reported_with_their_line_and_fail_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
-    let ruleset = examples()
-        .into_iter()
-        .find(|p| p.ends_with("commercial-eu.toml"))
-        .unwrap();
+    let ruleset = commercial_eu();
     let conf = write(
         tmp.path(),
         "helper.conf",
@@ -425,10 +421,7 @@ fn undecidable_lines_are_reported_with_their_line_and_fail_when_asked() {
 #[test]
 fn reports_in_every_format_and_tls_exit_code() {
     let tmp = tempfile::tempdir().unwrap();
-    let ruleset = examples()
-        .into_iter()
-        .find(|p| p.ends_with("commercial-eu.toml"))
-        .unwrap();
+    let ruleset = commercial_eu();
     let out = tmp.path().join("out");
     generate_example(&ruleset, &out);
     // Bump everything: TLS violations, exit 21 even with gaps.
@@ -499,14 +492,9 @@ fn gaps(a: &ConfigAudit) -> BTreeSet<String> {
 /// The commercial example with its PAC defaulting to DIRECT, so that
 /// every proxied host depends on its own line of the PAC.
 fn direct_default_example(dir: &Path) -> (PathBuf, Policy, PathBuf) {
-    let text = std::fs::read_to_string(
-        examples()
-            .into_iter()
-            .find(|p| p.ends_with("commercial-eu.toml"))
-            .unwrap(),
-    )
-    .unwrap()
-    .replace("[outputs.pac]\n", "[outputs.pac]\ndefault = \"DIRECT\"\n");
+    let text = std::fs::read_to_string(commercial_eu())
+        .unwrap()
+        .replace("[outputs.pac]\n", "[outputs.pac]\ndefault = \"DIRECT\"\n");
     let ruleset = dir.join("commercial-eu.toml");
     std::fs::write(&ruleset, text).unwrap();
     let out = dir.join("out");

@@ -14,7 +14,6 @@ use std::process::Command;
 
 use common::tools::require;
 use egressgen::audit::engine::{Coverage, audit};
-use egressgen::audit::probe::sample_hosts;
 use egressgen::audit::{Access, Options, Probe, Scheme, read_config};
 use egressgen::backends::pac::read::url_of;
 use egressgen::generate;
@@ -42,14 +41,7 @@ fn example(dir: &Path) -> (PathBuf, Policy, PathBuf) {
 /// literals inside and outside private ranges, plain and local names.
 fn probes(policy: &Policy) -> Vec<Probe> {
     let client: IpAddr = CLIENT.parse().unwrap();
-    let mut hosts = BTreeSet::new();
-    for e in &policy.entries {
-        let name = e.host.name().as_str();
-        hosts.extend(sample_hosts(&e.host));
-        hosts.insert(format!("x{name}"));
-        hosts.insert(format!("a.b.{name}"));
-        hosts.insert(format!("{name}.evil.example"));
-    }
+    let mut hosts = common::audit_hosts(policy);
     hosts.extend(
         [
             "10.1.2.3",

@@ -11,8 +11,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use common::squid::{Wrapper, ask, chmod, free_port, get, origin, start_squid};
-use common::tls::{init_ssl_db, probe as tls_probe, start_origin};
-use common::tools::throwaway_named_cert;
+use common::tls::{BumpCerts, bump_certs, init_ssl_db, probe as tls_probe, start_origin};
 use egressgen::audit::probe::sample_hosts;
 use egressgen::audit::{Access, Config, Options, Probe, Scheme, TlsSeen, read_config};
 use egressgen::generate;
@@ -102,15 +101,10 @@ fn copy_filled(from: &Path, to: &Path, subs: &[(&str, String)]) {
 /// levels below it, the name under a foreign domain, paths inside and outside the entries' paths.
 fn probes(policy: &Policy) -> Vec<Probe> {
     let client: IpAddr = "127.0.0.1".parse().unwrap();
-    let mut hosts = BTreeSet::new();
+    let mut hosts = common::audit_hosts(policy);
     let mut paths = BTreeSet::new();
     for e in &policy.entries {
-        let name = e.host.name().as_str();
-        hosts.extend(sample_hosts(&e.host));
-        hosts.insert(format!("x{name}"));
-        hosts.insert(format!("a.b.{name}"));
-        hosts.insert(format!("{name}.evil.example"));
-        hosts.insert(name.to_string());
+        hosts.insert(e.host.name().as_str().to_string());
         if let Some(p) = &e.path {
             for h in sample_hosts(&e.host) {
                 paths.insert((h.clone(), format!("{p}probe")));
@@ -220,17 +214,12 @@ struct Case {
 fn the_audit_answers_every_request_as_a_live_squid_does() {
     let tmp = tempfile::tempdir().unwrap();
     chmod(tmp.path(), 0o755);
-    let (origin_key, origin_crt) = throwaway_named_cert(tmp.path(), "origin", ORIGIN_CN, false);
-    let (ca_key, ca_crt) = throwaway_named_cert(tmp.path(), "proxy-ca", PROXY_CN, true);
-    let pem = tmp.path().join("bump.pem");
-    let mut both = std::fs::read(&ca_key).unwrap();
-    both.extend(std::fs::read(&ca_crt).unwrap());
-    std::fs::write(&pem, both).unwrap();
-    chmod(&pem, 0o644);
-    let trust = tmp.path().join("trust.pem");
-    let mut anchors = std::fs::read(&origin_crt).unwrap();
-    anchors.extend(std::fs::read(&ca_crt).unwrap());
-    std::fs::write(&trust, anchors).unwrap();
+    let BumpCerts {
+        origin_key,
+        origin_crt,
+        pem,
+        trust,
+    } = bump_certs(tmp.path(), ORIGIN_CN, PROXY_CN);
     origin(ADDR, false);
     let _tls_origin = start_origin(ADDR, &origin_crt, &origin_key);
 

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use common::azure::{check_arm, collections, fqdns};
 use common::squid::{Wrapper, chmod, free_port, start_squid};
-use common::tls::{init_ssl_db, probe, start_origin};
-use common::tools::throwaway_named_cert;
+use common::tls::{BumpCerts, bump_certs, init_ssl_db, probe, start_origin};
 use common::{data, domain_line_admits, edl_line_admits, list_lines};
 use egressgen::generate;
 use egressgen::model::{DnsName, HostPattern, Route};
@@ -308,19 +307,12 @@ fn check(host: &str, r: &Value, issuer: &str, failures: &mut Vec<String>) {
 fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     chmod(tmp.path(), 0o755);
-    let (origin_key, origin_crt) = throwaway_named_cert(tmp.path(), "origin", ORIGIN_CN, false);
-    let (ca_key, ca_crt) = throwaway_named_cert(tmp.path(), "proxy-ca", PROXY_CN, true);
-    let pem = tmp.path().join("bump.pem");
-    let mut both = std::fs::read(&ca_key).unwrap();
-    both.extend(std::fs::read(&ca_crt).unwrap());
-    std::fs::write(&pem, both).unwrap();
-    chmod(&pem, 0o644);
-    // The client trusts exactly two anchors; the issuer says which one
-    // the certificate it was shown chains to.
-    let trust = tmp.path().join("trust.pem");
-    let mut anchors = std::fs::read(&origin_crt).unwrap();
-    anchors.extend(std::fs::read(&ca_crt).unwrap());
-    std::fs::write(&trust, anchors).unwrap();
+    let BumpCerts {
+        origin_key,
+        origin_crt,
+        pem,
+        trust,
+    } = bump_certs(tmp.path(), ORIGIN_CN, PROXY_CN);
     let _origin = start_origin("127.0.0.3", &origin_crt, &origin_key);
 
     let mut failures = Vec::new();

@@ -129,3 +129,18 @@ pub fn probe_hosts(host: &egressgen::model::HostPattern) -> Vec<String> {
         HostPattern::Template(_) => Vec::new(),
     }
 }
+
+/// Hosts that probe a policy from both sides, for the audit's
+/// differential tests: every sample host of every entry, and its near
+/// misses (a name glued on, two levels below, under a foreign domain).
+pub fn audit_hosts(policy: &egressgen::policy::Policy) -> std::collections::BTreeSet<String> {
+    let mut hosts = std::collections::BTreeSet::new();
+    for e in &policy.entries {
+        let name = e.host.name().as_str();
+        hosts.extend(egressgen::audit::probe::sample_hosts(&e.host));
+        hosts.insert(format!("x{name}"));
+        hosts.insert(format!("a.b.{name}"));
+        hosts.insert(format!("{name}.evil.example"));
+    }
+    hosts
+}

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use super::squid::chmod;
-use super::tools::require;
+use super::tools::{require, throwaway_named_cert};
 
 /// A TLS origin on ADDR:443, presenting its own certificate.
 pub struct Origin(Child);
@@ -100,4 +100,35 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The certificates of a live ssl-bump test: the origin's own, the
+/// proxy's CA as Squid's `tls-cert` PEM (key and certificate), and the
+/// client's trust file holding exactly those two anchors, so the issuer
+/// of what a client is shown says which one it chains to.
+pub struct BumpCerts {
+    pub origin_key: PathBuf,
+    pub origin_crt: PathBuf,
+    pub pem: PathBuf,
+    pub trust: PathBuf,
+}
+
+pub fn bump_certs(dir: &Path, origin_cn: &str, proxy_cn: &str) -> BumpCerts {
+    let (origin_key, origin_crt) = throwaway_named_cert(dir, "origin", origin_cn, false);
+    let (ca_key, ca_crt) = throwaway_named_cert(dir, "proxy-ca", proxy_cn, true);
+    let pem = dir.join("bump.pem");
+    let mut both = std::fs::read(&ca_key).unwrap();
+    both.extend(std::fs::read(&ca_crt).unwrap());
+    std::fs::write(&pem, both).unwrap();
+    chmod(&pem, 0o644);
+    let trust = dir.join("trust.pem");
+    let mut anchors = std::fs::read(&origin_crt).unwrap();
+    anchors.extend(std::fs::read(&ca_crt).unwrap());
+    std::fs::write(&trust, anchors).unwrap();
+    BumpCerts {
+        origin_key,
+        origin_crt,
+        pem,
+        trust,
+    }
 }
