@@ -23,6 +23,7 @@ pub mod refresh;
 pub mod ruleset;
 pub mod sources;
 pub mod values;
+pub mod verify;
 
 pub use error::{Error, Result};
 

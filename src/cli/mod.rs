@@ -9,6 +9,7 @@ pub mod explain;
 pub mod generate;
 pub mod man;
 pub mod refresh;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -44,10 +45,16 @@ pub enum Outcome {
     AuditBroad,
     /// `audit --fail-on undecidable`: something could not be evaluated.
     AuditUndecidable,
+    /// `verify`: a required endpoint is reachable on no route.
+    VerifyUnreachable,
+    /// `verify`: a must-not-inspect endpoint was shown a private chain.
+    VerifyInspected,
+    /// `verify`: the deadline passed before every probe ran.
+    VerifyIncomplete,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 18] = [
         Outcome::Success,
         Outcome::No,
         Outcome::Usage,
@@ -63,6 +70,9 @@ impl Outcome {
         Outcome::AuditTls,
         Outcome::AuditBroad,
         Outcome::AuditUndecidable,
+        Outcome::VerifyUnreachable,
+        Outcome::VerifyInspected,
+        Outcome::VerifyIncomplete,
     ];
 
     pub const fn code(self) -> u8 {
@@ -82,6 +92,9 @@ impl Outcome {
             Outcome::AuditTls => 21,
             Outcome::AuditBroad => 22,
             Outcome::AuditUndecidable => 23,
+            Outcome::VerifyUnreachable => 30,
+            Outcome::VerifyInspected => 31,
+            Outcome::VerifyIncomplete => 32,
         }
     }
 
@@ -127,6 +140,15 @@ impl Outcome {
             }
             Outcome::AuditUndecidable => {
                 "`audit --fail-on undecidable`: an entry or line depends on something the reader cannot evaluate"
+            }
+            Outcome::VerifyUnreachable => {
+                "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed"
+            }
+            Outcome::VerifyInspected => {
+                "`verify`: an endpoint Microsoft says must not be inspected was shown a certificate from a private CA (a TLS-inspecting proxy) on some route (takes precedence over 30)"
+            }
+            Outcome::VerifyIncomplete => {
+                "`verify`: the deadline passed before every required endpoint was probed"
             }
         }
     }
@@ -256,6 +278,8 @@ pub enum Command {
     Refresh(Box<refresh::Args>),
     /// Check existing proxy or firewall configurations against a ruleset's policy
     Audit(audit::Args),
+    /// Probe every endpoint of a ruleset's policy on each route a device may take
+    Verify(verify::Args),
     /// Rebuild the built-in baseline catalog from Microsoft's files
     Baseline(baseline::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -273,6 +297,7 @@ pub fn run(cli: Cli) -> Result {
         Command::Diff(args) => diff::run(&args, v),
         Command::Refresh(args) => refresh::run(&args, v),
         Command::Audit(args) => audit::run(&args, v),
+        Command::Verify(args) => verify::run(&args, v),
         Command::Baseline(args) => baseline::run(&args, v),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),

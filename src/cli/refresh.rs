@@ -153,7 +153,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
 /// A bar on stderr when it is a terminal (indicatif draws nothing
 /// otherwise, so logs and timers see none); none at all with `--quiet` or
 /// `-v`, whose log lines it would garble.
-fn progress_bar(v: super::Verbosity) -> indicatif::ProgressBar {
+pub(super) fn progress_bar(v: super::Verbosity) -> indicatif::ProgressBar {
     if v.quiet || v.verbose > 0 {
         return indicatif::ProgressBar::hidden();
     }

@@ -4,6 +4,7 @@
 //! and column.
 
 pub mod site;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,8 @@ const MAX_RULESET: u64 = 16 * 1024 * 1024;
 pub struct Ruleset {
     pub site: Site,
     pub outputs: Outputs,
+    /// The `[verify]` table.
+    pub verify: verify::VerifySettings,
 }
 
 /// The file as written: one flat table.
@@ -65,6 +68,8 @@ struct Raw {
     refresh: RefreshGuards,
     #[serde(default)]
     outputs: Outputs,
+    #[serde(default)]
+    verify: verify::VerifySettings,
 }
 
 impl Ruleset {
@@ -111,6 +116,7 @@ impl Ruleset {
                 file: path.to_path_buf(),
             },
             outputs: raw.outputs,
+            verify: raw.verify,
         })
     }
 

@@ -52,23 +52,15 @@ pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditErro
         file: shown(path),
         detail: "is not UTF-8 text".to_string(),
     })?;
-    let config = PacConfig {
-        file: shown(path),
-        source,
-        resolve: options.resolve.clone(),
-        engine: RefCell::new(None),
-        limit_hits: Cell::new(0),
-    };
-    // Load it once now, so a script that does not load is an error here.
-    config
-        .with_engine(|_| Ok(()))
-        .map_err(|detail| AuditError::Syntax {
+    let config = PacConfig::from_source(&shown(path), source, options.resolve.clone()).map_err(
+        |detail| AuditError::Syntax {
             at: Origin {
-                file: config.file.clone(),
+                file: shown(path),
                 line: 1,
             },
             detail,
-        })?;
+        },
+    )?;
     Ok(Box::new(config))
 }
 
@@ -167,6 +159,31 @@ const MAX_LIMIT_HITS: u32 = 3;
 type Answer = Result<String, String>;
 
 impl PacConfig {
+    /// A script held in memory (read from `name`, fetched from it, or
+    /// rendered): it must load and define `FindProxyForURL`.
+    pub fn from_source(
+        name: &str,
+        source: String,
+        resolve: BTreeMap<String, IpAddr>,
+    ) -> Result<PacConfig, String> {
+        let config = PacConfig {
+            file: name.to_string(),
+            source,
+            resolve,
+            engine: RefCell::new(None),
+            limit_hits: Cell::new(0),
+        };
+        // Load it once now, so a script that does not load is an error here.
+        config.with_engine(|_| Ok(()))?;
+        Ok(config)
+    }
+
+    /// What `FindProxyForURL(url, host)` answers, or why there is no
+    /// answer (a limit hit, a lookup the table cannot answer).
+    pub fn find_proxy(&self, url: &str, host: &str, client: IpAddr) -> Answer {
+        self.call(url, host, client)
+    }
+
     fn build(&self) -> Result<Engine, String> {
         let runtime = Runtime::new().map_err(|e| format!("JavaScript engine: {e}"))?;
         runtime.set_memory_limit(MEMORY);

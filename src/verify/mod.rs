@@ -1,0 +1,432 @@
+//! `egressgen verify`: from a client's seat, whether each endpoint of a
+//! policy can be reached on each route a device may take, and whether a
+//! TLS-inspecting proxy is in the way, the way Microsoft's client
+//! analyzer checks it. The only module besides `refresh` that opens
+//! sockets.
+
+pub mod certs;
+pub mod known;
+pub mod net;
+pub mod plan;
+pub mod report;
+pub mod route;
+pub mod url;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use net::{Attempt, Context, FailKind, Hop, Phase};
+use plan::{Target, UrlFrom};
+use route::Route;
+
+/// How long and how wide a run may be.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// One probe on one route, every step included.
+    pub timeout: Duration,
+    /// The whole run: probes not started by then are reported as not run.
+    pub deadline: Duration,
+    /// Probes in flight at once.
+    pub jobs: usize,
+}
+
+/// What one probe on one route came to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The origin answered with an expected status.
+    Reachable { status: u16 },
+    /// The origin answered, with a status outside the expected set.
+    Unexpected { status: u16 },
+    /// The proxy refused (its own 403/407, or a refused CONNECT).
+    Blocked {
+        by: String,
+        status: u16,
+        reason: String,
+    },
+    /// The proxy let the request through but could not reach the origin.
+    ProxyFailed {
+        by: String,
+        status: u16,
+        reason: String,
+    },
+    /// A made-up name the proxy let through: the proxy admits the
+    /// wildcard; whether the service answers is not known.
+    Admitted { by: String, reason: String },
+    /// The proxy could not be looked up or connected to.
+    ProxyDown { proxy: String, detail: String },
+    /// A step towards the origin failed.
+    Failed {
+        phase: Phase,
+        kind: FailKind,
+        detail: String,
+    },
+    /// Nothing to learn on this route (a made-up name looked up directly).
+    Untestable { why: String },
+    /// Not probed: the route gives no answer for the URL, or the deadline
+    /// came first.
+    NotRun { why: String },
+}
+
+impl Verdict {
+    /// Whether the route works for the endpoint.
+    pub fn passes(&self) -> bool {
+        matches!(self, Verdict::Reachable { .. } | Verdict::Admitted { .. })
+    }
+
+    /// Whether the route says nothing either way.
+    pub fn silent(&self) -> bool {
+        matches!(self, Verdict::Untestable { .. })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Reachable { .. } => "reachable",
+            Verdict::Unexpected { .. } => "unexpected",
+            Verdict::Blocked { .. } => "blocked",
+            Verdict::ProxyFailed { .. } => "proxy-failed",
+            Verdict::Admitted { .. } => "admitted",
+            Verdict::ProxyDown { .. } => "proxy-down",
+            Verdict::Failed { .. } => "failed",
+            Verdict::Untestable { .. } => "untestable",
+            Verdict::NotRun { .. } => "not-run",
+        }
+    }
+
+    /// One line for a person.
+    pub fn words(&self) -> String {
+        match self {
+            Verdict::Reachable { status } => format!("reachable ({status})"),
+            Verdict::Unexpected { status } => {
+                format!("the origin answered {status}, not an expected status")
+            }
+            Verdict::Blocked { by, status, reason } => {
+                format!("blocked by {by}: {status} {reason}")
+            }
+            Verdict::ProxyFailed { by, status, reason } => {
+                format!("{by} let it through but could not reach the origin: {status} {reason}")
+            }
+            Verdict::Admitted { by, reason } => {
+                format!("admitted by {by} (made-up name: {reason})")
+            }
+            Verdict::ProxyDown { proxy, detail } => format!("proxy {proxy} unreachable: {detail}"),
+            Verdict::Failed { phase, detail, .. } => format!("{} failed: {detail}", phase.words()),
+            Verdict::Untestable { why } => format!("untestable: {why}"),
+            Verdict::NotRun { why } => format!("not run: {why}"),
+        }
+    }
+}
+
+/// One target on one route.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RouteResult {
+    pub route: String,
+    /// The hops the route gave, in order.
+    pub hops: Vec<String>,
+    pub attempts: Vec<Attempt>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// The CA of a private chain shown on this route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspected_by: Option<String>,
+    /// The chain differs from what another route showed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_differs: Option<String>,
+}
+
+/// One target on every route, and what it comes to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TargetResult {
+    #[serde(flatten)]
+    pub target: Target,
+    pub routes: Vec<RouteResult>,
+    pub status: Status,
+}
+
+/// The verdict over every route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Reachable on at least one route, inspected on none.
+    Ok,
+    /// A must-not-inspect endpoint shown a private chain on some route.
+    Inspected,
+    /// Reachable on no route, and Microsoft says it is required.
+    Unreachable,
+    /// Reachable on no route, but optional.
+    OptionalUnreachable,
+    /// No route could say (every route untestable or not run).
+    Untested,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    pub format: &'static str,
+    pub version: u32,
+    pub ruleset: String,
+    pub routes: Vec<String>,
+    pub limits: LimitsShown,
+    pub elapsed_ms: u64,
+    pub targets: Vec<TargetResult>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LimitsShown {
+    pub timeout_ms: u64,
+    pub deadline_ms: u64,
+    pub jobs: usize,
+}
+
+impl Report {
+    pub fn unreachable(&self) -> usize {
+        self.count(Status::Unreachable)
+    }
+
+    pub fn inspected(&self) -> usize {
+        self.count(Status::Inspected)
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.targets.iter().filter(|t| t.status == status).count()
+    }
+}
+
+/// Runs every target on every route, at most `jobs` at once, within the
+/// deadline. `progress` is told of each finished probe.
+pub fn run(
+    ruleset: &str,
+    targets: Vec<Target>,
+    routes: &[Route],
+    cx: &Context<'_>,
+    limits: Limits,
+    progress: &(dyn Fn() + Sync),
+) -> Report {
+    let started = Instant::now();
+    let deadline = started + limits.deadline;
+    // PAC answers come first, here: the script engine is not shared
+    // between threads.
+    let jobs: Vec<(usize, usize, Result<Vec<Hop>, String>)> = targets
+        .iter()
+        .enumerate()
+        .flat_map(|(t, target)| {
+            routes
+                .iter()
+                .enumerate()
+                .map(move |(r, route)| (t, r, route.hops(&target.url)))
+        })
+        .collect();
+    let labels: Vec<String> = routes.iter().map(Route::label).collect();
+    let results: Vec<Mutex<Option<RouteResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..limits.jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((t, r, hops)) = jobs.get(i) else {
+                        break;
+                    };
+                    let result = run_one(
+                        &targets[*t],
+                        &labels[*r],
+                        hops,
+                        cx,
+                        limits.timeout,
+                        deadline,
+                    );
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                    progress();
+                }
+            });
+        }
+    });
+    let mut per_target: Vec<Vec<RouteResult>> = targets.iter().map(|_| Vec::new()).collect();
+    for ((t, _, _), slot) in jobs.iter().zip(results) {
+        if let Some(r) = slot.into_inner().ok().flatten() {
+            per_target[*t].push(r);
+        }
+    }
+    let targets = targets
+        .into_iter()
+        .zip(per_target)
+        .map(|(target, mut routes)| {
+            compare_chains(&mut routes);
+            let status = status_of(&target, &routes);
+            TargetResult {
+                target,
+                routes,
+                status,
+            }
+        })
+        .collect();
+    Report {
+        format: "egressgen-verify",
+        version: 1,
+        ruleset: ruleset.to_string(),
+        routes: labels,
+        limits: LimitsShown {
+            timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            deadline_ms: u64::try_from(limits.deadline.as_millis()).unwrap_or(u64::MAX),
+            jobs: limits.jobs,
+        },
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        targets,
+    }
+}
+
+/// One target on one route: each hop in turn until one is reached (a
+/// proxy that cannot be reached gives way to the next, as browsers do
+/// with a PAC's list).
+fn run_one(
+    target: &Target,
+    route: &str,
+    hops: &Result<Vec<Hop>, String>,
+    cx: &Context<'_>,
+    timeout: Duration,
+    deadline: Instant,
+) -> RouteResult {
+    let mut result = RouteResult {
+        route: route.to_string(),
+        hops: Vec::new(),
+        attempts: Vec::new(),
+        verdict: Verdict::NotRun { why: String::new() },
+        inspected_by: None,
+        chain_differs: None,
+    };
+    let hops = match hops {
+        Ok(h) => h,
+        Err(why) => {
+            result.verdict = Verdict::NotRun { why: why.clone() };
+            return result;
+        }
+    };
+    result.hops = hops.iter().map(Hop::to_string).collect();
+    for hop in hops {
+        let now = Instant::now();
+        if now >= deadline {
+            result.verdict = Verdict::NotRun {
+                why: "the run's deadline passed first".to_string(),
+            };
+            return result;
+        }
+        let until = (now + timeout).min(deadline);
+        let attempt = net::probe(&target.url, hop, cx, until);
+        let verdict = verdict_of(target, &attempt);
+        result.inspected_by = attempt
+            .tls
+            .as_ref()
+            .filter(|s| s.inspected())
+            .map(|s| s.issuer.clone());
+        result.attempts.push(attempt);
+        let next = matches!(verdict, Verdict::ProxyDown { .. });
+        result.verdict = verdict;
+        if !next {
+            break;
+        }
+    }
+    result
+}
+
+/// What one attempt comes to.
+pub fn verdict_of(target: &Target, a: &Attempt) -> Verdict {
+    let proxy = match &a.hop {
+        Hop::Proxy { host, port } => Some(format!("{host}:{port}")),
+        Hop::Direct => None,
+    };
+    let made_up = target.url_from == UrlFrom::MadeUp;
+    if let Some(f) = &a.failure {
+        return match (&proxy, f.phase) {
+            (Some(p), Phase::Dns | Phase::Tcp) => Verdict::ProxyDown {
+                proxy: p.clone(),
+                detail: f.detail.clone(),
+            },
+            (None, Phase::Dns) if made_up && f.kind == FailKind::Unresolved => {
+                Verdict::Untestable {
+                    why: format!(
+                        "{} is a made-up name; add a real URL under [[verify.probes]] for {}",
+                        target.url.host, target.pattern
+                    ),
+                }
+            }
+            _ => Verdict::Failed {
+                phase: f.phase,
+                kind: f.kind,
+                detail: f.detail.clone(),
+            },
+        };
+    }
+    let by = proxy.clone().unwrap_or_default();
+    if let Some(c) = a
+        .connect
+        .as_ref()
+        .filter(|c| !(200..300).contains(&c.status))
+    {
+        return proxy_answer(&by, c.status, c.proxy_reason(), made_up);
+    }
+    match &a.http {
+        Some(h) if h.from_proxy() => proxy_answer(&by, h.status, h.proxy_reason(), made_up),
+        Some(h) if target.expect.contains(&h.status) => Verdict::Reachable { status: h.status },
+        Some(h) => Verdict::Unexpected { status: h.status },
+        None => Verdict::NotRun {
+            why: "no answer recorded".to_string(),
+        },
+    }
+}
+
+/// A proxy's own answer: a refusal (403, 407) is a block; anything else
+/// means it let the request through and failed upstream, which for a
+/// made-up name is what admitting it looks like.
+fn proxy_answer(by: &str, status: u16, reason: String, made_up: bool) -> Verdict {
+    let by = by.to_string();
+    match status {
+        403 | 407 => Verdict::Blocked { by, status, reason },
+        _ if made_up => Verdict::Admitted { by, reason },
+        _ => Verdict::ProxyFailed { by, status, reason },
+    }
+}
+
+/// Marks a route whose chain is not the one another route saw for the
+/// same URL from the endpoint's own CA.
+fn compare_chains(routes: &mut [RouteResult]) {
+    use certs::Presenter;
+    let shown = |r: &RouteResult| r.attempts.last().and_then(|a| a.tls.clone());
+    let reference = routes.iter().find_map(|r| {
+        shown(r)
+            .filter(|s| matches!(s.presenter, Presenter::Microsoft | Presenter::Origin))
+            .map(|s| (r.route.clone(), s))
+    });
+    let Some((label, reference)) = reference else {
+        return;
+    };
+    for r in routes.iter_mut() {
+        if let Some(s) = shown(r)
+            && (s.root != reference.root || s.issuer != reference.issuer)
+        {
+            r.chain_differs = Some(format!(
+                "issued by {:?} (root {:?}); on {label}: {:?} (root {:?})",
+                s.issuer, s.root, reference.issuer, reference.root
+            ));
+        }
+    }
+}
+
+fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
+    if target.must_not_inspect && routes.iter().any(|r| r.inspected_by.is_some()) {
+        return Status::Inspected;
+    }
+    if routes.iter().any(|r| r.verdict.passes()) {
+        return Status::Ok;
+    }
+    let said = routes
+        .iter()
+        .any(|r| !r.verdict.silent() && !matches!(r.verdict, Verdict::NotRun { .. }));
+    match (said, target.required) {
+        (false, _) => Status::Untested,
+        (true, true) => Status::Unreachable,
+        (true, false) => Status::OptionalUnreachable,
+    }
+}

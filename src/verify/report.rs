@@ -1,0 +1,299 @@
+//! A verify run as a table for a terminal, as JSON (docs/verify.schema.json)
+//! and as JUnit XML for CI systems (docs/junit.xsd): one test case per
+//! endpoint, failed when it is reachable on no route or inspected against
+//! Microsoft's guidance.
+
+use std::fmt::Write as _;
+
+use super::{Report, RouteResult, Status, TargetResult, Verdict};
+use crate::backends::pfsense::xml_escape;
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Inspected => "INSPECTED",
+        Status::Unreachable => "UNREACHABLE",
+        Status::OptionalUnreachable => "optional-unreachable",
+        Status::Untested => "untested",
+    }
+}
+
+fn paint(text: &str, status: Status, colour: bool) -> String {
+    if !colour {
+        return text.to_string();
+    }
+    let code = match status {
+        Status::Ok => "32",
+        Status::OptionalUnreachable | Status::Untested => "33",
+        Status::Unreachable | Status::Inspected => "31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// A route's verdict in a table cell.
+fn cell(r: &RouteResult) -> String {
+    let mut s = match &r.verdict {
+        Verdict::Reachable { status } | Verdict::Unexpected { status } => {
+            format!("{} {status}", r.verdict.name())
+        }
+        Verdict::Blocked { status, .. } | Verdict::ProxyFailed { status, .. } => {
+            format!("{} {status}", r.verdict.name())
+        }
+        Verdict::Failed { phase, kind, .. } => {
+            format!("{}:{}", kind_word(*kind), phase_word(*phase))
+        }
+        other => other.name().to_string(),
+    };
+    if r.inspected_by.is_some() {
+        s.push_str(" +inspected");
+    }
+    s
+}
+
+fn kind_word(k: super::net::FailKind) -> &'static str {
+    use super::net::FailKind as K;
+    match k {
+        K::Timeout => "timeout",
+        K::Reset => "reset",
+        K::Refused => "refused",
+        K::Closed => "closed",
+        K::Unresolved => "nxdomain",
+        K::Certificate => "certificate",
+        K::Protocol => "protocol",
+        K::Other => "error",
+    }
+}
+
+fn phase_word(p: super::net::Phase) -> &'static str {
+    use super::net::Phase as P;
+    match p {
+        P::Dns => "dns",
+        P::Tcp => "tcp",
+        P::ProxyConnect => "connect",
+        P::Tls => "tls",
+        P::Http => "http",
+    }
+}
+
+/// The table, then a paragraph for each endpoint that is not fine.
+pub fn to_text(r: &Report, colour: bool) -> String {
+    let mut out = format!(
+        "egressgen verify: ruleset {}, {} endpoints on {} route(s) in {:.1} s\n\n",
+        r.ruleset,
+        r.targets.len(),
+        r.routes.len(),
+        r.elapsed_ms as f64 / 1000.0
+    );
+    let url_width = r
+        .targets
+        .iter()
+        .map(|t| t.target.url.to_string().len())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 70);
+    let _ = write!(out, "{:<20} {:<url_width$}", "STATUS", "URL");
+    for route in &r.routes {
+        let _ = write!(out, "  {route}");
+    }
+    out.push('\n');
+    for t in &r.targets {
+        let word = format!("{:<20}", status_word(t.status));
+        let _ = write!(
+            out,
+            "{} {:<url_width$}",
+            paint(&word, t.status, colour),
+            t.target.url.to_string()
+        );
+        for route in &t.routes {
+            let _ = write!(out, "  {}", cell(route));
+        }
+        out.push('\n');
+    }
+    let notable: Vec<&TargetResult> = r
+        .targets
+        .iter()
+        .filter(|t| t.status != Status::Ok)
+        .collect();
+    if !notable.is_empty() {
+        out.push('\n');
+    }
+    for t in notable {
+        details(&mut out, t);
+    }
+    let _ = writeln!(
+        out,
+        "\n{} ok, {} unreachable, {} inspected against the guidance, {} optional unreachable, {} untested",
+        r.count(Status::Ok),
+        r.count(Status::Unreachable),
+        r.count(Status::Inspected),
+        r.count(Status::OptionalUnreachable),
+        r.count(Status::Untested)
+    );
+    out
+}
+
+fn details(out: &mut String, t: &TargetResult) {
+    let x = &t.target;
+    let _ = writeln!(
+        out,
+        "{} {} ({}; {}; {})",
+        status_word(t.status),
+        x.url,
+        x.pattern,
+        if x.must_not_inspect {
+            "must not be inspected"
+        } else {
+            "inspection allowed"
+        },
+        x.provenance
+    );
+    for r in &t.routes {
+        let _ = writeln!(out, "    {}: {}", r.route, route_words(r));
+    }
+}
+
+fn route_words(r: &RouteResult) -> String {
+    let mut s = r.verdict.words();
+    if let Some(a) = r.attempts.last() {
+        let steps: Vec<String> = [
+            a.dns.as_ref().map(|d| format!("dns {} ms", d.ms)),
+            a.tcp.as_ref().map(|d| format!("tcp {} ms", d.ms)),
+            a.connect.as_ref().map(|c| format!("connect {} ms", c.ms)),
+            a.tls_ms.map(|ms| format!("tls {ms} ms")),
+            a.http.as_ref().map(|h| format!("http {} ms", h.ms)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !steps.is_empty() {
+            let _ = write!(s, " [{}; via {}]", steps.join(", "), a.hop);
+        }
+        if let Some(tls) = &a.tls {
+            let _ = write!(
+                s,
+                "; certificate for {:?} issued by {:?} ({:?})",
+                tls.subject, tls.issuer, tls.presenter
+            );
+        }
+    }
+    if let Some(by) = &r.inspected_by {
+        let _ = write!(s, "; TLS INSPECTED by {by:?}");
+    }
+    if let Some(d) = &r.chain_differs {
+        let _ = write!(s, "; chain differs: {d}");
+    }
+    s
+}
+
+pub fn to_json(r: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(r).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// JUnit XML: one suite for the run, one case per endpoint.
+pub fn to_junit(r: &Report) -> String {
+    let failures = r.unreachable() + r.inspected();
+    let skipped = r.count(Status::Untested) + r.count(Status::OptionalUnreachable);
+    let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let name = xml_escape(&format!("egressgen verify {}", r.ruleset));
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
+        r.targets.len(),
+        secs(r.elapsed_ms)
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
+        r.targets.len(),
+        secs(r.elapsed_ms)
+    );
+    let _ = writeln!(out, "    <properties>");
+    for route in &r.routes {
+        let _ = writeln!(
+            out,
+            "      <property name=\"route\" value=\"{}\"/>",
+            xml_escape(route)
+        );
+    }
+    let _ = writeln!(out, "    </properties>");
+    for t in &r.targets {
+        case(&mut out, t);
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+fn case(out: &mut String, t: &TargetResult) {
+    let x = &t.target;
+    let ms: u64 = t
+        .routes
+        .iter()
+        .flat_map(|r| &r.attempts)
+        .map(|a| {
+            [
+                a.dns.as_ref().map(|d| d.ms),
+                a.tcp.as_ref().map(|d| d.ms),
+                a.connect.as_ref().map(|c| c.ms),
+                a.tls_ms,
+                a.http.as_ref().map(|h| h.ms),
+            ]
+            .into_iter()
+            .flatten()
+            .sum::<u64>()
+        })
+        .sum();
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+        xml_escape(&x.pattern),
+        xml_escape(&x.url.to_string()),
+        ms as f64 / 1000.0
+    );
+    let lines: Vec<String> = t
+        .routes
+        .iter()
+        .map(|r| format!("{}: {}", r.route, route_words(r)))
+        .collect();
+    let summary = lines.join("; ");
+    match t.status {
+        Status::Unreachable => {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"unreachable\" message=\"{}\"/>",
+                xml_escape(&format!("reachable on no route: {summary}"))
+            );
+        }
+        Status::Inspected => {
+            let by: Vec<&str> = t
+                .routes
+                .iter()
+                .filter_map(|r| r.inspected_by.as_deref())
+                .collect();
+            let _ = writeln!(
+                out,
+                "      <failure type=\"inspected\" message=\"{}\"/>",
+                xml_escape(&format!(
+                    "must not be inspected, but a certificate from {} was shown",
+                    by.join(", ")
+                ))
+            );
+        }
+        Status::Untested | Status::OptionalUnreachable => {
+            let _ = writeln!(
+                out,
+                "      <skipped message=\"{}\"/>",
+                xml_escape(&format!("{}: {summary}", status_word(t.status)))
+            );
+        }
+        Status::Ok => {}
+    }
+    let _ = writeln!(
+        out,
+        "      <system-out>{}</system-out>",
+        xml_escape(&lines.join("\n"))
+    );
+    out.push_str("    </testcase>\n");
+}
