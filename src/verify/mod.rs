@@ -418,6 +418,12 @@ fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
     if target.must_not_inspect && routes.iter().any(|r| r.inspected_by.is_some()) {
         return Status::Inspected;
     }
+    // An endpoint Microsoft says must bypass the proxy is judged on the
+    // routes that send it direct; a proxy refusing it is as it should be.
+    let routes: Vec<&RouteResult> = routes
+        .iter()
+        .filter(|r| !target.direct || r.attempts.last().is_some_and(|a| a.hop == Hop::Direct))
+        .collect();
     if routes.iter().any(|r| r.verdict.passes()) {
         return Status::Ok;
     }

@@ -3,6 +3,7 @@
 
 pub mod azure;
 pub mod http;
+pub mod origin;
 pub mod squid;
 pub mod tls;
 pub mod tools;

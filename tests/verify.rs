@@ -1,0 +1,725 @@
+//! `egressgen verify` on loopback, against real servers: a Squid with the
+//! generated configuration (plain and ssl-bump), origins with their own
+//! test CA that answer, stall, reset or show an expired certificate, a PAC
+//! served over HTTP, and a proxy that is down. JSON is checked against
+//! docs/verify.schema.json, JUnit XML against docs/junit.xsd with xmllint.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::http::{Reply, Server};
+use common::origin::{Behaviour, PROXY_CA_CN, Pki, pki, serve};
+use common::squid::{SquidProcess, Wrapper, chmod, free_port, start_squid};
+use common::tls::init_ssl_db;
+use common::tools::require;
+use egressgen::ruleset::Ruleset;
+use serde_json::Value;
+
+const ORIGIN: &str = "127.0.0.5";
+const STALL: &str = "127.0.0.6";
+const RESET: &str = "127.0.0.7";
+const EXPIRED: &str = "127.0.0.8";
+const DENIED: &str = "denied.contoso.com";
+/// A must-not-inspect endpoint the modified ssl-bump configuration bumps.
+const VICTIM: &str = "winatp-gw-weu.microsoft.com";
+/// An endpoint the site inspects (its own).
+const INSPECTABLE: &str = "intranet.contoso.com";
+
+const SITE: &str = "[scope]\ncloud = \"commercial\"\ngeographies = [\"EU\"]\n\
+    products = [\"mde\", \"mdav\", \"smart-screen\"]\n\
+    [[allow]]\nurl = \"https://intranet.contoso.com\"\n";
+const FAULTS: &str = "[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n\
+    [[allow]]\nurl = \"https://stall.contoso.com\"\n[[allow]]\nurl = \"https://reset.contoso.com\"\n\
+    [[allow]]\nurl = \"https://expired.contoso.com\"\n";
+
+const PROBES: &str = "[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n\
+    [[allow]]\nurl = \"*.c.contoso.com\"\n[[allow]]\nurl = \"*.d.contoso.com\"\n\
+    [[verify.probes]]\nhost = \"*.c.contoso.com\"\nurl = \"https://real.c.contoso.com/health\"\nexpect = [204]\n";
+
+/// The origins and the PKI, once per test process.
+struct Lab {
+    dir: PathBuf,
+    pki: Pki,
+    /// Every host a probe of the site asks for.
+    hosts: BTreeSet<String>,
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("name = \"{name}\"\n{text}")).unwrap();
+    path
+}
+
+/// The hosts the probes of a ruleset ask for, as the library plans them.
+fn probe_hosts(path: &Path) -> BTreeSet<String> {
+    let r = Ruleset::load(path).unwrap();
+    let policy = egressgen::generate::policy_for(&r).unwrap();
+    egressgen::verify::plan::targets(&policy, &r.verify)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.url.host.as_str().to_string())
+        .collect()
+}
+
+fn lab() -> &'static Lab {
+    static LAB: OnceLock<Lab> = OnceLock::new();
+    LAB.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verify-lab");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        chmod(&dir, 0o755);
+        let site = write(
+            &dir,
+            "lab-site",
+            &format!("{SITE}[[allow]]\nurl = \"https://{DENIED}\"\n"),
+        );
+        let mut hosts = probe_hosts(&site);
+        let faults = probe_hosts(&write(&dir, "lab-faults", FAULTS));
+        let probes = probe_hosts(&write(&dir, "lab-probes", PROBES));
+        let names: Vec<String> = hosts
+            .iter()
+            .chain(&faults)
+            .chain(&probes)
+            .cloned()
+            .collect();
+        let pki = pki(&dir, &names);
+        serve(ORIGIN, true, &pki.leaf, Behaviour::Answer);
+        serve(STALL, false, &pki.leaf, Behaviour::Stall);
+        serve(RESET, false, &pki.leaf, Behaviour::Reset);
+        serve(EXPIRED, false, &pki.expired, Behaviour::Answer);
+        hosts.insert(DENIED.to_string());
+        Lab { dir, pki, hosts }
+    })
+}
+
+/// A Squid with the configuration generated for the site.
+struct Proxy {
+    port: u16,
+    squid: SquidProcess,
+    dir: PathBuf,
+}
+
+fn start_proxy(name: &str, bump: bool, extra: &str) -> Proxy {
+    let lab = lab();
+    let dir = lab.dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    chmod(&dir, 0o755);
+    let port = free_port();
+    let squid = if bump {
+        format!(
+            "[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\nbump_cert = \"{}\"\nssl_db = \"{}\"\n",
+            lab.pki.proxy_pem.display(),
+            init_ssl_db(&dir).display()
+        )
+    } else {
+        format!("[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n")
+    };
+    let ruleset = write(&dir, &format!("gen-{name}"), &format!("{SITE}{squid}"));
+    let out = dir.join("out");
+    let r = Ruleset::load(&ruleset).unwrap();
+    let backends = egressgen::generate::select_backends(&r, None).unwrap();
+    egressgen::generate::generate(&r, &backends, &out).unwrap_or_else(|e| panic!("{e}"));
+    let squid = start_squid(
+        &dir,
+        &out,
+        port,
+        &Wrapper {
+            conf: if bump {
+                "squid-sslbump.conf"
+            } else {
+                "squid.conf"
+            },
+            address: ORIGIN,
+            hosts: &lab.hosts,
+            extra,
+        },
+    );
+    Proxy { port, squid, dir }
+}
+
+/// The ruleset `verify` reads: the site, the denied host, and the proxy.
+fn verify_ruleset(dir: &Path, proxy_port: u16) -> PathBuf {
+    write(
+        dir,
+        "verify-site",
+        &format!(
+            "{SITE}[[allow]]\nurl = \"https://{DENIED}\"\n[proxy]\naddresses = [\"127.0.0.1:{proxy_port}\"]\n"
+        ),
+    )
+}
+
+/// Runs `egressgen verify`, every host resolved to `address`.
+fn verify(
+    ruleset: &Path,
+    hosts: &BTreeSet<String>,
+    address: &str,
+    extra: &[&str],
+) -> (i32, String) {
+    let lab = lab();
+    let mut args: Vec<String> = vec![
+        "verify".into(),
+        "--ruleset".into(),
+        ruleset.display().to_string(),
+        "--origin-ca".into(),
+        lab.pki.origin_ca.display().to_string(),
+    ];
+    for h in hosts {
+        args.push("--resolve".into());
+        args.push(format!("{h}:{address}"));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::egressgen(&refs);
+    assert!(
+        out.status.code().is_some(),
+        "killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// The JSON report, checked against the documented schema.
+fn report(text: &str) -> Value {
+    let value: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/verify.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    value
+}
+
+fn targets(r: &Value) -> &Vec<Value> {
+    r["targets"].as_array().unwrap()
+}
+
+fn host_of(t: &Value) -> String {
+    let url = t["url"].as_str().unwrap();
+    url.split("://")
+        .nth(1)
+        .unwrap()
+        .split(['/', ':'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn route<'a>(t: &'a Value, prefix: &str) -> &'a Value {
+    t["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"].as_str().unwrap().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no route {prefix} in {t}"))
+}
+
+fn last_attempt(r: &Value) -> &Value {
+    r["attempts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap_or_else(|| panic!("no attempt: {r}"))
+}
+
+/// The JUnit file, valid against docs/junit.xsd.
+fn check_junit(dir: &Path, xml: &str) {
+    let file = dir.join("junit.xml");
+    std::fs::write(&file, xml).unwrap();
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/junit.xsd");
+    let out = std::process::Command::new(require("xmllint", "libxml2-utils"))
+        .args(["--noout", "--schema", xsd])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn through_the_generated_squid_every_allowed_endpoint_is_reachable_and_the_denied_one_blocked() {
+    let lab = lab();
+    let proxy = start_proxy("plain", false, "");
+    let ruleset = verify_ruleset(&proxy.dir, proxy.port);
+    let (code, text) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &["--format", "json", "--route", "direct,proxy"],
+    );
+    let r = report(&text);
+    assert_eq!(code, 0, "every endpoint is reachable directly: {text}");
+    let mut failures = Vec::new();
+    let mut through_proxy = 0;
+    for t in targets(&r) {
+        let host = host_of(t);
+        let direct = route(t, "direct");
+        let via = route(t, "proxy");
+        if direct["verdict"] != "reachable" || direct["status"] != 200 {
+            failures.push(format!("{host}: direct: {direct}"));
+        }
+        if host == DENIED || t["direct"] == true {
+            // Denied, or an endpoint that must bypass the proxy, which the
+            // generated Squid configuration does not allow.
+            let connect = &last_attempt(via)["connect"];
+            let named = via["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("ERR_ACCESS_DENIED");
+            if via["verdict"] != "blocked"
+                || via["status"] != 403
+                || !named
+                || connect["status"] != 403
+            {
+                failures.push(format!("{host}: expected Squid's ERR_ACCESS_DENIED: {via}"));
+            }
+            continue;
+        }
+        through_proxy += 1;
+        let a = last_attempt(via);
+        if via["verdict"] != "reachable" || via["status"] != 200 {
+            failures.push(format!("{host}: proxy: {via}"));
+        }
+        if t["url"].as_str().unwrap().starts_with("https") {
+            if a["connect"]["status"] != 200
+                || a["tls"]["presenter"] != "origin"
+                || !via["inspected_by"].is_null()
+            {
+                failures.push(format!(
+                    "{host}: expected the origin's own certificate through the tunnel: {via}"
+                ));
+            }
+            for step in ["dns", "tcp"] {
+                if a[step]["ms"].as_u64().is_none() {
+                    failures.push(format!("{host}: no {step} time: {a}"));
+                }
+            }
+        } else if !a["http"]["via"].as_str().unwrap_or("").contains("squid") {
+            failures.push(format!(
+                "{host}: plain HTTP answer not relayed by Squid: {a}"
+            ));
+        }
+    }
+    assert!(
+        through_proxy > 30,
+        "only {through_proxy} endpoints went through the proxy"
+    );
+    if !failures.is_empty() {
+        let log = std::fs::read_to_string(&proxy.squid.log).unwrap_or_default();
+        panic!("{failures:#?}\ncache.log:\n{log}");
+    }
+
+    // The proxy alone: exactly the denied endpoint is unreachable; those
+    // that must go direct are untested on a route that never goes direct.
+    let (code, xml) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &["--format", "junit", "--route", "proxy"],
+    );
+    assert_eq!(code, 30, "{xml}");
+    check_junit(&proxy.dir, &xml);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failed: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase") && n.children().any(|c| c.has_tag_name("failure")))
+        .map(|n| n.attribute("name").unwrap())
+        .collect();
+    assert_eq!(failed, vec![format!("https://{DENIED}/").as_str()], "{xml}");
+}
+
+#[test]
+fn through_ssl_bump_spliced_endpoints_pass_and_a_bumped_must_not_inspect_one_is_named() {
+    let lab = lab();
+    let extra = format!(
+        "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n\
+         acl egressgen_victim ssl::server_name {VICTIM}\nssl_bump bump egressgen_victim\n",
+        lab.pki.origin_ca.display()
+    );
+    let proxy = start_proxy("bump", true, &extra);
+    let ruleset = verify_ruleset(&proxy.dir, proxy.port);
+    let ca = lab.pki.proxy_ca.display().to_string();
+    let (code, text) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &[
+            "--format",
+            "json",
+            "--route",
+            "direct,proxy",
+            "--ca-file",
+            &ca,
+        ],
+    );
+    let r = report(&text);
+    assert_eq!(code, 31, "a must-not-inspect endpoint was bumped: {text}");
+    let mut failures = Vec::new();
+    let mut spliced = 0;
+    for t in targets(&r) {
+        let host = host_of(t);
+        let via = route(t, "proxy");
+        if !t["url"].as_str().unwrap().starts_with("https") || t["direct"] == true || host == DENIED
+        {
+            continue;
+        }
+        if host == VICTIM {
+            let shown = &last_attempt(via)["tls"];
+            let ok = t["status"] == "inspected"
+                && via["inspected_by"] == PROXY_CA_CN
+                && shown["presenter"] == "private"
+                && shown["issuer"] == PROXY_CA_CN
+                && via["chain_differs"].is_string()
+                && route(t, "direct")["inspected_by"].is_null();
+            if !ok {
+                failures.push(format!(
+                    "{host}: expected inspection by {PROXY_CA_CN:?}: {t}"
+                ));
+            }
+        } else if host == INSPECTABLE {
+            // Bumped, as the site allows: seen, not a violation.
+            if t["status"] != "ok"
+                || via["inspected_by"] != PROXY_CA_CN
+                || via["verdict"] != "reachable"
+            {
+                failures.push(format!("{host}: expected bumped and reachable: {t}"));
+            }
+        } else if t["must_not_inspect"] == true {
+            spliced += 1;
+            let shown = &last_attempt(via)["tls"];
+            if t["status"] != "ok"
+                || via["verdict"] != "reachable"
+                || shown["presenter"] != "origin"
+                || !via["inspected_by"].is_null()
+            {
+                failures.push(format!("{host}: expected spliced: {t}"));
+            }
+        }
+    }
+    assert!(spliced > 20, "only {spliced} spliced endpoints checked");
+    if !failures.is_empty() {
+        let log = std::fs::read_to_string(&proxy.squid.log).unwrap_or_default();
+        panic!("{failures:#?}\ncache.log:\n{log}");
+    }
+    // The text report names the CA too.
+    let (_, table) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &["--route", "proxy", "--ca-file", &ca],
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(VICTIM) && l.starts_with("INSPECTED")),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("TLS INSPECTED by {PROXY_CA_CN:?}")),
+        "{table}"
+    );
+}
+
+#[test]
+fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
+    let lab = lab();
+    let proxy = start_proxy("pac", false, "");
+    let server = Server::start();
+    let pac = format!(
+        "function FindProxyForURL(url, host) {{\n  if (host == \"{INSPECTABLE}\") return \"DIRECT\";\n  \
+         return \"PROXY 127.0.0.1:{}; DIRECT\";\n}}\n",
+        proxy.port
+    );
+    server.route("/proxy.pac", vec![Reply::ok(pac.as_bytes())]);
+    let ruleset = verify_ruleset(&proxy.dir, proxy.port);
+    let url = server.url("/proxy.pac");
+    let (_, text) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &["--format", "json", "--route", "pac", "--pac", &url],
+    );
+    let r = report(&text);
+    assert_eq!(
+        server.seen("/proxy.pac").len(),
+        1,
+        "the PAC is fetched once"
+    );
+    let mut failures = Vec::new();
+    let mut proxied = BTreeSet::new();
+    for t in targets(&r) {
+        let host = host_of(t);
+        let p = route(t, "pac");
+        let hop = &last_attempt(p)["hop"];
+        let (expected_hops, expected_kind) = if host == INSPECTABLE {
+            (vec!["DIRECT".to_string()], "direct")
+        } else {
+            proxied.insert(host.clone());
+            (
+                vec![
+                    format!("PROXY 127.0.0.1:{}", proxy.port),
+                    "DIRECT".to_string(),
+                ],
+                "proxy",
+            )
+        };
+        let hops: Vec<String> = p["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect();
+        if hops != expected_hops || hop["kind"] != expected_kind {
+            failures.push(format!("{host}: expected {expected_hops:?}: {p}"));
+        }
+        let expected = if host == DENIED || t["direct"] == true {
+            "blocked"
+        } else {
+            "reachable"
+        };
+        if p["verdict"] != expected {
+            failures.push(format!("{host}: expected {expected}: {p}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Squid saw exactly the proxied hosts.
+    let access = std::fs::read_to_string(proxy.squid.log.with_file_name("access.log")).unwrap();
+    for host in &proxied {
+        assert!(
+            access.contains(host.as_str()),
+            "{host} not in Squid's access.log"
+        );
+    }
+    assert!(
+        !access.contains(INSPECTABLE),
+        "{INSPECTABLE} went through Squid:\n{access}"
+    );
+}
+
+#[test]
+fn a_stalling_a_resetting_an_expired_origin_and_a_dead_proxy_each_get_their_own_verdict_in_time() {
+    let lab = lab();
+    let dir = lab.dir.join("faults");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ruleset = write(&dir, "faults", FAULTS);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let hosts: BTreeSet<String> = BTreeSet::new();
+    let resolve = [
+        "--resolve",
+        "stall.contoso.com:127.0.0.6",
+        "--resolve",
+        "reset.contoso.com:127.0.0.7",
+        "--resolve",
+        "expired.contoso.com:127.0.0.8",
+    ];
+    let mut args = vec![
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+        "--deadline",
+        "30",
+        "--route",
+        "direct,cli",
+        "--proxy",
+        &dead,
+    ];
+    args.extend(resolve);
+    let (code, text) = verify(&ruleset, &hosts, ORIGIN, &args);
+    let r = report(&text);
+    assert_eq!(code, 30, "{text}");
+    assert!(r["elapsed_ms"].as_u64().unwrap() < 30_000);
+    let by_host = |h: &str| {
+        targets(&r)
+            .iter()
+            .find(|t| host_of(t) == h)
+            .unwrap_or_else(|| panic!("{h}"))
+    };
+    let failure = |h: &str| {
+        let d = route(by_host(h), "direct");
+        let a = last_attempt(d);
+        assert!(
+            a["total_ms"].as_u64().unwrap() < 2_500,
+            "{h}: over the timeout: {a}"
+        );
+        assert_eq!(d["verdict"], "failed", "{h}: {d}");
+        (
+            d["phase"].as_str().unwrap().to_string(),
+            d["kind"].as_str().unwrap().to_string(),
+            d["detail"].as_str().unwrap().to_string(),
+            a.clone(),
+        )
+    };
+    let (phase, kind, _, _) = failure("stall.contoso.com");
+    assert_eq!((phase.as_str(), kind.as_str()), ("tls", "timeout"));
+    let (phase, kind, _, _) = failure("reset.contoso.com");
+    assert_eq!((phase.as_str(), kind.as_str()), ("tls", "reset"));
+    let (phase, kind, detail, a) = failure("expired.contoso.com");
+    assert_eq!((phase.as_str(), kind.as_str()), ("tls", "certificate"));
+    assert!(detail.contains("expired"), "{detail}");
+    assert_eq!(a["tls"]["not_after"], "2021-01-01");
+    assert!(
+        a["http"].is_null(),
+        "no request after a refused certificate: {a}"
+    );
+    for t in targets(&r) {
+        let p = route(t, "--proxy");
+        assert_eq!(p["verdict"], "proxy-down", "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("refused"), "{p}");
+    }
+}
+
+#[test]
+fn the_deadline_bounds_the_whole_run() {
+    let lab = lab();
+    let dir = lab.dir.join("deadline");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text =
+        String::from("[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n");
+    let mut args = vec![
+        "--format".to_string(),
+        "json".into(),
+        "--jobs".into(),
+        "1".into(),
+        "--timeout".into(),
+        "20".into(),
+        "--deadline".into(),
+        "1".into(),
+        "--route".into(),
+        "direct".into(),
+    ];
+    for i in 0..4 {
+        text.push_str(&format!(
+            "[[allow]]\nurl = \"https://stall{i}.contoso.com\"\n"
+        ));
+        args.push("--resolve".into());
+        args.push(format!("stall{i}.contoso.com:{STALL}"));
+    }
+    let ruleset = write(&dir, "deadline", &text);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let (code, out) = verify(&ruleset, &BTreeSet::new(), ORIGIN, &refs);
+    let took = started.elapsed();
+    let r = report(&out);
+    assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+    assert!(r["elapsed_ms"].as_u64().unwrap() < 2_000, "{out}");
+    let verdicts: Vec<&str> = targets(&r)
+        .iter()
+        .map(|t| route(t, "direct")["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts.iter().filter(|v| **v == "failed").count(),
+        1,
+        "{verdicts:?}"
+    );
+    assert_eq!(
+        verdicts.iter().filter(|v| **v == "not-run").count(),
+        3,
+        "{verdicts:?}"
+    );
+    assert_eq!(code, 30, "{out}");
+}
+
+#[test]
+fn ruleset_probes_replace_the_made_up_name_and_set_the_expected_answers() {
+    let lab = lab();
+    let dir = lab.dir.join("probes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ruleset = write(&dir, "probes", PROBES);
+    let hosts: BTreeSet<String> = ["real.c.contoso.com", "egressgen-probe.d.contoso.com"]
+        .map(String::from)
+        .into();
+    let (code, text) = verify(
+        &ruleset,
+        &hosts,
+        ORIGIN,
+        &["--format", "json", "--route", "direct"],
+    );
+    let r = report(&text);
+    let t = |pattern: &str| {
+        targets(&r)
+            .iter()
+            .find(|t| t["pattern"] == pattern)
+            .unwrap()
+            .clone()
+    };
+    // The ruleset's URL, judged by its own expected answers: the origin's
+    // 200 is not the 204 the site said to expect.
+    let c = t("*.c.contoso.com");
+    assert_eq!(
+        (c["url"].as_str(), c["url_from"].as_str()),
+        (Some("https://real.c.contoso.com/health"), Some("ruleset"))
+    );
+    assert_eq!(c["expect"], serde_json::json!([204]));
+    let direct = route(&c, "direct");
+    assert_eq!(
+        (direct["verdict"].as_str(), direct["status"].as_u64()),
+        (Some("unexpected"), Some(200)),
+        "{direct}"
+    );
+    assert_eq!(c["status"], "unreachable");
+    // No URL for the other wildcard: a made-up name below it, which the
+    // lab's resolver answers, so the origin's 200 counts.
+    let d = t("*.d.contoso.com");
+    assert_eq!(
+        (d["url"].as_str(), d["url_from"].as_str()),
+        (
+            Some("https://egressgen-probe.d.contoso.com/"),
+            Some("made-up")
+        )
+    );
+    assert_eq!(route(&d, "direct")["verdict"], "reachable");
+    assert_eq!(code, 30, "{text}");
+
+    // A probe URL the pattern does not admit is refused, naming both.
+    let bad = write(
+        &dir,
+        "bad-probe",
+        &PROBES.replace(
+            "https://real.c.contoso.com/health",
+            "https://elsewhere.contoso.com/",
+        ),
+    );
+    let out = common::egressgen(&["verify", "--ruleset", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("*.c.contoso.com") && stderr.contains("elsewhere.contoso.com"),
+        "{stderr}"
+    );
+    // A URL that is not one is refused where the ruleset says it.
+    let broken = write(
+        &dir,
+        "broken-probe",
+        &PROBES.replace(
+            "https://real.c.contoso.com/health",
+            "https://real.c.contoso.com/a b",
+        ),
+    );
+    let out = common::egressgen(&["verify", "--ruleset", broken.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("broken-probe.toml:") && stderr.contains("request line"),
+        "{stderr}"
+    );
+}
