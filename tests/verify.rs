@@ -416,6 +416,31 @@ fn through_ssl_bump_spliced_endpoints_pass_and_a_bumped_must_not_inspect_one_is_
         }
     }
     assert!(spliced > 20, "only {spliced} spliced endpoints checked");
+    // Squid shows its refusal of a CONNECT on a bumped connection: a
+    // refusal, not an inspection.
+    let inspected: Vec<String> = targets(&r)
+        .iter()
+        .filter(|t| t["status"] == "inspected")
+        .map(host_of)
+        .collect();
+    if inspected != [VICTIM] {
+        failures.push(format!("inspected: {inspected:?}, expected only {VICTIM}"));
+    }
+    for t in targets(&r)
+        .iter()
+        .filter(|t| host_of(t) == DENIED || t["direct"] == true)
+    {
+        let via = route(t, "proxy");
+        if via["verdict"] != "blocked"
+            || !via["inspected_by"].is_null()
+            || last_attempt(via)["tls"]["presenter"] != "private"
+        {
+            failures.push(format!(
+                "{}: expected Squid's refusal on a bumped connection: {via}",
+                host_of(t)
+            ));
+        }
+    }
     if !failures.is_empty() {
         let log = std::fs::read_to_string(&proxy.squid.log).unwrap_or_default();
         panic!("{failures:#?}\ncache.log:\n{log}");
@@ -722,4 +747,135 @@ fn ruleset_probes_replace_the_made_up_name_and_set_the_expected_answers() {
         stderr.contains("broken-probe.toml:") && stderr.contains("request line"),
         "{stderr}"
     );
+}
+
+/// A proxy that answers every connection with `reply` forever (or, empty,
+/// says nothing at all).
+fn hostile_proxy(reply: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                if reply.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_secs(60));
+                    return;
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n");
+                while conn.write_all(reply).is_ok() {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_proxies_and_pac_files_get_bounded_verdicts() {
+    let lab = lab();
+    let dir = lab.dir.join("hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ruleset = write(
+        &dir,
+        "hostile",
+        "[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n[[allow]]\nurl = \"https://a.contoso.com\"\n",
+    );
+    let none = BTreeSet::new();
+    for (reply, phase, kind) in [
+        (
+            &b"X-Endless: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"[..],
+            "proxy-connect",
+            "protocol",
+        ),
+        (&b""[..], "proxy-connect", "timeout"),
+    ] {
+        let proxy = format!("http://127.0.0.1:{}", hostile_proxy(reply));
+        let started = std::time::Instant::now();
+        let (code, text) = verify(
+            &ruleset,
+            &none,
+            ORIGIN,
+            &[
+                "--format",
+                "json",
+                "--route",
+                "cli",
+                "--proxy",
+                &proxy,
+                "--timeout",
+                "2",
+            ],
+        );
+        assert!(started.elapsed().as_secs() < 10, "{text}");
+        let r = report(&text);
+        let p = route(&targets(&r)[0], "--proxy");
+        assert_eq!(
+            (
+                p["verdict"].as_str(),
+                p["phase"].as_str(),
+                p["kind"].as_str()
+            ),
+            (Some("failed"), Some(phase), Some(kind)),
+            "{p}"
+        );
+        assert_eq!(code, 30);
+    }
+
+    // A PAC that never answers: no route, with the reason; a device
+    // using it would not get through either.
+    let looping = dir.join("loop.pac");
+    std::fs::write(
+        &looping,
+        "function FindProxyForURL(url, host) { while (true) {} }\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, text) = verify(
+        &ruleset,
+        &none,
+        ORIGIN,
+        &[
+            "--format",
+            "json",
+            "--route",
+            "pac",
+            "--pac",
+            looping.to_str().unwrap(),
+        ],
+    );
+    assert!(started.elapsed().as_secs() < 10, "{text}");
+    let r = report(&text);
+    let p = route(&targets(&r)[0], "pac");
+    assert_eq!(p["verdict"], "no-route", "{p}");
+    assert!(
+        p["why"].as_str().unwrap().contains("did not answer within"),
+        "{p}"
+    );
+    assert_eq!(code, 30, "{text}");
+
+    // A PAC larger than Chromium accepts, and one that is not a script.
+    let big = dir.join("big.pac");
+    std::fs::write(&big, vec![b' '; 2 << 20]).unwrap();
+    let broken = dir.join("broken.pac");
+    std::fs::write(&broken, "function FindProxyForURL(url, host) {\n").unwrap();
+    for pac in [&big, &broken] {
+        let out = common::egressgen(&[
+            "verify",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            "--route",
+            "pac",
+            "--pac",
+            pac.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains(pac.file_name().unwrap().to_str().unwrap()),
+            "{stderr}"
+        );
+    }
 }

@@ -64,8 +64,10 @@ pub enum Verdict {
     },
     /// Nothing to learn on this route (a made-up name looked up directly).
     Untestable { why: String },
-    /// Not probed: the route gives no answer for the URL, or the deadline
-    /// came first.
+    /// The route gives no way to the URL: the PAC script failed, or
+    /// answered something no client can use.
+    NoRoute { why: String },
+    /// Not probed: the deadline came first.
     NotRun { why: String },
 }
 
@@ -90,6 +92,7 @@ impl Verdict {
             Verdict::ProxyDown { .. } => "proxy-down",
             Verdict::Failed { .. } => "failed",
             Verdict::Untestable { .. } => "untestable",
+            Verdict::NoRoute { .. } => "no-route",
             Verdict::NotRun { .. } => "not-run",
         }
     }
@@ -113,6 +116,7 @@ impl Verdict {
             Verdict::ProxyDown { proxy, detail } => format!("proxy {proxy} unreachable: {detail}"),
             Verdict::Failed { phase, detail, .. } => format!("{} failed: {detail}", phase.words()),
             Verdict::Untestable { why } => format!("untestable: {why}"),
+            Verdict::NoRoute { why } => format!("no route: {why}"),
             Verdict::NotRun { why } => format!("not run: {why}"),
         }
     }
@@ -300,7 +304,7 @@ fn run_one(
     let hops = match hops {
         Ok(h) => h,
         Err(why) => {
-            result.verdict = Verdict::NotRun { why: why.clone() };
+            result.verdict = Verdict::NoRoute { why: why.clone() };
             return result;
         }
     };
@@ -316,10 +320,14 @@ fn run_one(
         let until = (now + timeout).min(deadline);
         let attempt = net::probe(&target.url, hop, cx, until);
         let verdict = verdict_of(target, &attempt);
+        // A proxy that refuses a CONNECT may bump it only to show its
+        // error page: that certificate is the refusal's, and no traffic
+        // to the endpoint was ever decrypted.
+        let refused = matches!(verdict, Verdict::Blocked { .. });
         result.inspected_by = attempt
             .tls
             .as_ref()
-            .filter(|s| s.inspected())
+            .filter(|s| s.inspected() && !refused)
             .map(|s| s.issuer.clone());
         result.attempts.push(attempt);
         let next = matches!(verdict, Verdict::ProxyDown { .. });
