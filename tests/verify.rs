@@ -25,6 +25,8 @@ const EXPIRED: &str = "127.0.0.8";
 const DENIED: &str = "denied.contoso.com";
 /// A must-not-inspect endpoint the modified ssl-bump configuration bumps.
 const VICTIM: &str = "winatp-gw-weu.microsoft.com";
+/// An endpoint the test PAC sends to a dead proxy first.
+const FALLBACK: &str = "nav.smartscreen.microsoft.com";
 /// An endpoint the site inspects (its own).
 const INSPECTABLE: &str = "intranet.contoso.com";
 
@@ -469,10 +471,14 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
     let lab = lab();
     let proxy = start_proxy("pac", false, "");
     let server = Server::start();
+    // One host DIRECT, one through a dead proxy first (a browser falls
+    // back to the next entry), the rest to Squid.
+    let dead = free_port();
     let pac = format!(
         "function FindProxyForURL(url, host) {{\n  if (host == \"{INSPECTABLE}\") return \"DIRECT\";\n  \
+         if (host == \"{FALLBACK}\") return \"PROXY 127.0.0.1:{dead}; PROXY 127.0.0.1:{}\";\n  \
          return \"PROXY 127.0.0.1:{}; DIRECT\";\n}}\n",
-        proxy.port
+        proxy.port, proxy.port
     );
     server.route("/proxy.pac", vec![Reply::ok(pac.as_bytes())]);
     let ruleset = verify_ruleset(&proxy.dir, proxy.port);
@@ -497,6 +503,19 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
         let hop = &last_attempt(p)["hop"];
         let (expected_hops, expected_kind) = if host == INSPECTABLE {
             (vec!["DIRECT".to_string()], "direct")
+        } else if host == FALLBACK {
+            let attempts = p["attempts"].as_array().unwrap();
+            if attempts.len() != 2 || attempts[0]["failure"]["kind"] != "refused" {
+                failures.push(format!("{host}: expected the dead proxy tried first: {p}"));
+            }
+            proxied.insert(host.clone());
+            (
+                vec![
+                    format!("PROXY 127.0.0.1:{dead}"),
+                    format!("PROXY 127.0.0.1:{}", proxy.port),
+                ],
+                "proxy",
+            )
         } else {
             proxied.insert(host.clone());
             (
