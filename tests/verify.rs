@@ -557,6 +557,47 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
         !access.contains(INSPECTABLE),
         "{INSPECTABLE} went through Squid:\n{access}"
     );
+
+    // The environment's proxy, with NO_PROXY, as curl reads them.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_egressgen"));
+    cmd.args([
+        "verify",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        "--format",
+        "json",
+        "--route",
+        "env",
+    ])
+    .args(["--origin-ca", lab.pki.origin_ca.to_str().unwrap()])
+    .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+    .env("HTTP_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+    .env("NO_PROXY", "localhost,.contoso.com");
+    for h in &lab.hosts {
+        cmd.args(["--resolve", &format!("{h}:{ORIGIN}")]);
+    }
+    let out = cmd.output().unwrap();
+    let r = report(&String::from_utf8(out.stdout).unwrap());
+    let mut bypassed = 0;
+    for t in targets(&r) {
+        let host = host_of(t);
+        let e = route(t, "environment");
+        let hop = &last_attempt(e)["hop"];
+        let expected = if host.ends_with(".contoso.com") {
+            bypassed += 1;
+            "direct"
+        } else {
+            "proxy"
+        };
+        assert_eq!(hop["kind"], expected, "{host}: {e}");
+        let verdict = if expected == "proxy" && t["direct"] == true {
+            "blocked"
+        } else {
+            "reachable"
+        };
+        assert_eq!(e["verdict"], verdict, "{host}: {e}");
+    }
+    assert_eq!(bypassed, 2, "intranet and denied go direct");
 }
 
 #[test]
