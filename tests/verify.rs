@@ -174,7 +174,7 @@ fn verify(
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = common::egressgen(&refs);
+    let out = bounded(&refs);
     assert!(
         out.status.code().is_some(),
         "killed: {}",
@@ -186,6 +186,37 @@ fn verify(
         out.status.code().unwrap(),
         String::from_utf8(out.stdout).unwrap(),
     )
+}
+
+/// Runs egressgen, killed after a minute: a probe that outlives its
+/// deadline fails the test instead of hanging it.
+fn bounded(args: &[&str]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let child = Command::new(env!("CARGO_BIN_EXE_egressgen"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        if wait
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("egressgen verify ran for over a minute");
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    let killed = killer.join().is_err();
+    assert!(
+        !killed,
+        "egressgen verify ran for over a minute and was killed"
+    );
+    out
 }
 
 /// The JSON report, checked against the documented schema.
@@ -535,6 +566,15 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
         if hops != expected_hops || hop["kind"] != expected_kind {
             failures.push(format!("{host}: expected {expected_hops:?}: {p}"));
         }
+        // The test PAC sends the hosts that must bypass the proxy to it.
+        let status = if t["direct"] == true {
+            "routed-wrong"
+        } else {
+            "ok"
+        };
+        if host != DENIED && t["status"] != status {
+            failures.push(format!("{host}: expected {status}: {t}"));
+        }
         let expected = if host == DENIED || t["direct"] == true {
             "blocked"
         } else {
@@ -571,7 +611,9 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
     ])
     .args(["--origin-ca", lab.pki.origin_ca.to_str().unwrap()])
     .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
-    .env("HTTP_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+    // Lower case only, as curl reads it; the upper-case one is ignored.
+    .env("http_proxy", format!("http://127.0.0.1:{}", proxy.port))
+    .env("HTTP_PROXY", "http://127.0.0.1:1")
     .env("NO_PROXY", "localhost,.contoso.com");
     for h in &lab.hosts {
         cmd.args(["--resolve", &format!("{h}:{ORIGIN}")]);
@@ -662,6 +704,13 @@ fn a_stalling_a_resetting_an_expired_origin_and_a_dead_proxy_each_get_their_own_
     assert_eq!((phase.as_str(), kind.as_str()), ("tls", "certificate"));
     assert!(detail.contains("expired"), "{detail}");
     assert_eq!(a["tls"]["not_after"], "2021-01-01");
+    // Expired, but it still leads to the origin's CA: the dates do not
+    // hide whose certificate it is.
+    assert_eq!(
+        (a["tls"]["anchor"].as_str(), a["tls"]["presenter"].as_str()),
+        (Some("origin-ca"), Some("origin")),
+        "{a}"
+    );
     assert!(
         a["http"].is_null(),
         "no request after a refused certificate: {a}"
@@ -809,9 +858,21 @@ fn ruleset_probes_replace_the_made_up_name_and_set_the_expected_answers() {
     );
 }
 
-/// A proxy that answers every connection with `reply` forever (or, empty,
-/// says nothing at all).
-fn hostile_proxy(reply: &'static [u8]) -> u16 {
+/// What a scripted proxy does after reading a request.
+#[derive(Clone, Copy)]
+enum Script {
+    /// A 200 status line, then this header line over and over.
+    Endless(&'static [u8]),
+    /// Nothing at all.
+    Silent,
+    /// These bytes, then the connection held open.
+    Answer(&'static [u8]),
+    /// These bytes at once, then one byte of `rest` every 1.5 s.
+    Trickle(&'static [u8], &'static [u8]),
+}
+
+/// A proxy on 127.0.0.1 that follows `script` on every connection.
+fn scripted_proxy(script: Script) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -821,16 +882,49 @@ fn hostile_proxy(reply: &'static [u8]) -> u16 {
                 let mut conn = conn;
                 let mut buf = [0u8; 1024];
                 let _ = conn.read(&mut buf);
-                if reply.is_empty() {
-                    std::thread::sleep(std::time::Duration::from_secs(60));
-                    return;
+                let hold = std::time::Duration::from_secs(60);
+                match script {
+                    Script::Endless(line) => {
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n");
+                        while conn.write_all(line).is_ok() {}
+                    }
+                    Script::Silent => std::thread::sleep(hold),
+                    Script::Answer(bytes) => {
+                        let _ = conn.write_all(bytes);
+                        std::thread::sleep(hold);
+                    }
+                    Script::Trickle(first, rest) => {
+                        let _ = conn.write_all(first);
+                        for b in rest.iter().cycle() {
+                            std::thread::sleep(std::time::Duration::from_millis(1500));
+                            if conn.write_all(&[*b]).is_err() {
+                                break;
+                            }
+                        }
+                    }
                 }
-                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n");
-                while conn.write_all(reply).is_ok() {}
             });
         }
     });
     port
+}
+
+/// `verify --route cli --proxy` through a scripted proxy, 2 s a probe.
+fn through(ruleset: &Path, script: Script, format: &str) -> (i32, String, std::time::Duration) {
+    let proxy = format!("http://127.0.0.1:{}", scripted_proxy(script));
+    let started = std::time::Instant::now();
+    let args = [
+        "--format",
+        format,
+        "--route",
+        "cli",
+        "--proxy",
+        &proxy,
+        "--timeout",
+        "2",
+    ];
+    let (code, text) = verify(ruleset, &BTreeSet::new(), ORIGIN, &args);
+    (code, text, started.elapsed())
 }
 
 #[test]
@@ -844,32 +938,29 @@ fn hostile_proxies_and_pac_files_get_bounded_verdicts() {
         "[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n[[allow]]\nurl = \"https://a.contoso.com\"\n",
     );
     let none = BTreeSet::new();
-    for (reply, phase, kind) in [
+    // Inside the tunnel, a TLS handshake record announced at 16 KiB and
+    // fed a byte at a time, each byte sooner than any read timeout.
+    let tunnel: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+    for (script, phase, kind) in [
         (
-            &b"X-Endless: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"[..],
+            Script::Endless(b"X-Endless: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"),
             "proxy-connect",
             "protocol",
         ),
-        (&b""[..], "proxy-connect", "timeout"),
+        (Script::Silent, "proxy-connect", "timeout"),
+        (
+            Script::Answer(b"HTTP/1.1 099 Odd\r\n\r\n"),
+            "proxy-connect",
+            "protocol",
+        ),
+        (
+            Script::Trickle(tunnel, b"\x16\x03\x03\x40\x00\x02\x00\x00"),
+            "tls",
+            "timeout",
+        ),
     ] {
-        let proxy = format!("http://127.0.0.1:{}", hostile_proxy(reply));
-        let started = std::time::Instant::now();
-        let (code, text) = verify(
-            &ruleset,
-            &none,
-            ORIGIN,
-            &[
-                "--format",
-                "json",
-                "--route",
-                "cli",
-                "--proxy",
-                &proxy,
-                "--timeout",
-                "2",
-            ],
-        );
-        assert!(started.elapsed().as_secs() < 10, "{text}");
+        let (code, text, took) = through(&ruleset, script, "json");
+        assert!(took.as_secs_f64() < 5.0, "took {took:?}: {text}");
         let r = report(&text);
         let p = route(&targets(&r)[0], "--proxy");
         assert_eq!(
@@ -881,8 +972,49 @@ fn hostile_proxies_and_pac_files_get_bounded_verdicts() {
             (Some("failed"), Some(phase), Some(kind)),
             "{p}"
         );
+        assert!(last_attempt(p)["total_ms"].as_u64().unwrap() < 2_500, "{p}");
         assert_eq!(code, 30);
     }
+    // An interim answer before the refusal: the refusal counts.
+    let (_, text, _) = through(
+        &ruleset,
+        Script::Answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\n\r\n"),
+        "json",
+    );
+    let r = report(&text);
+    let p = route(&targets(&r)[0], "--proxy");
+    assert_eq!(
+        (p["verdict"].as_str(), p["reason"].as_str()),
+        (Some("blocked"), Some("ERR_ACCESS_DENIED 0")),
+        "{p}"
+    );
+    // A reason with a character XML cannot carry (HTTP allows it, as
+    // obs-text): escaped in the table, and the JUnit file stays valid.
+    let nasty =
+        Script::Answer(b"HTTP/1.1 403 Forbidden\r\nX-Squid-Error: ERR_NASTY \xef\xbf\xbf\r\n\r\n");
+    let (_, table, _) = through(&ruleset, nasty, "text");
+    assert!(!table.contains('\u{ffff}'), "{table}");
+    assert!(table.contains("ERR_NASTY \\u{ffff}"), "{table}");
+    let (_, xml, _) = through(&ruleset, nasty, "junit");
+    check_junit(&dir, &xml);
+    // A PAC answer with a terminal escape never reaches the terminal.
+    let evil = dir.join("evil.pac");
+    std::fs::write(
+        &evil,
+        "function FindProxyForURL(url, host) { return \"SOCKS \\u001b[2J\\u001b[31mPWNED\\nfake line\"; }\n",
+    )
+    .unwrap();
+    let (_, table) = verify(
+        &ruleset,
+        &none,
+        ORIGIN,
+        &["--route", "pac", "--pac", evil.to_str().unwrap()],
+    );
+    assert!(
+        !table.contains('\u{1b}') && !table.contains("\nfake line"),
+        "{table}"
+    );
+    assert!(table.contains("no route"), "{table}");
 
     // A PAC that never answers: no route, with the reason; a device
     // using it would not get through either.

@@ -13,7 +13,7 @@ use crate::generate;
 use crate::policy::Policy;
 use crate::ruleset::Ruleset;
 use crate::verify::certs::Trust;
-use crate::verify::net::{Context, Resolver};
+use crate::verify::net::{Context, Hop, Resolver};
 use crate::verify::report::{to_json, to_junit, to_text};
 use crate::verify::route::{EnvProxies, Route, proxy_from_url};
 use crate::verify::{Limits, Report, Status, Verdict, plan};
@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE|URL")]
     pub pac: Option<String>,
     /// Answer a name lookup without DNS, as curl does: HOST:IP or
-    /// HOST:PORT:IP (repeatable); also answers the PAC's dnsResolve
+    /// HOST:PORT:IP, IPv6 in brackets (repeatable); also answers the PAC's dnsResolve
     #[arg(long, value_name = "HOST:[PORT:]IP", value_parser = parse_resolve)]
     pub resolve: Vec<(String, Option<u16>, IpAddr)>,
     /// CA certificates devices trust besides the public ones (an
@@ -99,35 +99,36 @@ pub struct Args {
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
-        _ => Err(format!("{text:?}: seconds between 0 and 86400")),
+        Ok(s) if (0.001..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!("{text:?}: seconds between 0.001 and 86400")),
     }
 }
 
-/// curl's `--resolve`: `HOST:PORT:ADDR`, or `HOST:ADDR` for every port.
+/// `HOST:IP` for every port, or curl's `HOST:PORT:IP`. An IPv6 address
+/// goes in brackets: bare, `h:2001:db8::1` could be port 2001.
 fn parse_resolve(text: &str) -> Result<(String, Option<u16>, IpAddr), String> {
     let (host, rest) = text
         .split_once(':')
         .ok_or_else(|| format!("{text:?}: expected HOST:IP or HOST:PORT:IP"))?;
     let name = crate::model::DnsName::parse(host).map_err(|e| format!("{host:?}: {e}"))?;
-    let (port, ip) = match rest.split_once(':') {
-        Some((p, ip))
-            if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !rest.starts_with('[') =>
-        {
-            let port = p
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("{p:?}: not a port"))?;
-            (Some(port), ip)
+    let name = name.as_str().to_string();
+    let addr = |t: &str| -> Result<IpAddr, String> {
+        match t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().map(IpAddr::V6).ok(),
+            None => t.parse::<std::net::Ipv4Addr>().map(IpAddr::V4).ok(),
         }
-        _ => (None, rest),
+        .ok_or_else(|| format!("{t:?}: not an IPv4 address or an [IPv6] address in brackets"))
     };
-    let ip = ip
-        .trim_matches(['[', ']'])
-        .parse()
-        .map_err(|_| format!("{ip:?}: not an IP address"))?;
-    Ok((name.as_str().to_string(), port, ip))
+    if rest.starts_with('[') || !rest.contains(':') {
+        return Ok((name, None, addr(rest)?));
+    }
+    let (port, ip) = rest.split_once(':').unwrap_or((rest, ""));
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{port:?}: not a port (an IPv6 address goes in brackets)"))?;
+    Ok((name, Some(port), addr(ip)?))
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -257,10 +258,11 @@ fn routes(args: &Args, ruleset: &Ruleset, policy: &Policy) -> super::Result<Vec<
         match &args.proxy {
             Some(url) => {
                 let hop = proxy_from_url(url).map_err(|e| usage(format!("--proxy: {e}")))?;
-                out.push(Route::Proxy {
-                    label: format!("--proxy {hop}"),
-                    hop,
-                });
+                let label = match &hop {
+                    Hop::Proxy { host, port } => format!("--proxy {host}:{port}"),
+                    Hop::Direct => "--proxy".to_string(),
+                };
+                out.push(Route::Proxy { label, hop });
             }
             None if args.routes.contains(&RouteKind::Cli) => {
                 return Err(usage("--route cli: give --proxy".to_string()));
@@ -276,11 +278,13 @@ fn routes(args: &Args, ruleset: &Ruleset, policy: &Policy) -> super::Result<Vec<
 
 /// The PAC script: `--pac` (a file or a URL), else the ruleset's own.
 fn pac(args: &Args, ruleset: &Ruleset, policy: &Policy) -> super::Result<Option<PacConfig>> {
-    let resolve: BTreeMap<String, IpAddr> = args
-        .resolve
-        .iter()
-        .map(|(h, _, ip)| (h.clone(), *ip))
-        .collect();
+    // The PAC's lookups have no port: an answer for every port wins over
+    // one for a single port.
+    let mut resolve: BTreeMap<String, IpAddr> = BTreeMap::new();
+    let (any_port, one_port): (Vec<_>, Vec<_>) = args.resolve.iter().partition(|r| r.1.is_none());
+    for (host, _, ip) in any_port.into_iter().chain(one_port) {
+        resolve.entry(host.clone()).or_insert(*ip);
+    }
     let input = |e: String| Failure::new(Outcome::Input, e);
     let (name, source) = match &args.pac {
         Some(at) if at.starts_with("http://") || at.starts_with("https://") => {
@@ -378,6 +382,9 @@ mod tests {
             "a.example.com:x",
             "bad host:127.0.0.1",
             "a.example.com:0:127.0.0.1",
+            "a.example.com:2001:db8::1",
+            "a.example.com:443:2001:db8::1",
+            "a.example.com:[127.0.0.1]",
         ] {
             assert!(parse_resolve(bad).is_err(), "{bad}");
         }

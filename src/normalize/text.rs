@@ -1,11 +1,14 @@
 //! Small text helpers shared by the readers.
 
 /// Characters that render as nothing and have no business in a table cell
-/// (zero-width spaces, joiners, the BOM, bidirectional controls).
+/// (zero-width spaces, joiners, the BOM, bidirectional controls), and the
+/// Unicode noncharacters, which XML 1.0 cannot carry at all.
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        | '\u{FDD0}'..='\u{FDEF}')
+        || (c as u32) & 0xFFFE == 0xFFFE
 }
 
 /// Trims, and turns every run of whitespace (including non-breaking spaces
@@ -143,6 +146,11 @@ mod tests {
     fn escape_neutralizes_control_characters_and_cuts() {
         assert_eq!(display_escape("a.com\nhttp_access"), "a.com\\nhttp_access");
         assert_eq!(display_escape("x\u{200b}y"), "x\\u{200b}y");
+        // Noncharacters, which XML cannot carry.
+        assert_eq!(
+            display_escape("a\u{ffff}b\u{fffe}\u{fdd0}\u{1fffe}"),
+            "a\\u{ffff}b\\u{fffe}\\u{fdd0}\\u{1fffe}"
+        );
         let long = "a".repeat(300);
         let shown = display_escape(&long);
         assert_eq!(shown.chars().count(), 121);

@@ -77,7 +77,8 @@ pub enum Presenter {
 pub struct Shown {
     pub subject: String,
     pub issuer: String,
-    /// The name the top certificate of the chain was issued by.
+    /// The name the top certificate of the path from the leaf was
+    /// issued by.
     pub root: String,
     pub not_after: String,
     pub anchor: Anchor,
@@ -189,13 +190,29 @@ impl Recorder {
     }
 }
 
-/// Whether an error says the chain leads to none of the anchors (any
-/// other error means it does, and something else is wrong).
-fn unknown_issuer(e: &rustls::Error) -> bool {
+/// Whether an error is about the name only: webpki checks the name after
+/// it has found a path to an anchor, so such a chain did reach one.
+fn name_error(e: &rustls::Error) -> bool {
+    use rustls::CertificateError as C;
     matches!(
         e,
-        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })
     )
+}
+
+/// A time inside the leaf's validity: checked then, a chain fails only
+/// for want of an anchor (or for its name), whatever its dates. webpki
+/// checks dates before it looks for an issuer, so at the real time an
+/// expired certificate would hide which anchor it leads to.
+fn mid_validity(end_entity: &CertificateDer<'_>) -> Option<UnixTime> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(end_entity.as_ref()).ok()?;
+    let from = cert.validity().not_before.timestamp();
+    let to = cert.validity().not_after.timestamp();
+    let mid = u64::try_from(from / 2 + to / 2).ok()?;
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        mid,
+    )))
 }
 
 impl ServerCertVerifier for Recorder {
@@ -207,28 +224,24 @@ impl ServerCertVerifier for Recorder {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let results = [
-            (
-                Anchor::Public,
-                self.check(&self.public, end_entity, intermediates, name, now),
-            ),
-            (
-                Anchor::OriginCa,
-                self.check(&self.origin, end_entity, intermediates, name, now),
-            ),
-            (
-                Anchor::GivenCa,
-                self.check(&self.given, end_entity, intermediates, name, now),
-            ),
+        let stores = [
+            (Anchor::Public, &self.public),
+            (Anchor::OriginCa, &self.origin),
+            (Anchor::GivenCa, &self.given),
         ];
-        let reached = results.iter().find(
-            |(_, r)| matches!(r, Some(r) if r.as_ref().err().is_none_or(|e| !unknown_issuer(e))),
+        let then = mid_validity(end_entity).unwrap_or(now);
+        let at = |v, time| self.check(v, end_entity, intermediates, name, time);
+        let reached = stores.iter().find(
+            |(_, v)| matches!(at(v, then), Some(r) if r.as_ref().err().is_none_or(name_error)),
         );
         let (anchor, refused) = match reached {
-            Some((anchor, Some(result))) => (*anchor, result.as_ref().err().map(describe)),
-            _ => (
+            Some((anchor, v)) => (
+                *anchor,
+                at(v, now).and_then(Result::err).map(|e| describe(&e)),
+            ),
+            None => (
                 Anchor::None,
-                Some("the chain leads to no trusted root (unknown issuer)".to_string()),
+                Some(no_anchor(stores.iter().filter_map(|(_, v)| at(v, then)))),
             ),
         };
         let mut chain = vec![end_entity];
@@ -294,6 +307,22 @@ fn describe(e: &rustls::Error) -> String {
     }
 }
 
+/// Why a chain that reaches no anchor is refused: a property of the
+/// certificate itself (its usage, its constraints) when some store says
+/// so, else the missing issuer.
+fn no_anchor(results: impl Iterator<Item = Result<(), rustls::Error>>) -> String {
+    results
+        .filter_map(Result::err)
+        .find(|e| {
+            !matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            )
+        })
+        .map(|e| describe(&e))
+        .unwrap_or_else(|| "the chain leads to no trusted root (unknown issuer)".to_string())
+}
+
 /// Names and dates of the chain as shown.
 fn read_chain(chain: &[&CertificateDer<'_>], anchor: Anchor, refused: Option<String>) -> Shown {
     use x509_parser::prelude::{FromDer, X509Certificate};
@@ -319,18 +348,28 @@ fn read_chain(chain: &[&CertificateDer<'_>], anchor: Anchor, refused: Option<Str
     let leaf = parsed.first();
     let subject = leaf.map(|c| cn(c.subject())).unwrap_or_default();
     let issuer = leaf.map(|c| cn(c.issuer())).unwrap_or_default();
-    let root = parsed.last().map(|c| cn(c.issuer())).unwrap_or_default();
     let not_after = leaf
         .map(|c| {
             let t = c.validity().not_after.to_datetime();
             format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
         })
         .unwrap_or_default();
-    let names: Vec<String> = parsed
-        .iter()
-        .flat_map(|c| [cn(c.issuer()), cn(c.subject())])
-        .collect();
-    let microsoft = names.iter().any(|n| MICROSOFT_CAS.contains(&n.as_str()));
+    // The issuers on the path from the leaf up, following each issuer to
+    // the certificate of that subject: extra certificates a server sends
+    // do not count, and neither does any subject name.
+    let mut path = Vec::new();
+    let mut at = leaf;
+    while let Some(cert) = at {
+        if path.len() > parsed.len() {
+            break;
+        }
+        path.push(cn(cert.issuer()));
+        at = parsed
+            .iter()
+            .find(|c| c.subject() == cert.issuer() && c.subject() != cert.subject());
+    }
+    let root = path.last().cloned().unwrap_or_default();
+    let microsoft = path.iter().any(|n| MICROSOFT_CAS.contains(&n.as_str()));
     let presenter = match anchor {
         Anchor::Public if microsoft => Presenter::Microsoft,
         Anchor::Public => Presenter::OtherPublic,
@@ -345,5 +384,94 @@ fn read_chain(chain: &[&CertificateDer<'_>], anchor: Anchor, refused: Option<Str
         anchor,
         presenter,
         refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd,
+    };
+
+    fn ca(cn: &str) -> (Issuer<'static, KeyPair>, CertificateDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        (Issuer::new(params, key), cert.der().clone())
+    }
+
+    fn leaf(issuer: &Issuer<'_, KeyPair>, expired: bool) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "a.example.com");
+        if expired {
+            params.not_before = date_time_ymd(2020, 1, 1);
+            params.not_after = date_time_ymd(2021, 1, 1);
+        }
+        params.signed_by(&key, issuer).unwrap().der().clone()
+    }
+
+    fn shown(recorder: &Recorder, cert: &CertificateDer<'_>) -> Shown {
+        let name = ServerName::try_from("a.example.com").unwrap();
+        recorder
+            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .unwrap();
+        recorder.take().unwrap()
+    }
+
+    /// A recorder whose lab-origin store holds an unrelated CA, checked
+    /// before the given one: an expired certificate must not be taken
+    /// for that store's.
+    fn recorder(given: CertificateDer<'static>) -> Recorder {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = |cert: CertificateDer<'static>| {
+            let mut store = RootCertStore::empty();
+            store.add(cert).unwrap();
+            WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+                .unwrap()
+        };
+        let (_, unrelated) = ca("egressgen unit unrelated CA");
+        Recorder {
+            public: None,
+            origin: Some(verifier(unrelated)),
+            given: Some(verifier(given)),
+            provider: provider.clone(),
+            seen: Mutex::new(None),
+        }
+    }
+
+    #[test]
+    fn an_expired_certificate_still_shows_which_anchor_it_leads_to() {
+        let (issuer, anchor) = ca("egressgen unit proxy CA");
+        let r = recorder(anchor);
+        let fresh = shown(&r, &leaf(&issuer, false));
+        assert_eq!(
+            (fresh.anchor, fresh.presenter, fresh.refused.as_deref()),
+            (Anchor::GivenCa, Presenter::Private, None)
+        );
+        assert_eq!(fresh.issuer, "egressgen unit proxy CA");
+        let old = shown(&r, &leaf(&issuer, true));
+        assert_eq!(
+            (old.anchor, old.refused.as_deref()),
+            (Anchor::GivenCa, Some("the certificate has expired"))
+        );
+    }
+
+    #[test]
+    fn a_name_alone_makes_nobody_microsoft() {
+        let (_, anchor) = ca("egressgen unit proxy CA");
+        let r = recorder(anchor);
+        // Self-signed, expired, named like a root Microsoft uses.
+        let (impostor, _) = ca("DigiCert Global Root G2");
+        let s = shown(&r, &leaf(&impostor, true));
+        assert_eq!((s.anchor, s.presenter), (Anchor::None, Presenter::Private));
+        assert_eq!(s.root, "DigiCert Global Root G2");
+        assert!(s.refused.unwrap().contains("unknown issuer"));
     }
 }

@@ -23,7 +23,8 @@ use route::Route;
 /// How long and how wide a run may be.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// One probe on one route, every step included.
+    /// One probe on one hop, every step included (a PAC's list may give
+    /// a route several hops).
     pub timeout: Duration,
     /// The whole run: probes not started by then are reported as not run.
     pub deadline: Duration,
@@ -126,6 +127,8 @@ impl Verdict {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RouteResult {
     pub route: String,
+    /// The route picks per URL (a PAC, the environment's proxy).
+    pub per_url: bool,
     /// The hops the route gave, in order.
     pub hops: Vec<String>,
     pub attempts: Vec<Attempt>,
@@ -152,12 +155,16 @@ pub struct TargetResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// Reachable on at least one route, inspected on none.
+    /// Reachable on at least one route, and not inspected where
+    /// Microsoft says it must not be.
     Ok,
     /// A must-not-inspect endpoint shown a private chain on some route.
     Inspected,
     /// Reachable on no route, and Microsoft says it is required.
     Unreachable,
+    /// Microsoft says it must bypass the proxy, and a route that picks
+    /// per URL (a PAC, `NO_PROXY`) sends it to one.
+    RoutedWrong,
     /// Reachable on no route, but optional.
     OptionalUnreachable,
     /// No route could say (every route untestable or not run).
@@ -184,8 +191,9 @@ pub struct LimitsShown {
 }
 
 impl Report {
+    /// Endpoints that fail the run for want of a way there.
     pub fn unreachable(&self) -> usize {
-        self.count(Status::Unreachable)
+        self.count(Status::Unreachable) + self.count(Status::RoutedWrong)
     }
 
     pub fn inspected(&self) -> usize {
@@ -195,6 +203,21 @@ impl Report {
     pub fn count(&self, status: Status) -> usize {
         self.targets.iter().filter(|t| t.status == status).count()
     }
+}
+
+/// One probe to run: a target, a route, and the hops the route gave.
+struct Job {
+    target: usize,
+    route: usize,
+    hops: Result<Vec<Hop>, Verdict>,
+}
+
+/// What the workers share about the routes.
+struct RouteInfo {
+    label: String,
+    /// The route picks per URL (a PAC, the environment with NO_PROXY):
+    /// sending a must-go-direct endpoint to a proxy is its mistake.
+    per_url: bool,
 }
 
 /// Runs every target on every route, at most `jobs` at once, within the
@@ -209,50 +232,18 @@ pub fn run(
 ) -> Report {
     let started = Instant::now();
     let deadline = started + limits.deadline;
-    // PAC answers come first, here: the script engine is not shared
-    // between threads.
-    let jobs: Vec<(usize, usize, Result<Vec<Hop>, String>)> = targets
+    let jobs = plan_jobs(&targets, routes, deadline);
+    let info: Vec<RouteInfo> = routes
         .iter()
-        .enumerate()
-        .flat_map(|(t, target)| {
-            routes
-                .iter()
-                .enumerate()
-                .map(move |(r, route)| (t, r, route.hops(&target.url)))
+        .map(|r| RouteInfo {
+            label: r.label(),
+            per_url: r.per_url(),
         })
         .collect();
-    let labels: Vec<String> = routes.iter().map(Route::label).collect();
-    let results: Vec<Mutex<Option<RouteResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..limits.jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((t, r, hops)) = jobs.get(i) else {
-                        break;
-                    };
-                    let result = run_one(
-                        &targets[*t],
-                        &labels[*r],
-                        hops,
-                        cx,
-                        limits.timeout,
-                        deadline,
-                    );
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(result);
-                    }
-                    progress();
-                }
-            });
-        }
-    });
+    let results = run_jobs(&jobs, &targets, &info, cx, limits, deadline, progress);
     let mut per_target: Vec<Vec<RouteResult>> = targets.iter().map(|_| Vec::new()).collect();
-    for ((t, _, _), slot) in jobs.iter().zip(results) {
-        if let Some(r) = slot.into_inner().ok().flatten() {
-            per_target[*t].push(r);
-        }
+    for (job, result) in jobs.iter().zip(results) {
+        per_target[job.target].push(result);
     }
     let targets = targets
         .into_iter()
@@ -271,7 +262,7 @@ pub fn run(
         format: "egressgen-verify",
         version: 1,
         ruleset: ruleset.to_string(),
-        routes: labels,
+        routes: info.into_iter().map(|r| r.label).collect(),
         limits: LimitsShown {
             timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
             deadline_ms: u64::try_from(limits.deadline.as_millis()).unwrap_or(u64::MAX),
@@ -282,29 +273,113 @@ pub fn run(
     }
 }
 
+/// The hops of every target on every route. PAC answers are asked here,
+/// in one thread (the script engine is not shared), and stop at the
+/// deadline like the probes.
+fn plan_jobs(targets: &[Target], routes: &[Route], deadline: Instant) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(targets.len() * routes.len());
+    for (t, target) in targets.iter().enumerate() {
+        for (r, route) in routes.iter().enumerate() {
+            let hops = if Instant::now() >= deadline {
+                Err(Verdict::NotRun {
+                    why: DEADLINE.to_string(),
+                })
+            } else {
+                route
+                    .hops(&target.url)
+                    .map_err(|why| Verdict::NoRoute { why })
+            };
+            jobs.push(Job {
+                target: t,
+                route: r,
+                hops,
+            });
+        }
+    }
+    jobs
+}
+
+const DEADLINE: &str = "the run's deadline passed first";
+
+/// The jobs on `limits.jobs` threads; results in the jobs' order.
+fn run_jobs(
+    jobs: &[Job],
+    targets: &[Target],
+    routes: &[RouteInfo],
+    cx: &Context<'_>,
+    limits: Limits,
+    deadline: Instant,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<RouteResult> {
+    let results: Vec<Mutex<Option<RouteResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..limits.jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let route = &routes[job.route];
+                    let result = run_one(
+                        &targets[job.target],
+                        route,
+                        &job.hops,
+                        cx,
+                        limits.timeout,
+                        deadline,
+                    );
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                    progress();
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner().ok().flatten().unwrap_or(RouteResult {
+                route: String::new(),
+                per_url: false,
+                hops: Vec::new(),
+                attempts: Vec::new(),
+                verdict: Verdict::NotRun {
+                    why: "lost".to_string(),
+                },
+                inspected_by: None,
+                chain_differs: None,
+            })
+        })
+        .collect()
+}
+
 /// One target on one route: each hop in turn until one is reached (a
 /// proxy that cannot be reached gives way to the next, as browsers do
-/// with a PAC's list).
+/// with a PAC's list). Each hop has the probe timeout.
 fn run_one(
     target: &Target,
-    route: &str,
-    hops: &Result<Vec<Hop>, String>,
+    route: &RouteInfo,
+    hops: &Result<Vec<Hop>, Verdict>,
     cx: &Context<'_>,
     timeout: Duration,
     deadline: Instant,
 ) -> RouteResult {
     let mut result = RouteResult {
-        route: route.to_string(),
+        route: route.label.clone(),
+        per_url: route.per_url,
         hops: Vec::new(),
         attempts: Vec::new(),
-        verdict: Verdict::NotRun { why: String::new() },
+        verdict: Verdict::NotRun {
+            why: DEADLINE.to_string(),
+        },
         inspected_by: None,
         chain_differs: None,
     };
     let hops = match hops {
         Ok(h) => h,
-        Err(why) => {
-            result.verdict = Verdict::NoRoute { why: why.clone() };
+        Err(verdict) => {
+            result.verdict = verdict.clone();
             return result;
         }
     };
@@ -313,12 +388,11 @@ fn run_one(
         let now = Instant::now();
         if now >= deadline {
             result.verdict = Verdict::NotRun {
-                why: "the run's deadline passed first".to_string(),
+                why: DEADLINE.to_string(),
             };
             return result;
         }
-        let until = (now + timeout).min(deadline);
-        let attempt = net::probe(&target.url, hop, cx, until);
+        let attempt = net::probe(&target.url, hop, cx, (now + timeout).min(deadline));
         let verdict = verdict_of(target, &attempt);
         // A proxy that refuses a CONNECT may bump it only to show its
         // error page: that certificate is the refusal's, and no traffic
@@ -367,7 +441,9 @@ pub fn verdict_of(target: &Target, a: &Attempt) -> Verdict {
             },
         };
     }
-    let by = proxy.clone().unwrap_or_default();
+    // A proxy's own answer on a direct hop comes from a device that
+    // intercepts traffic nobody sent it.
+    let by = proxy.unwrap_or_else(|| "an intercepting proxy on the direct path".to_string());
     if let Some(c) = a
         .connect
         .as_ref()
@@ -375,8 +451,17 @@ pub fn verdict_of(target: &Target, a: &Attempt) -> Verdict {
     {
         return proxy_answer(&by, c.status, c.proxy_reason(), made_up);
     }
+    // Inside TLS that ends at the endpoint itself, nobody else can answer.
+    let end_to_end = a.tls.as_ref().is_some_and(|s| {
+        matches!(
+            s.presenter,
+            certs::Presenter::Microsoft | certs::Presenter::Origin
+        )
+    });
     match &a.http {
-        Some(h) if h.from_proxy() => proxy_answer(&by, h.status, h.proxy_reason(), made_up),
+        Some(h) if h.from_proxy() && !end_to_end => {
+            proxy_answer(&by, h.status, h.proxy_reason(), made_up)
+        }
         Some(h) if target.expect.contains(&h.status) => Verdict::Reachable { status: h.status },
         Some(h) => Verdict::Unexpected { status: h.status },
         None => Verdict::NotRun {
@@ -397,8 +482,9 @@ fn proxy_answer(by: &str, status: u16, reason: String, made_up: bool) -> Verdict
     }
 }
 
-/// Marks a route whose chain is not the one another route saw for the
-/// same URL from the endpoint's own CA.
+/// Marks a route whose chain leads to another root than the one another
+/// route saw from the endpoint's own CA for the same URL (issuing CAs
+/// rotate; roots do not).
 fn compare_chains(routes: &mut [RouteResult]) {
     use certs::Presenter;
     let shown = |r: &RouteResult| r.attempts.last().and_then(|a| a.tls.clone());
@@ -412,11 +498,11 @@ fn compare_chains(routes: &mut [RouteResult]) {
     };
     for r in routes.iter_mut() {
         if let Some(s) = shown(r)
-            && (s.root != reference.root || s.issuer != reference.issuer)
+            && s.root != reference.root
         {
             r.chain_differs = Some(format!(
-                "issued by {:?} (root {:?}); on {label}: {:?} (root {:?})",
-                s.issuer, s.root, reference.issuer, reference.root
+                "leads to root \u{201c}{}\u{201d}; on {label} to \u{201c}{}\u{201d}",
+                s.root, reference.root
             ));
         }
     }
@@ -426,11 +512,19 @@ fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
     if target.must_not_inspect && routes.iter().any(|r| r.inspected_by.is_some()) {
         return Status::Inspected;
     }
+    let went_direct = |r: &RouteResult| r.attempts.first().is_some_and(|a| a.hop == Hop::Direct);
+    if target.direct
+        && routes
+            .iter()
+            .any(|r| r.per_url && !r.attempts.is_empty() && !went_direct(r))
+    {
+        return Status::RoutedWrong;
+    }
     // An endpoint Microsoft says must bypass the proxy is judged on the
     // routes that send it direct; a proxy refusing it is as it should be.
     let routes: Vec<&RouteResult> = routes
         .iter()
-        .filter(|r| !target.direct || r.attempts.last().is_some_and(|a| a.hop == Hop::Direct))
+        .filter(|r| !target.direct || went_direct(r))
         .collect();
     if routes.iter().any(|r| r.verdict.passes()) {
         return Status::Ok;

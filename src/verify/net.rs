@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::certs::{Shown, Trust};
 use super::url::{ProbeUrl, Scheme};
+use crate::normalize::text::display_escape;
 
 /// The largest response head read; past it the answer is not HTTP.
 const MAX_HEAD: usize = 64 << 10;
@@ -149,8 +150,9 @@ pub struct Attempt {
     pub failure: Option<Failure>,
 }
 
-/// Name lookups: `--resolve` answers first, then the system resolver
-/// (in a thread, so a lookup cannot outlast the probe's time).
+/// Name lookups: `--resolve` answers first, then the system resolver in
+/// a thread: the probe stops waiting at its time, though the lookup itself
+/// runs on until the system resolver gives up.
 #[derive(Clone, Debug, Default)]
 pub struct Resolver {
     /// (host, port or any) -> address.
@@ -240,7 +242,8 @@ pub struct Context<'a> {
     pub trust: &'a Trust,
 }
 
-/// Runs one probe; never longer than until `until`.
+/// Runs one probe; every read and write after the connect ends by
+/// `until` (a watchdog shuts the socket then).
 pub fn probe(url: &ProbeUrl, hop: &Hop, cx: &Context<'_>, until: Instant) -> Attempt {
     let started = Instant::now();
     let mut a = Attempt {
@@ -288,6 +291,26 @@ fn steps(
         ms: ms(started),
         detail: sock.peer_addr().map(|p| p.to_string()).unwrap_or_default(),
     });
+    let dog = Watchdog::start(&sock, until);
+    match exchanges(url, hop, cx, until, &mut sock, a) {
+        Err(f) if dog.fired() => Err(Failure {
+            phase: f.phase,
+            kind: FailKind::Timeout,
+            detail: format!("no answer during the {} in time", f.phase.words()),
+        }),
+        other => other,
+    }
+}
+
+/// Everything after the TCP connect: CONNECT through a proxy, TLS, HTTP.
+fn exchanges(
+    url: &ProbeUrl,
+    hop: &Hop,
+    cx: &Context<'_>,
+    until: Instant,
+    sock: &mut TcpStream,
+    a: &mut Attempt,
+) -> Result<(), Failure> {
     let via_proxy = matches!(hop, Hop::Proxy { .. });
     match url.scheme {
         Scheme::Http => {
@@ -296,41 +319,83 @@ fn steps(
             } else {
                 url.path.clone()
             };
-            a.http = Some(exchange(
-                &mut sock,
-                &request("GET", &target, &url.host_header()),
-                until,
-                Phase::Http,
-            )?);
+            let get = request("GET", &target, &url.host_header());
+            a.http = Some(exchange(sock, &get, until, Phase::Http)?);
         }
         Scheme::Https => {
             if via_proxy {
-                let answer = exchange(
-                    &mut sock,
-                    &request("CONNECT", &url.authority(), &url.authority()),
-                    until,
-                    Phase::ProxyConnect,
-                )?;
+                let connect = request("CONNECT", &url.authority(), &url.authority());
+                let answer = exchange(sock, &connect, until, Phase::ProxyConnect)?;
                 let ok = (200..300).contains(&answer.status);
                 a.connect = Some(answer);
                 if !ok {
                     return Ok(());
                 }
             }
-            tls_exchange(&mut sock, url, cx, until, a)?;
+            tls_exchange(sock, url, cx, until, a)?;
         }
     }
     Ok(())
 }
 
+/// Shuts the socket down when the probe's time is up, so that no read,
+/// not even one deep in a TLS handshake that a peer feeds a byte at a
+/// time, outlasts it.
+struct Watchdog {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    fired: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(sock: &TcpStream, until: Instant) -> Watchdog {
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&fired);
+        let victim = sock.try_clone().ok();
+        let thread = std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wait.recv_timeout(remaining(until))
+            {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                if let Some(s) = victim {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        });
+        Watchdog {
+            stop: Some(stop),
+            fired,
+            thread: Some(thread),
+        }
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Hanging up wakes the thread at once.
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Connects to the first address that answers; each gets an even share
+/// of the time left, so one that drops packets cannot use it all.
 fn connect(addrs: &[SocketAddr], until: Instant) -> Result<TcpStream, Failure> {
     let mut last = None;
-    for addr in addrs {
+    for (i, addr) in addrs.iter().enumerate() {
         let left = remaining(until);
         if left.is_zero() {
             break;
         }
-        match TcpStream::connect_timeout(addr, left) {
+        let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        match TcpStream::connect_timeout(addr, share.max(Duration::from_millis(1))) {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(io_failure(Phase::Tcp, &e)),
         }
@@ -379,7 +444,12 @@ fn exchange<S: Read + Write + Budgeted>(
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if let Some(answer) = parse_head(&head, phase)? {
+        if let Some((answer, used)) = parse_head(&head, phase)? {
+            // 1xx heads are interim: the real answer follows.
+            if (100..200).contains(&answer.status) && answer.status != 101 {
+                head.drain(..used);
+                continue;
+            }
             return Ok(Answer {
                 ms: ms(started),
                 ..answer
@@ -410,38 +480,41 @@ fn exchange<S: Read + Write + Budgeted>(
     }
 }
 
-/// The answer once its head is complete.
-fn parse_head(bytes: &[u8], phase: Phase) -> Result<Option<Answer>, Failure> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
+/// The answer once its head is complete, with the bytes it took.
+fn parse_head(bytes: &[u8], phase: Phase) -> Result<Option<(Answer, usize)>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut response = httparse::Response::new(&mut headers);
-    match response.parse(bytes) {
-        Ok(httparse::Status::Partial) => Ok(None),
-        Ok(httparse::Status::Complete(_)) => {
-            let header = |name: &str| {
-                response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| {
-                        crate::normalize::text::display_escape(&String::from_utf8_lossy(h.value))
-                    })
-            };
-            Ok(Some(Answer {
-                ms: 0,
-                status: response.code.unwrap_or(0),
-                reason: crate::normalize::text::display_escape(response.reason.unwrap_or("")),
-                squid_error: header("X-Squid-Error"),
-                via: header("Via"),
-                server: header("Server"),
-                proxy_auth: header("Proxy-Authenticate").is_some(),
-            }))
-        }
-        Err(e) => Err(Failure {
-            phase,
-            kind: FailKind::Protocol,
-            detail: format!("not an HTTP answer ({e})"),
-        }),
+    let protocol = |detail: String| Failure {
+        phase,
+        kind: FailKind::Protocol,
+        detail,
+    };
+    let used = match response.parse(bytes) {
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Complete(used)) => used,
+        Err(e) => return Err(protocol(format!("not an HTTP answer ({e})"))),
+    };
+    let status = response.code.unwrap_or(0);
+    if !(100..600).contains(&status) {
+        return Err(protocol(format!("status {status} is not an HTTP status")));
     }
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| display_escape(&String::from_utf8_lossy(h.value)))
+    };
+    let answer = Answer {
+        ms: 0,
+        status,
+        reason: display_escape(response.reason.unwrap_or("")),
+        squid_error: header("X-Squid-Error"),
+        via: header("Via"),
+        server: header("Server"),
+        proxy_auth: header("Proxy-Authenticate").is_some(),
+    };
+    Ok(Some((answer, used)))
 }
 
 /// A stream whose socket timeouts can be set to the time left.
@@ -514,13 +587,14 @@ mod tests {
     #[test]
     fn a_head_is_read_with_the_headers_that_name_a_proxy() {
         let head = b"HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\nVia: 1.1 p (squid/5.7)\r\n\r\n";
-        let a = parse_head(head, Phase::Http).unwrap().unwrap();
+        let (a, used) = parse_head(head, Phase::Http).unwrap().unwrap();
+        assert_eq!(used, head.len());
         assert_eq!((a.status, a.reason.as_str()), (403, "Forbidden"));
         assert!(a.from_proxy());
         assert_eq!(a.proxy_reason(), "ERR_ACCESS_DENIED 0");
         // The origin's 403 relayed by a proxy carries Via but is not the
         // proxy's refusal.
-        let relayed = parse_head(b"HTTP/1.1 403 Forbidden\r\nVia: 1.1 p\r\n\r\n", Phase::Http)
+        let (relayed, _) = parse_head(b"HTTP/1.1 403 Forbidden\r\nVia: 1.1 p\r\n\r\n", Phase::Http)
             .unwrap()
             .unwrap();
         assert!(!relayed.from_proxy());
@@ -530,6 +604,7 @@ mod tests {
                 .is_none()
         );
         assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n", Phase::Http).is_err());
+        assert!(parse_head(b"HTTP/1.1 099 Odd\r\n\r\n", Phase::Http).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Ok => "ok",
         Status::Inspected => "INSPECTED",
         Status::Unreachable => "UNREACHABLE",
+        Status::RoutedWrong => "ROUTED-WRONG",
         Status::OptionalUnreachable => "optional-unreachable",
         Status::Untested => "untested",
     }
@@ -25,7 +26,7 @@ fn paint(text: &str, status: Status, colour: bool) -> String {
     let code = match status {
         Status::Ok => "32",
         Status::OptionalUnreachable | Status::Untested => "33",
-        Status::Unreachable | Status::Inspected => "31",
+        Status::Unreachable | Status::Inspected | Status::RoutedWrong => "31",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
 }
@@ -33,12 +34,10 @@ fn paint(text: &str, status: Status, colour: bool) -> String {
 /// A route's verdict in a table cell.
 fn cell(r: &RouteResult) -> String {
     let mut s = match &r.verdict {
-        Verdict::Reachable { status } | Verdict::Unexpected { status } => {
-            format!("{} {status}", r.verdict.name())
-        }
-        Verdict::Blocked { status, .. } | Verdict::ProxyFailed { status, .. } => {
-            format!("{} {status}", r.verdict.name())
-        }
+        Verdict::Reachable { status }
+        | Verdict::Unexpected { status }
+        | Verdict::Blocked { status, .. }
+        | Verdict::ProxyFailed { status, .. } => format!("{} {status}", r.verdict.name()),
         Verdict::Failed { phase, kind, .. } => {
             format!("{}:{}", kind_word(*kind), phase_word(*phase))
         }
@@ -122,9 +121,10 @@ pub fn to_text(r: &Report, colour: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} ok, {} unreachable, {} inspected against the guidance, {} optional unreachable, {} untested",
+        "\n{} ok, {} unreachable, {} routed wrong, {} inspected against the guidance, {} optional unreachable, {} untested",
         r.count(Status::Ok),
         r.count(Status::Unreachable),
+        r.count(Status::RoutedWrong),
         r.count(Status::Inspected),
         r.count(Status::OptionalUnreachable),
         r.count(Status::Untested)
@@ -232,18 +232,7 @@ fn case(out: &mut String, t: &TargetResult) {
         .routes
         .iter()
         .flat_map(|r| &r.attempts)
-        .map(|a| {
-            [
-                a.dns.as_ref().map(|d| d.ms),
-                a.tcp.as_ref().map(|d| d.ms),
-                a.connect.as_ref().map(|c| c.ms),
-                a.tls_ms,
-                a.http.as_ref().map(|h| h.ms),
-            ]
-            .into_iter()
-            .flatten()
-            .sum::<u64>()
-        })
+        .map(|a| a.total_ms)
         .sum();
     let _ = writeln!(
         out,
@@ -264,6 +253,15 @@ fn case(out: &mut String, t: &TargetResult) {
                 out,
                 "      <failure type=\"unreachable\" message=\"{}\"/>",
                 xml_escape(&format!("reachable on no route: {summary}"))
+            );
+        }
+        Status::RoutedWrong => {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"routed-wrong\" message=\"{}\"/>",
+                xml_escape(&format!(
+                    "must bypass the proxy, but a route sends it to one: {summary}"
+                ))
             );
         }
         Status::Inspected => {
@@ -293,7 +291,11 @@ fn case(out: &mut String, t: &TargetResult) {
     let _ = writeln!(
         out,
         "      <system-out>{}</system-out>",
-        xml_escape(&lines.join("\n"))
+        lines
+            .iter()
+            .map(|l| xml_escape(l))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     out.push_str("    </testcase>\n");
 }

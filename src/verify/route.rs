@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::backends::pac::read::PacConfig;
+use crate::normalize::text::display_escape;
 
 use super::net::Hop;
 use super::url::{ProbeUrl, Scheme};
@@ -27,6 +28,12 @@ pub enum Route {
 }
 
 impl Route {
+    /// Whether the route picks per URL, so that sending a must-go-direct
+    /// endpoint to a proxy is its own mistake.
+    pub fn per_url(&self) -> bool {
+        matches!(self, Route::Pac { .. } | Route::Env(_))
+    }
+
     pub fn label(&self) -> String {
         match self {
             Route::Direct => "direct".to_string(),
@@ -42,10 +49,12 @@ impl Route {
             Route::Direct => Ok(vec![Hop::Direct]),
             Route::Proxy { hop, .. } => Ok(vec![hop.clone()]),
             Route::Env(env) => Ok(vec![env.hop_for(url)]),
-            Route::Pac { pac, client, .. } => {
-                let answer = pac.find_proxy(&pac_url(url), url.host.as_str(), *client)?;
-                parse_pac_answer(&answer)
-            }
+            Route::Pac { pac, client, .. } => pac
+                .find_proxy(&pac_url(url), url.host.as_str(), *client)
+                .and_then(|answer| parse_pac_answer(&answer))
+                // The script's own words: escaped and cut before they reach
+                // a report.
+                .map_err(|e| display_escape(&e)),
         }
     }
 }
@@ -61,19 +70,21 @@ fn pac_url(url: &ProbeUrl) -> String {
 /// `PROXY a:1; DIRECT` as hops. A kind this tool cannot probe (SOCKS,
 /// HTTPS to the proxy) is an error naming it.
 pub fn parse_pac_answer(answer: &str) -> Result<Vec<Hop>, String> {
+    let shown = || display_escape(answer);
     let mut hops = Vec::new();
     for part in answer.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let mut words = part.split_whitespace();
         let kind = words.next().unwrap_or("").to_ascii_uppercase();
-        match (kind.as_str(), words.next()) {
-            ("DIRECT", None) => hops.push(Hop::Direct),
-            ("PROXY", Some(addr)) => {
-                hops.push(proxy_hop(addr).map_err(|e| format!("PAC answer {answer:?}: {e}"))?)
+        match (kind.as_str(), words.next(), words.next()) {
+            ("DIRECT", None, _) => hops.push(Hop::Direct),
+            ("PROXY", Some(addr), None) => {
+                hops.push(proxy_hop(addr).map_err(|e| format!("PAC answer {:?}: {e}", shown()))?)
             }
             _ => {
                 return Err(format!(
-                    "PAC answer {:?}: {part:?} is not PROXY host:port or DIRECT",
-                    crate::normalize::text::display_escape(answer)
+                    "PAC answer {:?}: {:?} is not PROXY host:port or DIRECT",
+                    shown(),
+                    display_escape(part)
                 ));
             }
         }
@@ -85,33 +96,40 @@ pub fn parse_pac_answer(answer: &str) -> Result<Vec<Hop>, String> {
     Ok(hops)
 }
 
-/// `host:port` (IPv6 in brackets) as a proxy hop.
+/// `host:port` as a proxy hop: a name, an IPv4 address, or an IPv6
+/// address in brackets.
 pub fn proxy_hop(addr: &str) -> Result<Hop, String> {
+    let bad = |why: &str| format!("{:?}: {why}", display_escape(addr));
     let (host, port) = addr
         .rsplit_once(':')
-        .ok_or_else(|| format!("{addr:?}: expected host:port"))?;
+        .ok_or_else(|| bad("expected host:port"))?;
     let port: u16 = port
         .parse()
         .ok()
         .filter(|p| *p > 0)
-        .ok_or_else(|| format!("{addr:?}: port is not 1-65535"))?;
-    let bare = host.trim_matches(['[', ']']);
-    let ok = bare.parse::<IpAddr>().is_ok()
-        || crate::model::DnsName::parse(bare).is_ok()
-        || bare == "localhost";
-    if !ok {
-        return Err(format!("{addr:?}: not a host name or IP address"));
-    }
-    Ok(Hop::Proxy {
-        host: bare.to_ascii_lowercase(),
-        port,
-    })
+        .ok_or_else(|| bad("port is not 1-65535"))?;
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6
+            .parse::<std::net::Ipv6Addr>()
+            .map(|ip| ip.to_string())
+            .map_err(|_| bad("not an IPv6 address in brackets"))?,
+        None => {
+            let ok = host.parse::<std::net::Ipv4Addr>().is_ok()
+                || crate::model::DnsName::parse(host).is_ok()
+                || host.eq_ignore_ascii_case("localhost");
+            if !ok {
+                return Err(bad("not a host name, an IPv4 address or [an IPv6 address]"));
+            }
+            host.to_ascii_lowercase()
+        }
+    };
+    Ok(Hop::Proxy { host, port })
 }
 
-/// A proxy URL as the environment and `--proxy` write it:
-/// `http://host:port`, or `host:port`. Credentials are dropped (Defender's
-/// services do not authenticate to proxies); a TLS or SOCKS proxy is an
-/// error.
+/// A proxy URL as the environment and `--proxy` write it, read as curl
+/// reads it: `http://host:port` or `host:port`, port 1080 when none is
+/// given. Credentials are dropped (Defender's services do not
+/// authenticate to proxies); a TLS or SOCKS proxy is an error.
 pub fn proxy_from_url(text: &str) -> Result<Hop, String> {
     let rest = match text.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
@@ -124,14 +142,14 @@ pub fn proxy_from_url(text: &str) -> Result<Hop, String> {
     };
     let authority = rest.split('/').next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let with_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        && !authority.ends_with(']')
-    {
+    let has_port = !authority.ends_with(']')
+        && authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    let with_port = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:1080")
     };
     proxy_hop(&with_port)
 }
@@ -147,15 +165,18 @@ pub struct EnvProxies {
 impl EnvProxies {
     /// The environment's settings; `None` when it names no proxy.
     pub fn from_env() -> Result<Option<EnvProxies>, String> {
-        let var = |names: [&str; 2]| {
+        // As curl reads them: lower case first, an empty one is unset,
+        // and `http_proxy` only in lower case (CGI puts a request's
+        // `Proxy:` header in `HTTP_PROXY`).
+        let var = |names: &[&str]| {
             names
                 .iter()
-                .find_map(|n| std::env::var(n).ok())
-                .filter(|v| !v.trim().is_empty())
+                .filter_map(|n| std::env::var(n).ok())
+                .find(|v| !v.trim().is_empty())
         };
-        let all = var(["ALL_PROXY", "all_proxy"]);
-        let https = var(["HTTPS_PROXY", "https_proxy"]).or(all.clone());
-        let http = var(["HTTP_PROXY", "http_proxy"]).or(all);
+        let all = var(&["all_proxy", "ALL_PROXY"]);
+        let https = var(&["https_proxy", "HTTPS_PROXY"]).or(all.clone());
+        let http = var(&["http_proxy"]).or(all);
         if https.is_none() && http.is_none() {
             return Ok(None);
         }
@@ -163,7 +184,7 @@ impl EnvProxies {
         Ok(Some(EnvProxies {
             https: parse(https).map_err(|e| format!("HTTPS_PROXY: {e}"))?,
             http: parse(http).map_err(|e| format!("HTTP_PROXY: {e}"))?,
-            no_proxy: var(["NO_PROXY", "no_proxy"])
+            no_proxy: var(&["no_proxy", "NO_PROXY"])
                 .map(|v| {
                     v.split(',')
                         .map(|s| s.trim().to_ascii_lowercase())
@@ -187,8 +208,9 @@ impl EnvProxies {
 }
 
 /// curl's reading of `NO_PROXY`: `*` matches everything; a name matches
-/// itself and the names below it, with or without a leading dot; an
-/// address or CIDR block matches a host written as an address.
+/// itself and the names below it, with or without a leading dot (or
+/// `*.`, as Go reads it); an address or CIDR block matches a host written
+/// as an address.
 pub fn no_proxy_matches(list: &[String], host: &str) -> bool {
     let host = host.to_ascii_lowercase();
     list.iter().any(|item| {
@@ -202,7 +224,12 @@ pub fn no_proxy_matches(list: &[String], host: &str) -> bool {
         if let Ok(ip) = item.parse::<IpAddr>() {
             return host.parse::<IpAddr>().is_ok_and(|h| h == ip);
         }
-        let name = item.split(':').next().unwrap_or("").trim_start_matches('.');
+        // `*.example.com` (Go and many corporate lists) as `.example.com`.
+        let name = item.split(':').next().unwrap_or("");
+        let name = name
+            .strip_prefix('*')
+            .unwrap_or(name)
+            .trim_start_matches('.');
         !name.is_empty() && (host == name || host.ends_with(&format!(".{name}")))
     })
 }
@@ -263,8 +290,15 @@ mod tests {
         );
         assert_eq!(
             proxy_from_url("http://p.example.com").unwrap(),
-            hop("p.example.com", 80)
+            hop("p.example.com", 1080)
         );
+        assert_eq!(
+            proxy_from_url("http://[::1]:3128").unwrap(),
+            hop("::1", 3128)
+        );
+        assert_eq!(proxy_from_url("[::1]").unwrap(), hop("::1", 1080));
+        assert!(proxy_from_url("::1:3128").is_err());
+        assert!(proxy_from_url("[p.example.com]:3128").is_err());
         assert!(proxy_from_url("socks5://p.example.com:1080").is_err());
         assert!(proxy_from_url("https://p.example.com:443").is_err());
     }
@@ -283,6 +317,14 @@ mod tests {
         assert!(no_proxy_matches(&list, "192.0.2.7"));
         assert!(!no_proxy_matches(&list, "192.0.2.8"));
         assert!(no_proxy_matches(&["*".to_string()], "anything.example"));
+        assert!(no_proxy_matches(
+            &["*.corp.example".to_string()],
+            "a.corp.example"
+        ));
+        assert!(no_proxy_matches(
+            &["*.corp.example".to_string()],
+            "a.corp.example"
+        ));
         let env = EnvProxies {
             https: Some(Hop::Proxy {
                 host: "p".into(),
