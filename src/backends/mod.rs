@@ -10,6 +10,7 @@
 
 pub mod azure_firewall;
 pub mod caps;
+pub mod devices;
 pub mod loss;
 pub mod nftables;
 pub mod pac;

@@ -74,6 +74,9 @@ registry! {
     pfsense => super::pfsense::Pfsense,
     azure_firewall => super::azure_firewall::AzureFirewall,
     nftables => super::nftables::Nftables,
+    windows => super::devices::windows::Windows,
+    mdi_sensor => super::devices::mdi_sensor::MdiSensor,
+    mdatp => super::devices::mdatp::Mdatp,
 }
 
 /// The backends a ruleset configures, in registry order.

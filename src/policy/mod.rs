@@ -201,6 +201,12 @@ pub struct RulesetSummary {
     pub connectivity: Connectivity,
     pub include_optional: bool,
     pub proxies: Vec<String>,
+    /// The `[devices]` table, for the device-side outputs.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::ruleset::devices::DeviceSettings::is_empty"
+    )]
+    pub devices: crate::ruleset::devices::DeviceSettings,
 }
 
 /// What one site must allow.
@@ -279,6 +285,7 @@ fn summary(site: &Site) -> RulesetSummary {
         connectivity: site.scope.connectivity,
         include_optional: site.scope.include_optional,
         proxies: site.proxy.addresses.iter().map(|a| a.to_string()).collect(),
+        devices: site.devices.settings(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! an unknown key or an invalid value is an error naming the file, line
 //! and column.
 
+pub mod devices;
 pub mod site;
 pub mod verify;
 
@@ -67,6 +68,8 @@ struct Raw {
     #[serde(default)]
     refresh: RefreshGuards,
     #[serde(default)]
+    devices: devices::Devices,
+    #[serde(default)]
     outputs: Outputs,
     #[serde(default)]
     verify: verify::VerifySettings,
@@ -101,7 +104,7 @@ impl Ruleset {
                 message: e.message().to_string(),
             }
         })?;
-        Ok(Ruleset {
+        let ruleset = Ruleset {
             site: Site {
                 name: raw.name,
                 description: raw.description,
@@ -113,11 +116,32 @@ impl Ruleset {
                 allow: raw.allow,
                 exclude: raw.exclude,
                 refresh: raw.refresh,
+                devices: raw.devices,
                 file: path.to_path_buf(),
             },
             outputs: raw.outputs,
             verify: raw.verify,
-        })
+        };
+        // What devices are told must agree with what the proxy serves.
+        let mismatches = ruleset
+            .site
+            .devices
+            .mismatches(&ruleset.site, &ruleset.outputs);
+        if let Some((key, message)) = mismatches.into_iter().next() {
+            let (line, column) = text
+                .find(&format!("{key} "))
+                .or_else(|| text.find(&format!("{key}=")))
+                .or_else(|| text.find("[devices]"))
+                .map(|at| line_col(text, at))
+                .unwrap_or((1, 1));
+            return Err(RulesetError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            });
+        }
+        Ok(ruleset)
     }
 
     /// Source specifications with file paths resolved against the

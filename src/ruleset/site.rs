@@ -167,6 +167,8 @@ pub struct Site {
     pub exclude: Vec<HostText>,
     /// The `[refresh]` table: what a refresh may not take away.
     pub refresh: RefreshGuards,
+    /// The `[devices]` table: what the device-side outputs tell devices.
+    pub devices: super::devices::Devices,
     /// Where the ruleset was read from (relative source paths resolve
     /// against its directory).
     pub file: PathBuf,
