@@ -421,7 +421,11 @@ fn gpo_file(policy: &Policy, plan: &Plan) -> String {
     out.push_str(&format!(
         "\nThe system-wide WinHTTP proxy has no policy either: run `netsh winhttp set proxy proxy-server={}{}` (or {PS_FILE}).\n",
         md_code(&plan.proxy),
-        if plan.bypass.is_empty() { String::new() } else { format!(" bypass-list={}", md_code(&plan.bypass.join(";"))) }
+        if plan.bypass.is_empty() {
+            String::new()
+        } else {
+            format!(" bypass-list=\"{}\"", md_code(&plan.bypass.join(";")))
+        }
     ));
     out
 }
