@@ -334,6 +334,17 @@ fn the_mdatp_commands_run_in_a_real_shell_with_the_arguments_mdatp_expects() {
         tmp.path(),
         &format!("{DEVICES}macos_proxy = \"{PROXY_2}\"\nlinux_proxy = \"{PROXY_1}\"\n"),
     );
+    // Linux takes no PAC: neither file hands one to it, though the
+    // ruleset publishes one.
+    for file in ["mdatp-proxy.sh", "mdatp_managed.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            assert!(
+                !line.contains(PAC_URL) && !line.to_lowercase().contains("pac"),
+                "{file}: {line}"
+            );
+        }
+    }
     let stubs = tmp.path().join("stubs");
     std::fs::create_dir_all(&stubs).unwrap();
     let argv = tmp.path().join("argv");
