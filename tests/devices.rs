@@ -192,7 +192,7 @@ fn params(command: &Value) -> BTreeMap<String, Value> {
             .get("value")
             .or(v.get("values"))
             .or(v.get("token"))
-            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: not a literal: {v}"))
             .clone();
         out.insert(name.to_string(), value);
         i += 2;
@@ -217,7 +217,21 @@ fn the_powershell_script_parses_and_sets_exactly_the_registry_mp_and_winhttp_val
         Some(&"CmdletBinding(SupportsShouldProcess = $true)"),
         "-WhatIf support: {attributes:?}"
     );
+    // Every function that changes something asks ShouldProcess first,
+    // so -WhatIf stops it.
+    let functions = tree["functions"].as_object().unwrap();
+    assert_eq!(functions.len(), 4, "{functions:?}");
+    for (name, f) in functions {
+        assert_eq!(f["should_process"], true, "{name}");
+    }
     let commands = tree["commands"].as_array().unwrap();
+    // This site's devices are offline: nothing is removed.
+    assert!(
+        commands
+            .iter()
+            .all(|c| c["name"] != "Remove-EgressgenRegistryValue"),
+        "{commands:?}"
+    );
     let calls = |name: &str| -> Vec<BTreeMap<String, Value>> {
         commands
             .iter()
@@ -404,18 +418,31 @@ fn the_sensor_install_line_splits_as_cmd_splits_it_and_its_wrapper_runs_in_cmd()
     let file = out.join("mdi-sensor-install.cmd");
     let text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
     assert!(text.contains("\r\n"), "cmd files keep CRLF");
-    let line = text
+    // The wrapper as cmd runs it, with an access key like Microsoft's
+    // (base64, ending in "="), the installer call made to print its line
+    // instead; then that line split as cmd splits a command line.
+    let installer = "\"%~dp0Azure ATP sensor Setup.exe\"";
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with(installer)).count(),
+        1,
+        "{text}"
+    );
+    let echoing = tmp.path().join("echoing.cmd");
+    let echo = format!("\r\necho ARGS: {installer}");
+    std::fs::write(&echoing, text.replace(&format!("\r\n{installer}"), &echo)).unwrap();
+    let prefix = tmp.path().join("wine");
+    let key = "Zm9vYmFy+/K3y==";
+    let run = wine(&prefix, &["cmd", "/c", echoing.to_str().unwrap(), key]);
+    let shown = String::from_utf8_lossy(&run.stdout).into_owned();
+    let line = shown
         .lines()
-        .find(|l| l.starts_with("\"Azure ATP sensor Setup.exe\""))
-        .unwrap();
-    // cmd expands %VARIABLES% first, then splits: as it would with the
-    // key given.
-    let expanded = line.replace("%ACCESS_KEY%", "k3y-from-argument");
+        .find_map(|l| l.strip_prefix("ARGS: "))
+        .unwrap_or_else(|| panic!("{shown}"));
     let split = Command::new(require("python3", "python3"))
         .args([
             "-c",
             "import json, sys, mslex; print(json.dumps(mslex.split(sys.argv[1], like_cmd=True)))",
-            &expanded,
+            line,
         ])
         .output()
         .unwrap();
@@ -425,14 +452,17 @@ fn the_sensor_install_line_splits_as_cmd_splits_it_and_its_wrapper_runs_in_cmd()
         String::from_utf8_lossy(&split.stderr)
     );
     let args: Vec<String> = serde_json::from_slice(&split.stdout).unwrap();
+    assert!(
+        args[0].ends_with("\\Azure ATP sensor Setup.exe"),
+        "beside the script: {args:?}"
+    );
     assert_eq!(
-        args,
+        args[1..],
         [
-            "Azure ATP sensor Setup.exe",
-            "/quiet",
-            "NetFrameworkCommandLineArguments=/q",
-            "AccessKey=k3y-from-argument",
-            &format!("ProxyUrl=http://{PROXY_2}"),
+            "/quiet".to_string(),
+            "NetFrameworkCommandLineArguments=/q".to_string(),
+            format!("AccessKey={key}"),
+            format!("ProxyUrl=http://{PROXY_2}"),
         ]
     );
     // Credentials only as a placeholder in a comment, never as a value.
@@ -443,7 +473,6 @@ fn the_sensor_install_line_splits_as_cmd_splits_it_and_its_wrapper_runs_in_cmd()
         );
     }
     // Without the access key, the wrapper stops before the installer.
-    let prefix = tmp.path().join("wine");
     let run = wine(&prefix, &["cmd", "/c", file.to_str().unwrap()]);
     assert_eq!(
         run.status.code(),
@@ -538,7 +567,12 @@ fn a_device_told_something_the_proxy_does_not_serve_stops_generate_before_anythi
                 "{devices}: {side} not named: {stderr}"
             );
         }
-        assert!(stderr.contains("devices.toml:"), "{stderr}");
+        // The line of the setting, not a comment or the table.
+        let line = site("").lines().count() + 1;
+        assert!(
+            stderr.contains(&format!("devices.toml:{line}:")),
+            "{stderr}"
+        );
     }
     // The Squid devices are sent to listens elsewhere.
     let tmp = tempfile::tempdir().unwrap();
@@ -561,10 +595,120 @@ fn a_device_told_something_the_proxy_does_not_serve_stops_generate_before_anythi
         stderr.contains(PROXY_2) && stderr.contains("3128"),
         "{stderr}"
     );
+    // The line of the device setting that names the proxy.
+    let named = site(DEVICES)
+        .lines()
+        .position(|l| l.starts_with("windows_proxy"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!("devices.toml:{named}:")),
+        "{stderr}"
+    );
     assert!(!out.exists());
+    // A PAC whose own answer sends Windows devices elsewhere.
+    let text = site(DEVICES).replace(
+        "[outputs.pac]\n",
+        &format!("[outputs.pac]\nproxy = \"PROXY {PROXY_1}\"\n"),
+    );
+    std::fs::write(&ruleset, &text).unwrap();
+    let run = common::egressgen(&[
+        "generate",
+        ruleset.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(PROXY_1) && stderr.contains(PROXY_2),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    // A PAC URL with a query still names the published file.
+    let text = site(&DEVICES.replace("proxy.pac\"", "proxy.pac?v=2\""));
+    std::fs::write(&ruleset, &text).unwrap();
+    let run = common::egressgen(&[
+        "generate",
+        ruleset.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    // With the proxy left to its default, the error points at `listen`.
+    let text = site("").replace("listen = 8080", "listen = 3128");
+    std::fs::write(&ruleset, &text).unwrap();
+    let run = common::egressgen(&[
+        "generate",
+        ruleset.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let listen = text.lines().position(|l| l.starts_with("listen")).unwrap() + 1;
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("devices.toml:{listen}:")) && stderr.contains("by default"),
+        "{stderr}"
+    );
     // A PAC URL a device setting cannot carry safely is refused by the
     // backend, naming it.
     let (code, stderr, _) = refused("pac_url = \"http://wpad.contoso.com/it's/proxy.pac\"\n", "");
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("refusing URL"), "{stderr}");
+}
+
+#[test]
+fn importing_the_settings_of_devices_no_longer_offline_removes_the_offline_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("wine");
+    let offline = tmp.path().join("offline");
+    let online = tmp.path().join("online");
+    std::fs::create_dir_all(&offline).unwrap();
+    std::fs::create_dir_all(&online).unwrap();
+    let (_, a) = generate(&offline, DEVICES);
+    let (_, b) = generate(&online, "windows_proxy = \"proxy2.contoso.com:8080\"\n");
+    for out in [&a, &b] {
+        let reg = out.join("defender-proxy.reg");
+        let import = wine(&prefix, &["reg", "import", reg.to_str().unwrap()]);
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+    }
+    let query = |key: &str| {
+        String::from_utf8_lossy(&wine(&prefix, &["reg", "query", key]).stdout).into_owned()
+    };
+    let policies = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft";
+    let atp = query(&format!(r"{policies}\Windows Advanced Threat Protection"));
+    let spynet = query(&format!(r"{policies}\Windows Defender\Spynet"));
+    let av = query(&format!(r"{policies}\Windows Defender"));
+    assert!(!atp.contains("PreferStaticProxyForHttpRequest"), "{atp}");
+    assert!(!spynet.contains("SSLOptions"), "{spynet}");
+    assert!(
+        !av.contains("ProxyPacUrl") && av.contains("ProxyServer"),
+        "{av}"
+    );
+    // The script removes them too.
+    let tree = ps_tree(&b.join("defender-proxy.ps1"));
+    let removed: BTreeSet<String> = tree["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "Remove-EgressgenRegistryValue")
+        .map(|c| params(c)["-Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        removed,
+        ["PreferStaticProxyForHttpRequest", "SSLOptions"]
+            .map(String::from)
+            .into()
+    );
 }

@@ -142,10 +142,14 @@ impl Devices {
                 } else {
                     format!("devices.{key} (by default the first [proxy] address)")
                 };
-                let port = p.as_str().rsplit(':').next().unwrap_or("");
-                if port != squid.listen.0.to_string() {
+                let port = p
+                    .as_str()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|t| t.parse::<u16>().ok());
+                if port != Some(squid.listen.0) {
                     out.push((
-                        key,
+                        if value.is_some() { key } else { "listen" },
                         format!(
                             "{which} sends devices to {p}, but the generated Squid listens on port {} ([outputs.squid] listen)",
                             squid.listen.0
@@ -176,14 +180,42 @@ impl Devices {
                 ),
             ));
         };
-        let file = url.path.rsplit('/').next().unwrap_or("");
-        (file != pac.file.as_str()).then(|| {
+        let path = url.path.split(['?', '#']).next().unwrap_or("");
+        let file = path.rsplit('/').next().unwrap_or("");
+        if file == pac.file.as_str() {
+            return self.pac_proxy_mismatch(pac);
+        }
+        Some({
             (
                 "pac_url",
                 format!(
                     "devices.pac_url = {:?} names {file:?}, but the generated PAC file is {:?} ([outputs.pac] file)",
                     url.to_string(),
                     pac.file.as_str()
+                ),
+            )
+        })
+    }
+
+    /// A PAC whose answer is set by hand must send Windows devices to
+    /// the proxy they are told to use.
+    fn pac_proxy_mismatch(
+        &self,
+        pac: &crate::backends::pac::Settings,
+    ) -> Option<(&'static str, String)> {
+        let answer = pac.proxy.as_ref()?;
+        let told = self.windows_proxy.as_ref()?;
+        let sends = answer
+            .as_str()
+            .split(';')
+            .any(|part| part.trim() == format!("PROXY {}", told.as_str()));
+        (!sends).then(|| {
+            (
+                "windows_proxy",
+                format!(
+                    "devices.windows_proxy = {:?}, but the published PAC ([outputs.pac] proxy) answers {:?}",
+                    told.as_str(),
+                    answer.as_str()
                 ),
             )
         })

@@ -32,6 +32,17 @@ pub enum RulesetError {
     },
 }
 
+/// Where a setting is written: the first line that starts with it (past
+/// indentation), never a comment that mentions it.
+fn setting_line(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix(key)?;
+        let next = rest.trim_start().chars().next();
+        (key.starts_with('[') || next == Some('='))
+            .then(|| (i + 1, line.len() - line.trim_start().len() + 1))
+    })
+}
+
 /// Far above a real ruleset (45,000 `[[allow]]` entries are about 2 MB),
 /// low enough that no input can exhaust memory.
 const MAX_RULESET: u64 = 16 * 1024 * 1024;
@@ -128,11 +139,8 @@ impl Ruleset {
             .devices
             .mismatches(&ruleset.site, &ruleset.outputs);
         if let Some((key, message)) = mismatches.into_iter().next() {
-            let (line, column) = text
-                .find(&format!("{key} "))
-                .or_else(|| text.find(&format!("{key}=")))
-                .or_else(|| text.find("[devices]"))
-                .map(|at| line_col(text, at))
+            let (line, column) = setting_line(text, key)
+                .or_else(|| setting_line(text, "[devices]"))
                 .unwrap_or((1, 1));
             return Err(RulesetError::Invalid {
                 path: path.to_path_buf(),

@@ -38,10 +38,12 @@ impl Format for MdiSensor {
     }
 }
 
-/// The install command; `%ACCESS_KEY%` is the script's argument.
+/// The install command; `%ACCESS_KEY%` is the script's argument, and
+/// the installer is looked for beside the script (`%~dp0`), since "Run
+/// as administrator" starts in System32.
 pub fn command(proxy: &str) -> String {
     format!(
-        "\"{INSTALLER}\" /quiet NetFrameworkCommandLineArguments=\"/q\" AccessKey=\"%ACCESS_KEY%\" ProxyUrl=\"http://{proxy}\""
+        "\"%~dp0{INSTALLER}\" /quiet NetFrameworkCommandLineArguments=\"/q\" AccessKey=\"%ACCESS_KEY%\" ProxyUrl=\"http://{proxy}\""
     )
 }
 
@@ -67,12 +69,16 @@ impl Backend for MdiSensor {
             "rem A proxy that asks for credentials: add ProxyUserName=\"DOMAIN\\user\" ProxyUserPassword=\"...\"".to_string(),
             "rem to the command yourself; egressgen never writes credentials.".to_string(),
             "setlocal".to_string(),
-            "set \"ACCESS_KEY=%~1\"".to_string(),
-            "if \"%ACCESS_KEY%\"==\"\" (".to_string(),
-            "    echo usage: %~nx0 ACCESS-KEY 1>&2".to_string(),
-            "    exit /b 2".to_string(),
-            ")".to_string(),
+            // The whole argument line: %1 would stop at the `=` that ends
+            // an access key; quotes around the key are dropped.
+            "set \"ACCESS_KEY=%*\"".to_string(),
+            "if defined ACCESS_KEY set \"ACCESS_KEY=%ACCESS_KEY:\"=%\"".to_string(),
+            "if not defined ACCESS_KEY goto usage".to_string(),
             command(&proxy),
+            "exit /b %ERRORLEVEL%".to_string(),
+            ":usage".to_string(),
+            "echo usage: \"%~nx0\" ACCESS-KEY 1>&2".to_string(),
+            "exit /b 2".to_string(),
             String::new(),
         ]);
         let mut files = BTreeMap::new();

@@ -59,6 +59,9 @@ pub struct RegValue {
 pub enum Value {
     Text(String),
     Dword(u32),
+    /// A value egressgen manages that this site must not have (devices
+    /// no longer offline keep no weakened `SSLOptions`): removed.
+    Absent,
 }
 
 /// What Windows devices are told, before any syntax.
@@ -88,45 +91,45 @@ impl Plan {
                 why: "the sensor runs as LocalSystem and cannot authenticate to a proxy",
             },
         ];
-        if d.offline {
-            values.push(RegValue {
-                key: ATP,
-                name: "PreferStaticProxyForHttpRequest",
-                value: Value::Dword(1),
-                why: "offline devices: the sensor uses the static proxy for everything (MsSense 10.8210+ or 10.8049+)",
-            });
-        }
+        values.push(RegValue {
+            key: ATP,
+            name: "PreferStaticProxyForHttpRequest",
+            value: if d.offline { Value::Dword(1) } else { Value::Absent },
+            why: "offline devices: the sensor uses the static proxy for everything (MsSense 10.8210+ or 10.8049+)",
+        });
         values.push(RegValue {
             key: DEFENDER,
             name: "ProxyServer",
             value: Value::Text(format!("http://{proxy}")),
             why: "Defender Antivirus's own proxy (must start with http:// or https://)",
         });
-        if let Some(url) = &d.pac_url {
-            values.push(RegValue {
-                key: DEFENDER,
-                name: "ProxyPacUrl",
-                value: Value::Text(safe_url(NAME, url)?),
-                why: "the published PAC file",
-            });
-        }
-        if !bypass.is_empty() {
-            values.push(RegValue {
-                key: DEFENDER,
-                name: "ProxyBypass",
-                value: Value::Text(bypass.join(";")),
-                why: "the hosts Microsoft says must bypass the proxy",
-            });
-        }
+        values.push(RegValue {
+            key: DEFENDER,
+            name: "ProxyPacUrl",
+            value: match &d.pac_url {
+                Some(url) => Value::Text(safe_url(NAME, url)?),
+                None => Value::Absent,
+            },
+            why: "the published PAC file",
+        });
+        values.push(RegValue {
+            key: DEFENDER,
+            name: "ProxyBypass",
+            value: if bypass.is_empty() {
+                Value::Absent
+            } else {
+                Value::Text(bypass.join(";"))
+            },
+            why: "the hosts Microsoft says must bypass the proxy",
+        });
         let ssl_options = d.ssl_options.filter(|_| d.offline);
-        if let Some(v) = ssl_options {
-            values.push(RegValue {
-                key: SPYNET,
-                name: "SSLOptions",
-                value: Value::Dword(u32::from(v)),
-                why: "offline devices only; below 3 it weakens the cloud connection's certificate checks (0 and 1 turn pinning off)",
-            });
-        }
+        values.push(RegValue {
+            key: SPYNET,
+            name: "SSLOptions",
+            value: ssl_options.map_or(Value::Absent, |v| Value::Dword(u32::from(v))),
+            why: "offline devices only; below 3 it weakens the cloud connection's certificate checks (0 and 1 turn pinning off)",
+        });
+        warn(policy, ssl_options, &bypass);
         Ok(Plan {
             proxy,
             values,
@@ -192,6 +195,29 @@ fn reg_line(name: &str, value: &Value) -> String {
     match value {
         Value::Text(t) => format!("\"{name}\"=\"{}\"", reg_string(t)),
         Value::Dword(d) => format!("\"{name}\"=dword:{d:08x}"),
+        Value::Absent => format!("\"{name}\"=-"),
+    }
+}
+
+/// What a person must hear on every run, not only read in a comment.
+fn warn(policy: &Policy, ssl_options: Option<u8>, bypass: &[String]) {
+    let site = &policy.ruleset.name;
+    if let Some(v) = ssl_options.filter(|v| *v < 3) {
+        tracing::warn!(
+            "{site}: Defender Antivirus SSLOptions = {v} weakens the cloud connection's certificate checks{}",
+            if v < 2 {
+                " (certificate pinning off)"
+            } else {
+                " (no revocation check)"
+            }
+        );
+    }
+    if policy.ruleset.devices.offline && !bypass.is_empty() {
+        tracing::warn!(
+            "{site}: devices are offline, but {} host(s) Microsoft says must bypass the proxy go direct ({}): open the firewall for them or they fail",
+            bypass.len(),
+            bypass.join(", ")
+        );
     }
 }
 
@@ -213,7 +239,11 @@ fn reg_file(policy: &Policy, plan: &Plan) -> String {
             lines.push(format!("[HKEY_LOCAL_MACHINE\\{}]", v.key));
             key = v.key;
         }
-        lines.push(format!("; {}", v.why));
+        if v.value == Value::Absent {
+            lines.push(format!("; not for this site, removed: {}", v.why));
+        } else {
+            lines.push(format!("; {}", v.why));
+        }
         lines.push(reg_line(v.name, &v.value));
     }
     lines.push(String::new());
@@ -238,6 +268,15 @@ fn ps_file(policy: &Policy, plan: &Plan) -> String {
         let (value, kind) = match &v.value {
             Value::Text(t) => (ps_string(t), "String"),
             Value::Dword(d) => (d.to_string(), "DWord"),
+            Value::Absent => {
+                out.push_str(&format!("# not for this site: {}\n", v.why));
+                out.push_str(&format!(
+                    "Remove-EgressgenRegistryValue -Path {} -Name {}\n",
+                    ps_string(&format!("HKLM:\\{}", v.key)),
+                    ps_string(v.name)
+                ));
+                continue;
+            }
         };
         out.push_str(&format!("# {}\n", v.why));
         out.push_str(&format!(
@@ -281,6 +320,12 @@ param()
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 
+# A 32-bit PowerShell (some deployment agents start one) would reach the
+# 32-bit registry view and the 32-bit WinHTTP settings.
+if ([Environment]::Is64BitOperatingSystem -and -not [Environment]::Is64BitProcess) {
+    throw 'Run this script in 64-bit PowerShell (%SystemRoot%\Sysnative\WindowsPowerShell\v1.0\powershell.exe)'
+}
+
 function Set-EgressgenRegistryValue {
     [CmdletBinding(SupportsShouldProcess = $true)]
     param(
@@ -289,21 +334,41 @@ function Set-EgressgenRegistryValue {
         [Parameter(Mandatory = $true)]$Value,
         [Parameter(Mandatory = $true)][Microsoft.Win32.RegistryValueKind]$Kind
     )
-    $item = Get-ItemProperty -Path $Path -Name $Name -ErrorAction SilentlyContinue
     $current = $null
-    if ($null -ne $item) {
-        $current = $item.$Name
+    $currentKind = $null
+    if (Test-Path -Path $Path) {
+        $key = Get-Item -Path $Path
+        if ($key.GetValueNames() -contains $Name) {
+            $current = $key.GetValue($Name)
+            $currentKind = $key.GetValueKind($Name)
+        }
     }
-    if ($null -ne $current -and [string]$current -eq [string]$Value) {
+    if ($currentKind -eq $Kind -and [string]$current -ceq [string]$Value) {
         Write-Output "unchanged: $Path\$Name = $Value"
         return
     }
-    if ($PSCmdlet.ShouldProcess("$Path\$Name", "set to $Value")) {
+    if ($PSCmdlet.ShouldProcess("$Path\$Name", "set to $Value ($Kind)")) {
         if (-not (Test-Path -Path $Path)) {
             New-Item -Path $Path -Force | Out-Null
         }
         New-ItemProperty -Path $Path -Name $Name -Value $Value -PropertyType $Kind -Force | Out-Null
-        Write-Output "changed: $Path\$Name = $Value (was: $current)"
+        Write-Output "changed: $Path\$Name = $Value ($Kind; was: $current $currentKind)"
+    }
+}
+
+function Remove-EgressgenRegistryValue {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)][string]$Path,
+        [Parameter(Mandatory = $true)][string]$Name
+    )
+    if (-not (Test-Path -Path $Path) -or -not ((Get-Item -Path $Path).GetValueNames() -contains $Name)) {
+        Write-Output "unchanged: $Path\$Name is not set"
+        return
+    }
+    if ($PSCmdlet.ShouldProcess("$Path\$Name", 'remove')) {
+        Remove-ItemProperty -Path $Path -Name $Name
+        Write-Output "changed: $Path\$Name removed"
     }
 }
 
@@ -315,7 +380,7 @@ function Set-EgressgenMpPreference {
     )
     $current = @((Get-MpPreference).$Name) -join ';'
     $wanted = $Value -join ';'
-    if ($current -eq $wanted) {
+    if ($current -ceq $wanted) {
         Write-Output "unchanged: Defender Antivirus $Name = $wanted"
         return
     }
@@ -329,14 +394,26 @@ function Set-EgressgenMpPreference {
 function Set-EgressgenWinHttpProxy {
     [CmdletBinding(SupportsShouldProcess = $true)]
     param([Parameter(Mandatory = $true)][string[]]$Arguments)
-    $shown = (& netsh.exe winhttp show proxy) -join "`n"
-    $wanted = $Arguments | ForEach-Object { $_.Split('=', 2)[1] }
-    if (@($wanted | Where-Object { -not $shown.Contains($_) }).Count -eq 0) {
+    # What netsh shows, field by field: "Proxy Server(s) :  host:port".
+    $shown = @{ 'proxy-server' = ''; 'bypass-list' = '' }
+    foreach ($line in (& netsh.exe winhttp show proxy)) {
+        if ($line -match '^\s*Proxy Server\(s\)\s*:\s*(\S+)\s*$') { $shown['proxy-server'] = $Matches[1] }
+        if ($line -match '^\s*Bypass List\s*:\s*(\S+)\s*$') { $shown['bypass-list'] = $Matches[1] }
+    }
+    $wanted = @{ 'proxy-server' = ''; 'bypass-list' = '' }
+    foreach ($argument in $Arguments) {
+        $pair = $argument.Split('=', 2)
+        $wanted[$pair[0]] = $pair[1]
+    }
+    if ($shown['proxy-server'] -ceq $wanted['proxy-server'] -and $shown['bypass-list'] -ceq $wanted['bypass-list']) {
         Write-Output "unchanged: WinHTTP proxy $($Arguments -join ' ')"
         return
     }
     if ($PSCmdlet.ShouldProcess('WinHTTP', "netsh winhttp set proxy $($Arguments -join ' ')")) {
-        & netsh.exe winhttp set proxy @Arguments | Out-Null
+        $said = & netsh.exe winhttp set proxy @Arguments
+        if ($LASTEXITCODE -ne 0) {
+            throw "netsh winhttp set proxy failed ($LASTEXITCODE): $said"
+        }
         Write-Output "changed: WinHTTP proxy $($Arguments -join ' ')"
     }
 }
@@ -407,6 +484,7 @@ fn gpo_file(policy: &Policy, plan: &Plan) -> String {
         let value = match &v.value {
             Value::Text(t) => format!("REG_SZ {}", md_code_span(t)),
             Value::Dword(d) => format!("REG_DWORD {d}"),
+            Value::Absent => continue,
         };
         out.push_str(&format!(
             "- {} {} = {value}: {}\n",
@@ -415,7 +493,11 @@ fn gpo_file(policy: &Policy, plan: &Plan) -> String {
             v.why
         ));
     }
-    if plan.ssl_options.is_none() && !plan.values.iter().any(|v| v.key == ATP) {
+    if !plan
+        .values
+        .iter()
+        .any(|v| v.key == ATP && v.value != Value::Absent)
+    {
         out.push_str("- none for this site (its devices are not offline)\n");
     }
     out.push_str(&format!(
