@@ -40,7 +40,7 @@ pub enum RouteKind {
     Proxy,
     /// The proxy the PAC file picks for each URL
     Pac,
-    /// HTTPS_PROXY / HTTP_PROXY with NO_PROXY from the environment
+    /// The environment's proxy as curl reads it (https_proxy, http_proxy, NO_PROXY)
     Env,
     /// The proxy given with --proxy
     Cli,
@@ -83,7 +83,7 @@ pub struct Args {
     /// The device address the PAC's myIpAddress() answers
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub client: IpAddr,
-    /// Seconds one probe on one route may take, every step included
+    /// Seconds one probe may take on one hop, every step included
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub timeout: f64,
     /// Seconds the whole run may take; probes not started by then are

@@ -501,7 +501,7 @@ fn gpo_file(policy: &Policy, plan: &Plan) -> String {
         out.push_str("- none for this site (its devices are not offline)\n");
     }
     out.push_str(&format!(
-        "\nThe system-wide WinHTTP proxy has no policy either: run `netsh winhttp set proxy proxy-server={}{}` (or {PS_FILE}).\n",
+        "\nThe system-wide WinHTTP proxy has no policy either: run `netsh winhttp set proxy proxy-server={}{}` (or {PS_FILE}); `netsh winhttp reset proxy` undoes it.\n",
         md_code(&plan.proxy),
         if plan.bypass.is_empty() {
             String::new()
