@@ -49,6 +49,13 @@ fn the_checks_catch_a_bad_output_line() {
     assert!(caught("squid-https.dstdomain", "*.x.example.com\n"));
     assert!(caught("pfsense-aliases.xml", "<!-- a -- b -->\n"));
     assert!(caught("tls-bypass.txt", "a.example.com\r\n"));
+    // Windows files end lines in CRLF, and nowhere else has a CR.
+    assert!(!caught(
+        "defender-proxy.reg",
+        "Windows Registry Editor Version 5.00\r\n\r\n"
+    ));
+    assert!(caught("defender-proxy.reg", "\"A\"=\"x\ry\"\r\n"));
+    assert!(caught("mdatp-proxy.sh", "set -eu\r\n"));
     assert!(!caught(
         "squid-https.dstdomain",
         "# comment\n.x.example.com\na.example.com\n"
