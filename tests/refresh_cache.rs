@@ -196,7 +196,7 @@ fn an_altered_body_is_not_served_as_good() {
     assert!(err.contains("missing or altered"), "{err}");
 }
 
-/// Clean-up removes only bodies the cache wrote and no record names:
+/// Clean-up removes only bodies a record named and an update displaced:
 /// whatever else is in `bodies/` stays.
 #[test]
 fn clean_up_removes_only_its_own_unreferenced_bodies() {
@@ -204,11 +204,15 @@ fn clean_up_removes_only_its_own_unreferenced_bodies() {
     let cache = Cache::open(dir.path()).unwrap();
     let bodies = dir.path().join("bodies");
     let not_a_hash = "0".repeat(64);
+    let planted = egressgen::publish::sha256_hex(b"planted");
     let foreign = [
         ("notes.txt", b"mine".to_vec()),
         (".abc.tmp-1-0", b"a write in progress".to_vec()),
         // Named like a body, but the content is not what the name says.
         (not_a_hash.as_str(), b"not that hash".to_vec()),
+        // Named like a body and holding that content, but no record ever
+        // named it: not the cache's to remove.
+        (planted.as_str(), b"planted".to_vec()),
     ];
     for (name, bytes) in &foreign {
         std::fs::write(bodies.join(name), bytes).unwrap();

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::backends::pac::read::PacConfig;
@@ -285,73 +285,10 @@ fn pac(args: &Args, ruleset: &Ruleset, policy: &Policy) -> super::Result<Option<
     for (host, _, ip) in any_port.into_iter().chain(one_port) {
         resolve.entry(host.clone()).or_insert(*ip);
     }
-    let input = |e: String| Failure::new(Outcome::Input, e);
-    let (name, source) = match &args.pac {
-        Some(at) if at.starts_with("http://") || at.starts_with("https://") => {
-            (at.clone(), fetch_pac(at).map_err(input)?)
-        }
-        Some(path) => {
-            let path = Path::new(path);
-            let bytes = crate::input::read_limited(path, crate::backends::pac::read::MAX_PAC_BYTES)
-                .map_err(|e| input(format!("--pac {}: {e}", path.display())))?;
-            (path.display().to_string(), bytes)
-        }
-        None => match rendered_pac(ruleset, policy)? {
-            Some(found) => found,
-            None => return Ok(None),
-        },
-    };
-    let text = String::from_utf8(source)
-        .map_err(|_| input(format!("{name}: the PAC file is not UTF-8 text")))?;
-    PacConfig::from_source(&name, text, resolve)
-        .map(Some)
-        .map_err(|e| input(format!("{name}: {e}")))
-}
-
-/// The ruleset's PAC output, rendered as `generate` would write it.
-fn rendered_pac(ruleset: &Ruleset, policy: &Policy) -> super::Result<Option<(String, Vec<u8>)>> {
-    let backends = generate::select_backends(ruleset, None)?;
-    let Some(pac) = backends.into_iter().find(|b| b.name() == "pac") else {
-        return Ok(None);
-    };
-    let rendered = generate::render_all(policy, ruleset, &[pac], Path::new("."))?;
-    Ok(rendered
-        .into_iter()
-        .flat_map(|r| r.files)
-        .find(|(name, _)| name.ends_with(".pac"))
-        .map(|(name, bytes)| {
-            (
-                format!("{name} (rendered from {})", ruleset.site.file.display()),
-                bytes,
-            )
-        }))
-}
-
-/// A PAC file from a URL, through reqwest like every fetch (the
-/// environment's proxy settings apply), at most 1 MiB.
-fn fetch_pac(url: &str) -> Result<Vec<u8>, String> {
-    use crate::refresh::fetch::{FetchConfig, Fetched, Fetcher};
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', ':']).next())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let fetcher = Fetcher::new(FetchConfig {
-        allowed_hosts: vec![host],
-        retries: 1,
-        timeout: Duration::from_secs(30),
-        deadline: Duration::from_secs(60),
-        max_body: crate::backends::pac::read::MAX_PAC_BYTES,
-        ..FetchConfig::default()
+    crate::verify::pac::load(args.pac.as_deref(), ruleset, policy, resolve).map_err(|e| match e {
+        crate::verify::pac::PacError::Render(g) => Failure::from(g),
+        input => Failure::new(Outcome::Input, input),
     })
-    .map_err(|e| format!("--pac {url}: {e}"))?;
-    match fetcher.get(url, None).map_err(|e| format!("--pac: {e}"))? {
-        Fetched::Body { bytes, .. } => Ok(bytes),
-        Fetched::NotModified => Err(format!(
-            "--pac {url}: answered 304 to an unconditional request"
-        )),
-    }
 }
 
 #[cfg(test)]

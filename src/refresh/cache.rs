@@ -5,10 +5,11 @@
 //! leaves the old record, whose bodies are still there. Nothing becomes
 //! current unless [`super::guard`] accepted it.
 //!
-//! The cache removes only bodies it can prove it wrote and no record
-//! names: a file in `bodies/` whose name is a SHA-256 and whose content
-//! hashes to that name. Anything else in the directory (a temporary file
-//! of a write in progress, a file someone put there) is left alone.
+//! The records are the cache's manifest: a body is removed only when a
+//! record named it and an update displaced it, no record names it any
+//! more, and it is still the regular file of that content. Nothing the
+//! cache was never told about is touched (a temporary file of a write in
+//! progress, a file someone put there, even one named like a body).
 
 use std::path::{Path, PathBuf};
 
@@ -134,16 +135,29 @@ impl Cache {
         }
         let old = self.record(name)?;
         let record = Record {
-            previous: match old.current {
+            previous: match old.current.clone() {
                 Some(c) if c.sha256 != copy.sha256 => Some(c),
-                _ => old.previous,
+                _ => old.previous.clone(),
             },
             current: Some(copy),
         };
         self.write_record(name, &record)?;
         // The record is written: the body is current. Cleaning up is
         // housekeeping, and its failure must not make it look otherwise.
-        if let Err(e) = self.collect_garbage() {
+        let kept: Vec<&String> = record
+            .current
+            .iter()
+            .chain(&record.previous)
+            .map(|c| &c.sha256)
+            .collect();
+        let displaced: Vec<String> = old
+            .current
+            .into_iter()
+            .chain(old.previous)
+            .map(|c| c.sha256)
+            .filter(|s| !kept.contains(&s))
+            .collect();
+        if let Err(e) = self.drop_displaced(&displaced) {
             tracing::warn!(error = %e, "cache clean-up skipped");
         }
         Ok(record)
@@ -166,10 +180,15 @@ impl Cache {
         write_file_atomically(&path, &bytes).map_err(|e| io(&path, e))
     }
 
-    /// Removes bodies no record names, and only those provably ours.
-    fn collect_garbage(&self) -> Result<(), CacheError> {
+    /// Removes the bodies an update took out of a record, unless another
+    /// record still names one, and only while each is the regular file
+    /// of its content (a link or an altered file is not ours to remove).
+    fn drop_displaced(&self, displaced: &[String]) -> Result<(), CacheError> {
+        if displaced.is_empty() {
+            return Ok(());
+        }
         let records = self.dir.join("records");
-        let mut kept = std::collections::BTreeSet::new();
+        let mut named = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(&records)
             .map_err(|e| io(&records, e))?
             .flatten()
@@ -180,26 +199,20 @@ impl Cache {
                 .filter(|_| !name.starts_with('.'))
             {
                 let r = self.record(source)?;
-                kept.extend(r.current.into_iter().chain(r.previous).map(|c| c.sha256));
+                named.extend(r.current.into_iter().chain(r.previous).map(|c| c.sha256));
             }
         }
-        let bodies = self.dir.join("bodies");
-        for entry in std::fs::read_dir(&bodies)
-            .map_err(|e| io(&bodies, e))?
-            .flatten()
+        for sha256 in displaced
+            .iter()
+            .filter(|s| is_sha256(s) && !named.contains(*s))
         {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if kept.contains(&name) || !is_sha256(&name) {
-                continue;
-            }
-            // The cache writes regular files only: a link or anything
-            // else named like a body is someone else's, and is not read.
-            let regular = entry.file_type().is_ok_and(|t| t.is_file());
-            let ours = regular
-                && crate::input::read_limited(&entry.path(), MAX_BODY)
-                    .is_ok_and(|b| sha256_hex(&b) == name);
-            if ours {
-                let _ = std::fs::remove_file(entry.path());
+            let path = self.body_path(sha256);
+            let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+            let intact = regular
+                && crate::input::read_limited(&path, MAX_BODY)
+                    .is_ok_and(|b| sha256_hex(&b) == *sha256);
+            if intact {
+                let _ = std::fs::remove_file(&path);
             }
         }
         Ok(())

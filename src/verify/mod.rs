@@ -7,6 +7,7 @@
 pub mod certs;
 pub mod known;
 pub mod net;
+pub mod pac;
 pub mod plan;
 pub mod report;
 pub mod route;
