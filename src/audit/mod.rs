@@ -47,6 +47,15 @@ pub enum Scheme {
     Https,
 }
 
+impl Scheme {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
 /// One concrete request from a device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Probe {

@@ -10,31 +10,8 @@ use crate::model::DnsName;
 /// The longest path a probe may ask for.
 const MAX_PATH: usize = 2048;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-impl Scheme {
-    pub fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-
-    /// How a request on `port` travels: plain HTTP on 80, TLS otherwise,
-    /// as the policy's ports mean it.
-    pub fn for_port(port: u16) -> Scheme {
-        if port == 80 {
-            Scheme::Http
-        } else {
-            Scheme::Https
-        }
-    }
-}
+/// The scheme `audit` judges requests by, one rule for both.
+pub use crate::audit::Scheme;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]

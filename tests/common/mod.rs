@@ -145,3 +145,20 @@ pub fn audit_hosts(policy: &egressgen::policy::Policy) -> std::collections::BTre
     }
     hosts
 }
+
+/// Fails, naming the first errors, unless `value` is valid against the
+/// JSON Schema docs/NAME kept in the repository.
+pub fn assert_docs_schema(name: &str, value: &serde_json::Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .take(5)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}");
+}
