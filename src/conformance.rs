@@ -233,7 +233,7 @@ pub mod targets {
     /// configuration audits without a panic, every finding names the file,
     /// and every answer is the same when asked twice.
     pub fn audit_config(data: &[u8]) {
-        use crate::audit::{Limits, Options, read_config};
+        use crate::backends::reader::{Limits, Options, read_config};
         let Some((&which, body)) = data.split_first() else {
             return;
         };
@@ -281,7 +281,7 @@ pub mod targets {
                 assert_eq!(config.decide(probe), config.decide(probe), "deterministic");
             }
         }
-        let shown = crate::audit::shown(&path);
+        let shown = crate::backends::reader::shown(&path);
         assert!(report.files.contains(&shown), "{:?}", report.files);
         // Every line a finding names is in a file that was read.
         for at in report

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::model::text::{md_code, md_text};
 use crate::model::{Catalog, Endpoint, Provenance, SourceInfo};
-use crate::normalize::text::{md_code, md_text};
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
 use crate::publish::{MANIFEST, Manifest};
 
@@ -342,7 +342,7 @@ fn tag_counts(a: Option<&SourceInfo>, b: Option<&SourceInfo>) -> Vec<TagCount> {
 /// (control characters, line separators), so no output form can be
 /// given an extra line.
 fn clean(text: &str) -> String {
-    crate::normalize::text::terminal_safe(text)
+    crate::model::text::terminal_safe(text)
 }
 
 /// A row's facts, without where it was read: two versions of a file that

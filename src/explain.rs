@@ -383,7 +383,7 @@ pub fn to_text(x: &Explanation) -> String {
         for p in &m.provenance {
             out.push_str(&format!(
                 "    from {}\n",
-                crate::normalize::text::display_escape(&p.to_string())
+                crate::model::text::display_escape(&p.to_string())
             ));
         }
         out.push_str(&backend_lines(&m.backends));
@@ -417,7 +417,7 @@ fn tls_text(t: &TlsVerdict) -> String {
     for p in &t.provenance {
         out.push_str(&format!(
             "    from {}\n",
-            crate::normalize::text::display_escape(&p.to_string())
+            crate::model::text::display_escape(&p.to_string())
         ));
     }
     for c in &t.conflicts {

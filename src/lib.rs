@@ -21,6 +21,7 @@ pub mod policy;
 pub mod publish;
 pub mod refresh;
 pub mod ruleset;
+pub mod site;
 pub mod sources;
 pub mod values;
 pub mod verify;

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Err(Failure { outcome, message }) => {
             // File names in messages are the user's: escape what a
             // terminal would act on.
-            let message = egressgen::normalize::text::terminal_safe(&message);
+            let message = egressgen::model::text::terminal_safe(&message);
             eprintln!("egressgen: error: {message}");
             outcome
         }

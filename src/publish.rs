@@ -45,7 +45,7 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::normalize::text::display_escape;
+use crate::model::text::display_escape;
 
 /// The manifest's file name inside every output directory.
 pub const MANIFEST: &str = ".egressgen-manifest.json";

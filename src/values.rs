@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::model::Geography;
 
+mod probe_url;
+pub use probe_url::ProbeUrl;
+
 /// Validated newtypes: each refuses a bad value with a message that the
 /// TOML error then places on its line.
 #[macro_export]

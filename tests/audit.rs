@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use common::egressgen;
 use egressgen::audit::engine::{ConfigAudit, Coverage, LineIssue, audit};
 use egressgen::audit::probe::entry_probes;
-use egressgen::audit::{AuditError, Options, Origin, read_config};
+use egressgen::backends::reader::{Options, Origin, ReadError, read_config};
 use egressgen::generate;
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
@@ -282,7 +282,7 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
     let e = read_config(&d.join("a.conf"), Some("squid"), &limits)
         .err()
         .unwrap();
-    assert!(matches!(e, AuditError::Limit { .. }), "{e}");
+    assert!(matches!(e, ReadError::Limit { .. }), "{e}");
     assert!(
         e.to_string().contains("a.conf") && e.to_string().contains("loop"),
         "{e}"

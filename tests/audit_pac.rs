@@ -14,9 +14,10 @@ use std::process::Command;
 
 use common::tools::require;
 use egressgen::audit::engine::{Coverage, audit};
-use egressgen::audit::{Access, Options, Probe, Scheme, read_config};
 use egressgen::backends::pac::read::url_of;
+use egressgen::backends::reader::{Access, Options, Probe, read_config};
 use egressgen::generate;
+use egressgen::model::Scheme;
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
 

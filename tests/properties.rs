@@ -2,9 +2,9 @@
 //! is canonical and safe for any backend to print.
 
 use egressgen::model::host::parse_pattern;
+use egressgen::model::prefix::{PrefixRules, parse_prefix};
+use egressgen::model::text::display_escape;
 use egressgen::model::{DnsName, HostPattern};
-use egressgen::normalize::prefix::{PrefixRules, parse_prefix};
-use egressgen::normalize::text::display_escape;
 use egressgen::normalize::url_cell::{parse_entry, split_cell};
 use proptest::prelude::*;
 

@@ -8,8 +8,9 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::probe::{LABEL, entry_probes, sample_hosts, scheme_for};
-use super::{Access, Config, Grant, GrantHost, Origin, Probe, TlsSeen, Verdict};
+use super::probe::{LABEL, entry_probes, sample_hosts};
+use crate::backends::reader::{Access, Config, Decision, Grant, GrantHost, Origin, Probe, TlsSeen};
+use crate::model::Scheme;
 use crate::model::{HostPattern, Provenance, Route, TlsHandling};
 use crate::policy::matching::{admits, covers, overlaps};
 use crate::policy::{Policy, PolicyEntry};
@@ -243,7 +244,7 @@ fn entry_finding(
         ));
         return f;
     }
-    let answers: Vec<(Probe, Verdict)> = probes
+    let answers: Vec<(Probe, Decision)> = probes
         .into_iter()
         .map(|p| {
             let v = config.decide(&p);
@@ -295,7 +296,7 @@ fn route_ok(e: &PolicyEntry, proxies: &[String], first: &str) -> bool {
 fn route_coverage(
     e: &PolicyEntry,
     proxies: &[String],
-    answers: &[(Probe, Verdict)],
+    answers: &[(Probe, Decision)],
     detail: &mut Vec<String>,
 ) -> Coverage {
     let want = match e.route {
@@ -335,7 +336,7 @@ fn route_coverage(
 fn coverage(
     e: &PolicyEntry,
     config: &dyn Config,
-    answers: &[(Probe, Verdict)],
+    answers: &[(Probe, Decision)],
     detail: &mut Vec<String>,
 ) -> Coverage {
     let allowed = answers
@@ -405,7 +406,7 @@ fn lets_some_through(
             let probe = Probe {
                 host: host.clone(),
                 port,
-                scheme: scheme_for(port),
+                scheme: Scheme::for_port(port),
                 path: path.clone(),
                 client,
             };
@@ -417,7 +418,7 @@ fn lets_some_through(
     false
 }
 
-fn by(v: &Verdict) -> String {
+fn by(v: &Decision) -> String {
     v.by.as_ref()
         .map(|o| o.to_string())
         .unwrap_or_else(|| "the default".to_string())
@@ -432,7 +433,7 @@ fn grant_text(g: &Grant) -> String {
 }
 
 /// Every request passed: exact, or through a line that admits more.
-fn breadth(e: &PolicyEntry, answers: &[(Probe, Verdict)], detail: &mut Vec<String>) -> Coverage {
+fn breadth(e: &PolicyEntry, answers: &[(Probe, Decision)], detail: &mut Vec<String>) -> Coverage {
     let mut broader = false;
     let mut seen = BTreeSet::new();
     for (_, v) in answers {
@@ -456,10 +457,7 @@ fn breadth(e: &PolicyEntry, answers: &[(Probe, Verdict)], detail: &mut Vec<Strin
     }
     if e.path.is_some() {
         let path = e.path.as_deref().unwrap_or("");
-        if answers
-            .iter()
-            .any(|(p, _)| p.scheme == super::Scheme::Https)
-        {
+        if answers.iter().any(|(p, _)| p.scheme == Scheme::Https) {
             // Over TLS the path is not visible without inspection.
             broader = true;
             detail.push(format!(
@@ -486,7 +484,7 @@ fn wider(entry: &HostPattern, line: &HostPattern) -> String {
 
 /// A must-not-inspect entry whose requests are decrypted, or whose
 /// inspection a line decides that cannot be evaluated.
-fn check_tls(e: &PolicyEntry, answers: &[(Probe, Verdict)], out: &mut Vec<TlsFinding>) {
+fn check_tls(e: &PolicyEntry, answers: &[(Probe, Decision)], out: &mut Vec<TlsFinding>) {
     if e.tls != TlsHandling::MustNotInspect {
         return;
     }
@@ -525,7 +523,7 @@ fn storage_exemptions(policy: &Policy, config: &dyn Config, client: IpAddr) -> V
             let probe = Probe {
                 host,
                 port: 443,
-                scheme: super::Scheme::Https,
+                scheme: Scheme::Https,
                 path: "/".to_string(),
                 client,
             };
@@ -669,7 +667,7 @@ fn shadowed(config: &dyn Config, g: &Grant, client: IpAddr) -> Option<String> {
             let probe = Probe {
                 host: host.clone(),
                 port,
-                scheme: scheme_for(port),
+                scheme: Scheme::for_port(port),
                 path: g.path.clone().unwrap_or_else(|| "/".to_string()),
                 client,
             };

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use crate::model::{DnsName, HostPattern};
 use crate::policy::PolicyEntry;
 
-use super::{Probe, Scheme};
+use crate::backends::reader::Probe;
+use crate::model::Scheme;
 
 /// The label of the made-up hosts that stand for a wildcard.
 pub const LABEL: &str = "egressgen-probe";
@@ -35,15 +36,6 @@ pub fn sample_hosts(host: &HostPattern) -> Vec<String> {
         .collect()
 }
 
-/// How a request on `port` travels: plain HTTP on 80, TLS otherwise.
-pub fn scheme_for(port: u16) -> Scheme {
-    if port == 80 {
-        Scheme::Http
-    } else {
-        Scheme::Https
-    }
-}
-
 /// The probes of one policy entry: every sample host on every port, at
 /// the entry's path (or `/`).
 pub fn entry_probes(entry: &PolicyEntry, client: IpAddr) -> Vec<Probe> {
@@ -54,7 +46,7 @@ pub fn entry_probes(entry: &PolicyEntry, client: IpAddr) -> Vec<Probe> {
             out.push(Probe {
                 host: host.clone(),
                 port,
-                scheme: scheme_for(port),
+                scheme: Scheme::for_port(port),
                 path: path.clone(),
                 client,
             });

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::engine::{ConfigAudit, Coverage, EntryFinding, LineIssue, TlsIssue};
-use crate::normalize::text::{md_code, md_text, terminal_safe};
+use crate::model::text::{md_code, md_text, terminal_safe};
 
 pub const AUDIT_VERSION: u32 = 1;
 

@@ -10,7 +10,8 @@ use crate::model::{
     Route, TlsHandling,
 };
 use crate::policy::resolve;
-use crate::ruleset::{Ruleset, Site};
+use crate::ruleset::Ruleset;
+use crate::site::Site;
 
 const HOSTILE: [&str; 5] = [
     "a.com\nhttp_access allow all",

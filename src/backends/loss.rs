@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::caps::{Caps, Host, HostCaps, Paths, Support};
+use crate::model::text::{md_code, md_text};
 use crate::model::{HostPattern, Inconsistency, Route};
-use crate::normalize::text::{md_code, md_text};
 use crate::policy::prefixes::{PrefixPolicy, TagCover, tag_for};
 use crate::policy::{PolicyEntry, TlsConflict, TlsEntry, TlsPolicy};
 

@@ -16,6 +16,7 @@ pub mod nftables;
 pub mod pac;
 pub mod pfsense;
 pub mod plain;
+pub mod reader;
 pub mod registry;
 pub mod spelling;
 pub mod squid;
@@ -23,7 +24,7 @@ pub mod tls_bypass;
 
 use std::collections::BTreeMap;
 
-use crate::normalize::text::{display_escape, printable_ascii};
+use crate::model::text::{display_escape, printable_ascii};
 use crate::policy::Policy;
 pub use caps::Caps;
 pub use loss::{LossEntry, LossReport, Outcome};
@@ -65,7 +66,7 @@ pub trait Format: Backend + 'static {
     /// One line for the README and `--help`.
     const SUMMARY: &'static str;
     /// How `audit` reads a configuration of this format, if it can.
-    const READER: Option<crate::audit::Reader> = None;
+    const READER: Option<reader::Reader> = None;
     fn new(settings: Self::Settings) -> Self;
 }
 

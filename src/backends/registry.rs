@@ -23,7 +23,7 @@ pub struct Row {
     /// only if a setting had no default, which the tests refuse.
     pub default: fn() -> Option<Box<dyn Backend>>,
     /// How `audit` reads this format back, if it can.
-    pub reader: Option<crate::audit::Reader>,
+    pub reader: Option<crate::backends::reader::Reader>,
 }
 
 /// The settings of an empty `[outputs.KEY]` table: every field has a

@@ -14,7 +14,7 @@ use super::{
     Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
     loss_report, provenance_comment, safe_name,
 };
-use crate::normalize::text::{display_escape, spreadsheet_safe};
+use crate::model::text::{display_escape, spreadsheet_safe};
 use crate::policy::{Policy, TlsEntry};
 
 const NAME: &str = "tls-bypass";

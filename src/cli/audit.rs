@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::audit::engine::audit;
 use crate::audit::report::{Report, to_json, to_markdown, to_text};
-use crate::audit::{Options, read_config};
+use crate::backends::reader::{Options, read_config};
 use crate::generate;
 use crate::ruleset::Ruleset;
 
@@ -80,15 +80,16 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         options.resolve = read_hosts(path)?;
     }
     options.resolve.extend(args.resolve.iter().cloned());
-    let read_all = |options: &Options| -> super::Result<Vec<Box<dyn crate::audit::Config>>> {
-        args.configs
-            .iter()
-            .map(|path| {
-                read_config(path, args.kind.as_deref(), options)
-                    .map_err(|e| Failure::new(Outcome::Input, e))
-            })
-            .collect()
-    };
+    let read_all =
+        |options: &Options| -> super::Result<Vec<Box<dyn crate::backends::reader::Config>>> {
+            args.configs
+                .iter()
+                .map(|path| {
+                    read_config(path, args.kind.as_deref(), options)
+                        .map_err(|e| Failure::new(Outcome::Input, e))
+                })
+                .collect()
+        };
     let mut configs = read_all(&options)?;
     // The tags the configurations name decide what to take from the file;
     // then they are read again with the tags' prefixes.
@@ -117,7 +118,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
 
 /// A hosts(5) file: `IP NAME [NAME...]` per line, `#` comments.
 fn read_hosts(path: &std::path::Path) -> super::Result<std::collections::BTreeMap<String, IpAddr>> {
-    let shown = crate::audit::shown(path);
+    let shown = crate::backends::reader::shown(path);
     let bytes = crate::input::read_limited(path, 16 << 20)
         .map_err(|e| Failure::new(Outcome::Input, format!("{shown}: {e}")))?;
     let text = String::from_utf8(bytes)

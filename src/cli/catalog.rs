@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
+use crate::model::prefix::PrefixRules;
+use crate::model::text::{display_escape, spreadsheet_safe, terminal_safe};
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
-use crate::normalize::prefix::PrefixRules;
-use crate::normalize::text::{display_escape, spreadsheet_safe, terminal_safe};
 use crate::sources::ReadOptions;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

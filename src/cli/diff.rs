@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::diff::{self, Side};
-use crate::normalize::prefix::PrefixRules;
+use crate::model::prefix::PrefixRules;
 use crate::sources::{ReadOptions, SourceSpec};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -52,7 +52,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             Format::Text => report
                 .to_text()
                 .lines()
-                .map(|l| crate::normalize::text::terminal_safe(l) + "\n")
+                .map(|l| crate::model::text::terminal_safe(l) + "\n")
                 .collect(),
             Format::Markdown => report.to_markdown(),
             Format::Json => format!(

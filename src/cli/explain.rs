@@ -42,7 +42,7 @@ pub struct Args {
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let host = DnsName::parse(args.host.trim()).map_err(|e| Error::BadHost {
-        host: crate::normalize::text::display_escape(&args.host),
+        host: crate::model::text::display_escape(&args.host),
         detail: e.to_string(),
     })?;
     let ruleset = match &args.ruleset {

@@ -91,7 +91,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             .collect();
         for ((path, _), outcome) in chunk.iter().zip(publish_batch(prepared)) {
             if let Err(f) = &outcome {
-                let message = crate::normalize::text::terminal_safe(&f.message);
+                let message = crate::model::text::terminal_safe(&f.message);
                 eprintln!("egressgen: error: {message}");
                 first.get_or_insert(f.outcome);
             }
@@ -142,7 +142,7 @@ fn json_result(
             files: Vec::new(),
             error: Some(JsonError {
                 exit_code: f.outcome.code(),
-                message: crate::normalize::text::terminal_safe(&f.message),
+                message: crate::model::text::terminal_safe(&f.message),
             }),
         },
     }
@@ -282,7 +282,7 @@ fn report_publish(name: &str, p: &crate::publish::Published) {
             "egressgen: {name}: --force: removed files egressgen did not write: {}",
             p.removed
                 .iter()
-                .map(|f| crate::normalize::text::display_escape(f))
+                .map(|f| crate::model::text::display_escape(f))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -336,7 +336,7 @@ fn notices(p: &crate::policy::Policy) -> Vec<String> {
     out.extend(p.report.inconsistencies.iter().map(|i| {
         let at = &i.provenance;
         let line = at.line.map(|l| format!(", line {l}")).unwrap_or_default();
-        crate::normalize::text::terminal_safe(&format!(
+        crate::model::text::terminal_safe(&format!(
             "egressgen: {name}: warning: {} ({}{line})",
             i.message, at.file
         ))

@@ -118,7 +118,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             // The last report must not go on saying what an earlier run did.
             let failed = format!(
                 "# egressgen refresh\n\nThe refresh failed: {}\n",
-                crate::normalize::text::md_text(&e.to_string())
+                crate::model::text::md_text(&e.to_string())
             );
             let _ = write_reports(args, failed.into_bytes(), json_error(&e.to_string()));
             return Err(Failure::new(Outcome::Input, e));
@@ -134,14 +134,14 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     {
         eprintln!(
             "egressgen: error: {}",
-            crate::normalize::text::terminal_safe(&why)
+            crate::model::text::terminal_safe(&why)
         );
         outcome = Outcome::PostChange;
     }
     if let Err(f) = write_reports(args, done.to_markdown().into_bytes(), json(&done)) {
         eprintln!(
             "egressgen: error: {}",
-            crate::normalize::text::terminal_safe(&f.message)
+            crate::model::text::terminal_safe(&f.message)
         );
         if outcome == Outcome::Success || outcome == Outcome::Changed {
             outcome = Outcome::Output;
@@ -323,7 +323,7 @@ fn json(done: &Run) -> String {
 }
 
 fn print(args: &Args, done: &Run, v: super::Verbosity) {
-    use crate::normalize::text::terminal_safe;
+    use crate::model::text::terminal_safe;
     if args.format == Format::Json {
         super::print(&json(done));
         return;

@@ -42,7 +42,7 @@ impl Geography {
     /// Normalizes a Geography cell. Unknown values are kept (trimmed, with
     /// inner whitespace collapsed) so a new region is not lost.
     pub fn parse(cell: &str) -> Self {
-        let collapsed = crate::normalize::text::collapse_ws(cell);
+        let collapsed = crate::model::text::collapse_ws(cell);
         let key = collapsed.to_ascii_lowercase().replace(['-', '_'], " ");
         let key = key.strip_prefix("azure ").unwrap_or(&key);
         let canonical = match key {

@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::text::is_invisible;
+use crate::model::text::is_invisible;
 
 /// A validated DNS name: lower-case ASCII (IDNA/punycode), no trailing dot,
 /// at least two labels, labels of at most 63 and a name of at most 253

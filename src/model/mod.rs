@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod geography;
 pub mod host;
+pub mod prefix;
+mod scheme;
+pub mod text;
+
+pub use scheme::Scheme;
 
 pub use geography::Geography;
 pub use host::{DnsName, HostPattern, Placeholder, Template};
@@ -280,7 +285,7 @@ mod prefix_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
         let text = String::deserialize(d)?;
-        crate::normalize::prefix::parse_prefix(&text, &Default::default())
+        crate::model::prefix::parse_prefix(&text, &Default::default())
             .map_err(serde::de::Error::custom)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::text::collapse_ws;
+use crate::model::text::collapse_ws;
 use crate::model::{Os, OsFlag, Requirement};
 
 /// Parses a Port cell: `443`, `80, 443`, `80/443`, `443.0` (a number cell).

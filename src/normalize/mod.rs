@@ -2,6 +2,4 @@
 //! checked here, once, when it enters the catalog.
 
 pub mod cell;
-pub mod prefix;
-pub mod text;
 pub mod url_cell;

@@ -53,7 +53,7 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PolicyReadEr
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| PolicyReadError::Shape {
         path: e.path().to_string(),
-        message: crate::normalize::text::display_escape(&e.inner().to_string()),
+        message: crate::model::text::display_escape(&e.inner().to_string()),
     })
 }
 

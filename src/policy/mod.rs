@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     Catalog, HostPattern, Product, Provenance, Requirement, Route, SourceInfo, TlsHandling,
 };
-use crate::ruleset::{Connectivity, Site};
+use crate::site::{Connectivity, Site};
 use collapse::Candidate;
 
 pub const POLICY_VERSION: u32 = 1;
@@ -204,9 +204,9 @@ pub struct RulesetSummary {
     /// The `[devices]` table, for the device-side outputs.
     #[serde(
         default,
-        skip_serializing_if = "crate::ruleset::devices::DeviceSettings::is_empty"
+        skip_serializing_if = "crate::site::devices::DeviceSettings::is_empty"
     )]
-    pub devices: crate::ruleset::devices::DeviceSettings,
+    pub devices: crate::site::devices::DeviceSettings,
 }
 
 /// What one site must allow.

@@ -7,7 +7,7 @@
 use super::Unresolved;
 use super::collapse::Candidate;
 use crate::model::{DnsName, Endpoint, HostPattern, Placeholder, Template};
-use crate::ruleset::Site;
+use crate::site::Site;
 use crate::sources::builtin;
 
 pub fn resolve(

@@ -7,7 +7,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Catalog, HostPattern, Product, TagHost};
-use crate::ruleset::{Connectivity, Site};
+use crate::site::{Connectivity, Site};
 use crate::sources::service_tags::DEFAULT_TAGS;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use crate::model::{
     Catalog, Endpoint, Geography, OsFlag, Provenance, Requirement, Route, TlsHandling,
 };
 use crate::normalize::url_cell::parse_entry;
-use crate::ruleset::{Connectivity, Site};
+use crate::site::{Connectivity, Site};
 
 /// The geographies a ruleset keeps, as shown in reports.
 pub fn geographies(site: &Site) -> Vec<String> {

@@ -20,7 +20,8 @@ use super::matching::{covers, overlaps};
 use super::{TlsConflict, TlsEntry, TlsPolicy};
 use crate::model::host::parse_pattern;
 use crate::model::{GuidanceTarget, HostPattern, Provenance, TlsGuidance, TlsHandling};
-use crate::ruleset::{ConflictRule, HostText, Site};
+use crate::site::{ConflictRule, Site};
+use crate::values::HostText;
 
 pub const UNSUPPORTED: &str = "Microsoft does not support inspecting this connection";
 

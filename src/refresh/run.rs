@@ -550,7 +550,7 @@ fn space_v4(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
 }
 
 fn space_v6(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
-    // Prefixes are /16 or longer (normalize::prefix), so every size fits.
+    // Prefixes are /16 or longer (model::prefix), so every size fits.
     p.total_ipv6
         .iter()
         .map(|n| {
@@ -647,7 +647,7 @@ impl Run {
 
     /// The change report as Markdown, for a pull request or a ticket.
     pub fn to_markdown(&self) -> String {
-        use crate::normalize::text::{md_code, md_text};
+        use crate::model::text::{md_code, md_text};
         let mut out = String::from("# egressgen refresh\n\n## Sources\n\n");
         out.push_str("| source | state | from |\n|---|---|---|\n");
         for s in &self.sources {

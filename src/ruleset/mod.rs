@@ -1,22 +1,18 @@
-//! Rulesets: what one site is ([`site`]) and which outputs it wants (the
-//! `[outputs.*]` tables, typed from the backend registry). Read from TOML;
-//! an unknown key or an invalid value is an error naming the file, line
-//! and column.
+//! Rulesets: a file holding one site ([`crate::site`]) and the outputs it
+//! wants (the `[outputs.*]` tables, typed from the backend registry), with
+//! the checks that need both. Read from TOML; an unknown key or an invalid
+//! value is an error naming the file, line and column.
 
 pub mod devices;
-pub mod site;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::backends::registry::Outputs;
-pub use crate::values::*;
-pub use site::{
-    AllowEntry, ConflictRule, Connectivity, LossShare, Proxy, RefreshGuards, Scope, Site,
-    SiteValues, Sources, Tls,
-};
+use crate::backends::registry::Outputs;
+use crate::site::{AllowEntry, Proxy, RefreshGuards, Scope, Site, SiteValues, Sources, Tls};
+use crate::values::{HostText, RulesetName};
 
 /// A ruleset that failed to load.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +75,7 @@ struct Raw {
     #[serde(default)]
     refresh: RefreshGuards,
     #[serde(default)]
-    devices: devices::Devices,
+    devices: crate::site::devices::Devices,
     #[serde(default)]
     outputs: Outputs,
     #[serde(default)]
@@ -134,10 +130,7 @@ impl Ruleset {
             verify: raw.verify,
         };
         // What devices are told must agree with what the proxy serves.
-        let mismatches = ruleset
-            .site
-            .devices
-            .mismatches(&ruleset.site, &ruleset.outputs);
+        let mismatches = devices::mismatches(&ruleset.site, &ruleset.outputs);
         if let Some((key, message)) = mismatches.into_iter().next() {
             let (line, column) = setting_line(text, key)
                 .or_else(|| setting_line(text, "[devices]"))

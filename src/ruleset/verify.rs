@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::values::HostText;
-use crate::verify::url::ProbeUrl;
+use crate::values::ProbeUrl;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

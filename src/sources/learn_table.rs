@@ -14,9 +14,9 @@ use super::table::{
     note_unread_columns,
 };
 use crate::error::{Error, Result};
+use crate::model::text::{display_escape, non_blank};
 use crate::model::{Catalog, Note, Provenance, SourceKind};
 use crate::normalize::cell::parse_os_flag;
-use crate::normalize::text::{display_escape, non_blank};
 
 pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
     let text = src.text()?;

@@ -95,7 +95,7 @@ impl Live {
             .collect();
         Err(format!(
             "unknown live source \"live:{}\" (known: {})",
-            crate::normalize::text::display_escape(name),
+            crate::model::text::display_escape(name),
             known.join(", ")
         ))
     }

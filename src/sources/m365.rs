@@ -9,13 +9,13 @@ use serde::Deserialize;
 use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source, parse_json};
 use crate::error::Result;
+use crate::model::prefix::parse_prefix;
+use crate::model::text::{display_escape, non_blank};
 use crate::model::{
     Catalog, Cloud, Endpoint, Geography, Prefix, Product, Provenance, Rejected, Requirement, Route,
     SourceKind, TlsHandling,
 };
 use crate::normalize::cell::parse_ports;
-use crate::normalize::prefix::parse_prefix;
-use crate::normalize::text::{display_escape, non_blank};
 use crate::normalize::url_cell::parse_entry;
 
 #[derive(Deserialize)]

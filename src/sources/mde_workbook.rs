@@ -21,8 +21,8 @@ use super::table::{
     note_unread_columns,
 };
 use crate::error::{Error, Result};
+use crate::model::text::{collapse_ws, display_escape};
 use crate::model::{Catalog, Note, Provenance, SourceKind};
-use crate::normalize::text::{collapse_ws, display_escape};
 
 /// Refuse archives that would inflate past this: no real workbook is close.
 const MAX_UNCOMPRESSED: u64 = 256 * 1024 * 1024;
@@ -169,7 +169,7 @@ fn vet_references<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> std::result::
             if bad {
                 return Err(format!(
                     "{name}: cell reference {:?} is not a spreadsheet position (at most XFD1048576)",
-                    crate::normalize::text::display_escape(&String::from_utf8_lossy(
+                    crate::model::text::display_escape(&String::from_utf8_lossy(
                         &value.as_bytes()[..value.len().min(40)]
                     ))
                 ));

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::Catalog;
-use crate::normalize::prefix::PrefixRules;
+use crate::model::prefix::PrefixRules;
 pub use file::SourceFile;
 pub use spec::{Builtin, SourceSpec};
 
@@ -62,9 +62,7 @@ pub fn read_source(spec: &SourceSpec, opts: &ReadOptions) -> Result<Catalog> {
         SourceSpec::Builtin(Builtin::Mdi) => Ok(builtin::mdi()),
         SourceSpec::Builtin(Builtin::TlsGuidance) => Ok(tls_guidance::catalog()),
         SourceSpec::Builtin(Builtin::TagHosts) => Ok(tag_hosts::catalog()),
-        SourceSpec::Url(url) => Err(Error::UrlSource(crate::normalize::text::display_escape(
-            url,
-        ))),
+        SourceSpec::Url(url) => Err(Error::UrlSource(crate::model::text::display_escape(url))),
         SourceSpec::Live(live) => Err(Error::LiveSource(live.to_string())),
         SourceSpec::Path(path) => read_file(path, opts),
     }

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source, parse_json};
 use crate::error::{Error, Result};
+use crate::model::prefix::parse_prefix;
+use crate::model::text::display_escape;
 use crate::model::{
     Catalog, Cloud, Note, Prefix, Product, Provenance, Rejected, SourceKind, TagInfo,
 };
-use crate::normalize::prefix::parse_prefix;
-use crate::normalize::text::display_escape;
 
 /// Tags every Defender deployment needs.
 pub const DEFAULT_TAGS: [&str; 3] = [

@@ -68,7 +68,7 @@ impl SourceSpec {
                 .find(|b| b.spec() == text)
                 .map(SourceSpec::Builtin)
                 .ok_or_else(|| Error::UnknownBuiltin {
-                    spec: crate::normalize::text::display_escape(text),
+                    spec: crate::model::text::display_escape(text),
                     known: known(),
                 });
         }

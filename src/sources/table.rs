@@ -12,12 +12,12 @@ use regex::Regex;
 
 use super::file::Collected;
 
+use crate::model::text::{collapse_ws, display_escape, non_blank};
 use crate::model::{
     Endpoint, Geography, HostPattern, Inconsistency, Note, Os, OsFlag, Product, Provenance,
     Rejected, Requirement, Route, TagRef, TlsHandling,
 };
 use crate::normalize::cell::{parse_os_flag, parse_os_list, parse_ports, parse_requirement};
-use crate::normalize::text::{collapse_ws, display_escape, non_blank};
 use crate::normalize::url_cell::{parse_entry, split_cell};
 
 /// Where a cell sits, for provenance.

@@ -181,7 +181,7 @@ fn guidance(index: usize, row: &Row) -> Option<TlsGuidance> {
         id: row.id.to_string(),
         applies_to,
         tls: row.tls,
-        reason: crate::normalize::text::collapse_ws(row.reason),
+        reason: crate::model::text::collapse_ws(row.reason),
         reference: row.reference.to_string(),
         provenance: Provenance {
             file: FILE.to_string(),

@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::normalize::text::display_escape;
+use crate::model::text::display_escape;
 
 /// The roots and issuing CAs Microsoft's services present certificates
 /// from (Learn: "Azure Certificate Authority details"); a chain through

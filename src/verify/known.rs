@@ -163,7 +163,7 @@ mod tests {
     use crate::model::DnsName;
     use crate::model::host::parse_pattern;
     use crate::policy::matching::admits;
-    use crate::verify::url::ProbeUrl;
+    use crate::values::ProbeUrl;
 
     #[test]
     fn every_known_host_is_a_valid_url_its_pattern_admits() {

@@ -11,7 +11,6 @@ pub mod pac;
 pub mod plan;
 pub mod report;
 pub mod route;
-pub mod url;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

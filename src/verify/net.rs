@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::certs::{Shown, Trust};
-use super::url::{ProbeUrl, Scheme};
-use crate::normalize::text::display_escape;
+use crate::model::Scheme;
+use crate::model::text::display_escape;
+use crate::values::ProbeUrl;
 
 /// The largest response head read; past it the answer is not HTTP.
 const MAX_HEAD: usize = 64 << 10;

@@ -10,7 +10,7 @@ use crate::policy::{Policy, PolicyEntry};
 use crate::ruleset::verify::VerifySettings;
 
 use super::known;
-use super::url::ProbeUrl;
+use crate::values::ProbeUrl;
 
 /// Where a probe's URL came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -93,7 +93,7 @@ fn check_settings(policy: &Policy, settings: &VerifySettings) -> Result<(), Plan
 
 fn target(entry: &PolicyEntry, port: u16, settings: &VerifySettings) -> Option<Target> {
     let pattern = entry.host.to_string();
-    let scheme = crate::audit::probe::scheme_for(port);
+    let scheme = crate::model::Scheme::for_port(port);
     let own_path = entry.path.clone();
     let (url, expect, url_from, source) =
         if let Some(p) = settings.probes.iter().find(|p| p.host.as_str() == pattern) {

@@ -6,10 +6,11 @@
 use std::net::IpAddr;
 
 use crate::backends::pac::read::PacConfig;
-use crate::normalize::text::display_escape;
+use crate::model::text::display_escape;
 
 use super::net::Hop;
-use super::url::{ProbeUrl, Scheme};
+use crate::model::Scheme;
+use crate::values::ProbeUrl;
 
 /// One route, as configured.
 pub enum Route {

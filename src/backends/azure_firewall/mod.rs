@@ -116,7 +116,7 @@ impl Format for AzureFirewall {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "Azure Firewall Policy rule collection groups: ARM template, Bicep and an az script";
-    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+    const READER: Option<crate::backends::reader::Reader> = Some(crate::backends::reader::Reader {
         kind: "azure-firewall",
         recognise: read::recognise,
         read: read::read,
@@ -550,7 +550,7 @@ fn bicep_value(v: &Value, indent: usize) -> String {
 fn bicep(header: &[String], group_name: &str, groups: &[GroupProperties]) -> String {
     let mut out: String = header
         .iter()
-        .map(|l| format!("// {}\n", crate::normalize::text::printable_ascii(l)))
+        .map(|l| format!("// {}\n", crate::model::text::printable_ascii(l)))
         .collect();
     out.push_str(&format!(
         "\n@description('Name of the existing firewall policy')\nparam firewallPolicyName string\n\nresource policy 'Microsoft.Network/firewallPolicies@{API_VERSION}' existing = {{\n  name: firewallPolicyName\n}}\n"

@@ -19,11 +19,12 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::audit::{
-    Access, AuditError, Config, Grant, GrantHost, Options, Origin, Probe, Scheme, TlsSeen,
-    Undecidable, Verdict, shown,
+use crate::backends::reader::{
+    Access, Config, Decision, Grant, GrantHost, Options, Origin, Probe, ReadError, TlsSeen,
+    Undecidable, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern};
+use crate::model::Scheme;
 use crate::model::{DnsName, HostPattern};
 use crate::policy::matching::admits;
 
@@ -34,19 +35,19 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
         && text.contains("ruleCollections")
 }
 
-pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditError> {
+pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let file = shown(path);
     let bytes = crate::input::read_limited(path, options.limits.file_bytes).map_err(|e| {
-        AuditError::Read {
+        ReadError::Read {
             file: file.clone(),
             detail: e.to_string(),
         }
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| AuditError::Read {
+    let text = String::from_utf8(bytes).map_err(|_| ReadError::Read {
         file: file.clone(),
         detail: "is not UTF-8 text".to_string(),
     })?;
-    let json: Value = serde_json::from_str(&text).map_err(|e| AuditError::Syntax {
+    let json: Value = serde_json::from_str(&text).map_err(|e| ReadError::Syntax {
         at: Origin {
             file: file.clone(),
             line: e.line(),
@@ -64,7 +65,7 @@ pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditErro
     let mut groups = Vec::new();
     find_groups(&json, 0, &mut groups);
     if groups.is_empty() {
-        return Err(AuditError::Syntax {
+        return Err(ReadError::Syntax {
             at: Origin { file, line: 1 },
             detail: "no rule collection group (properties.ruleCollections) in this document"
                 .to_string(),
@@ -436,17 +437,17 @@ impl Config for AzConfig {
         vec![self.file.clone()]
     }
 
-    fn decide(&self, probe: &Probe) -> Verdict {
+    fn decide(&self, probe: &Probe) -> Decision {
         for (i, r) in self.rules.iter().enumerate() {
             match self.matches(r, probe) {
                 Ok(None) => continue,
                 Err(why) => {
-                    let mut v = Verdict::denied(Some(r.at.clone()), Some(i));
+                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
                     v.access = Access::Undecidable(why);
                     return v;
                 }
                 Ok(Some(g)) => {
-                    let mut v = Verdict::denied(Some(r.at.clone()), Some(i));
+                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
                     if r.allow {
                         v.access = Access::Allowed;
                         v.granted_by = Some(g);
@@ -464,7 +465,7 @@ impl Config for AzConfig {
             }
         }
         // Azure Firewall denies what no rule allows.
-        Verdict::denied(None, Some(self.rules.len()))
+        Decision::denied(None, Some(self.rules.len()))
     }
 
     fn grants(&self) -> Vec<Grant> {

@@ -14,7 +14,7 @@ use super::super::{
     Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report,
 };
 use super::{proxy_for, sh_word};
-use crate::normalize::text::printable_ascii;
+use crate::model::text::printable_ascii;
 use crate::policy::Policy;
 
 const NAME: &str = "mdatp";

@@ -42,7 +42,7 @@ pub fn proxy_for(
             backend,
             message: format!(
                 "refusing proxy {:?}: not host:port",
-                crate::normalize::text::display_escape(proxy)
+                crate::model::text::display_escape(proxy)
             ),
         })
     }
@@ -66,7 +66,7 @@ pub fn safe_url(backend: &'static str, url: &str) -> Result<String, BackendError
             backend,
             message: format!(
                 "refusing URL {:?} for a device setting",
-                crate::normalize::text::display_escape(url)
+                crate::model::text::display_escape(url)
             ),
         })
     }

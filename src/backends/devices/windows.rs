@@ -15,7 +15,7 @@ use super::super::{
 };
 use super::{bypass_list, proxy_for, ps_string, reg_string, safe_url};
 use crate::model::Route;
-use crate::normalize::text::{md_code, printable_ascii};
+use crate::model::text::{md_code, printable_ascii};
 use crate::policy::Policy;
 
 const NAME: &str = "windows";

@@ -16,8 +16,8 @@ use super::loss::plan;
 use super::{
     Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report, safe_name,
 };
+use crate::model::text::printable_ascii;
 use crate::model::{HostPattern, Route};
-use crate::normalize::text::printable_ascii;
 use crate::policy::{Policy, PolicyEntry};
 use crate::values::{FileName, ProxyAddress};
 
@@ -76,7 +76,7 @@ impl Format for Pac {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "a PAC file: direct-route hosts DIRECT, allowed hosts to the proxy";
-    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+    const READER: Option<crate::backends::reader::Reader> = Some(crate::backends::reader::Reader {
         kind: "pac",
         recognise: read::recognise,
         read: read::read,

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use rquickjs::{Context, Function, Runtime};
 
-use crate::audit::{
-    Access, AuditError, Config, Grant, Options, Origin, Probe, Scheme, TlsSeen, Undecidable,
-    Verdict, shown,
+use crate::backends::reader::{
+    Access, Config, Decision, Grant, Options, Origin, Probe, ReadError, TlsSeen, Undecidable, shown,
 };
+use crate::model::Scheme;
 
 /// Chromium refuses PAC files larger than this.
 pub const MAX_PAC_BYTES: u64 = 1 << 20;
@@ -37,9 +37,9 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
 }
 
 /// Reads a PAC file: it must load and define `FindProxyForURL`.
-pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditError> {
+pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let limit = options.limits.file_bytes.min(MAX_PAC_BYTES);
-    let bytes = crate::input::read_limited(path, limit).map_err(|e| AuditError::Read {
+    let bytes = crate::input::read_limited(path, limit).map_err(|e| ReadError::Read {
         file: shown(path),
         detail: match e {
             crate::input::ReadError::TooLarge { .. } => {
@@ -48,12 +48,12 @@ pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditErro
             other => other.to_string(),
         },
     })?;
-    let source = String::from_utf8(bytes).map_err(|_| AuditError::Read {
+    let source = String::from_utf8(bytes).map_err(|_| ReadError::Read {
         file: shown(path),
         detail: "is not UTF-8 text".to_string(),
     })?;
     let config = PacConfig::from_source(&shown(path), source, options.resolve.clone()).map_err(
-        |detail| AuditError::Syntax {
+        |detail| ReadError::Syntax {
             at: Origin {
                 file: shown(path),
                 line: 1,
@@ -306,7 +306,7 @@ fn script_error(ctx: &rquickjs::Ctx<'_>, e: rquickjs::Error) -> String {
         }
         m => format!(
             "JavaScript error: {}",
-            crate::normalize::text::display_escape(m)
+            crate::model::text::display_escape(m)
         ),
     }
 }
@@ -331,14 +331,14 @@ impl Config for PacConfig {
         vec![self.file.clone()]
     }
 
-    fn decide(&self, probe: &Probe) -> Verdict {
+    fn decide(&self, probe: &Probe) -> Decision {
         let url = url_of(probe);
         let at = Some(Origin {
             file: self.file.clone(),
             line: 1,
         });
         match self.call(&url, &probe.host, probe.client) {
-            Ok(route) => Verdict {
+            Ok(route) => Decision {
                 access: Access::Allowed,
                 by: at,
                 rank: None,
@@ -347,7 +347,7 @@ impl Config for PacConfig {
                 tls_by: None,
                 route: Some(route),
             },
-            Err(why) => Verdict {
+            Err(why) => Decision {
                 access: Access::Undecidable(why),
                 by: at,
                 rank: None,

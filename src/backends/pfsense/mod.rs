@@ -77,7 +77,7 @@ impl Format for Pfsense {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "pfSense config.xml aliases and pass rules, plus alias import files";
-    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+    const READER: Option<crate::backends::reader::Reader> = Some(crate::backends::reader::Reader {
         kind: "pfsense",
         recognise: read::recognise,
         read: read::read,
@@ -150,7 +150,7 @@ pub fn xml_escape(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
-            c if c.is_control() || crate::normalize::text::is_invisible(c) => {
+            c if c.is_control() || crate::model::text::is_invisible(c) => {
                 out.extend(c.escape_default())
             }
             '&' => out.push_str("&amp;"),

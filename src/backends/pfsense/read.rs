@@ -14,8 +14,8 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
-use crate::audit::{
-    Access, AuditError, Config, Grant, GrantHost, Options, Origin, Probe, Undecidable, Verdict,
+use crate::backends::reader::{
+    Access, Config, Decision, Grant, GrantHost, Options, Origin, Probe, ReadError, Undecidable,
     shown,
 };
 use crate::model::HostPattern;
@@ -31,21 +31,21 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
         && (text.contains("<pfsense") || text.contains("<filter>") || text.contains("<aliases>"))
 }
 
-pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditError> {
+pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let bytes = crate::input::read_limited(path, options.limits.file_bytes).map_err(|e| {
-        AuditError::Read {
+        ReadError::Read {
             file: shown(path),
             detail: e.to_string(),
         }
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| AuditError::Read {
+    let text = String::from_utf8(bytes).map_err(|_| ReadError::Read {
         file: shown(path),
         detail: "is not UTF-8 text".to_string(),
     })?;
     let file = shown(path);
     // roxmltree refuses DTDs with entities past a small limit and never
     // fetches anything: no billion laughs, no external entities.
-    let doc = roxmltree::Document::parse(&text).map_err(|e| AuditError::Syntax {
+    let doc = roxmltree::Document::parse(&text).map_err(|e| ReadError::Syntax {
         at: Origin {
             file: file.clone(),
             line: e.pos().row as usize,
@@ -202,14 +202,14 @@ enum Tri {
 
 impl PfConfig {
     /// Every alias a rule names exists.
-    fn check(&self) -> Result<(), AuditError> {
+    fn check(&self) -> Result<(), ReadError> {
         for r in &self.rules {
             for side in [&r.source, &r.destination] {
                 if let Target::Address(a) = &side.target
                     && is_alias_name(a)
                     && !self.aliases.contains_key(a)
                 {
-                    return Err(AuditError::Syntax {
+                    return Err(ReadError::Syntax {
                         at: r.at.clone(),
                         detail: format!("alias {a} is not defined in this file"),
                     });
@@ -412,17 +412,17 @@ impl Config for PfConfig {
         vec![self.file.clone()]
     }
 
-    fn decide(&self, probe: &Probe) -> Verdict {
+    fn decide(&self, probe: &Probe) -> Decision {
         for (i, r) in self.rules.iter().enumerate() {
             match self.rule_matches(r, probe) {
                 Tri::No => continue,
                 Tri::Unknown(why) => {
-                    let mut v = Verdict::denied(Some(r.at.clone()), Some(i));
+                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
                     v.access = Access::Undecidable(why);
                     return v;
                 }
                 Tri::Yes(g) => {
-                    let mut v = Verdict::denied(Some(r.at.clone()), Some(i));
+                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
                     if r.action == "pass" {
                         v.access = Access::Allowed;
                         v.granted_by = g.map(|(h, at)| {
@@ -435,7 +435,7 @@ impl Config for PfConfig {
             }
         }
         // pfSense blocks what no rule passes.
-        Verdict::denied(None, Some(self.rules.len()))
+        Decision::denied(None, Some(self.rules.len()))
     }
 
     fn grants(&self) -> Vec<Grant> {

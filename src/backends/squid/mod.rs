@@ -117,7 +117,7 @@ impl Format for Squid {
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
         "Squid ACL files, include snippets (plain and ssl-bump) and standalone configurations";
-    const READER: Option<crate::audit::Reader> = Some(crate::audit::Reader {
+    const READER: Option<crate::backends::reader::Reader> = Some(crate::backends::reader::Reader {
         kind: "squid",
         recognise: read::recognise,
         read: read::read,

@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 
-use crate::audit::{
-    Access, AuditError, Config, Grant, GrantHost, Limits, Options, Origin, Probe, Scheme, TlsSeen,
-    Undecidable, Verdict, relative_to, shown,
+use crate::backends::reader::{
+    Access, Config, Decision, Grant, GrantHost, Limits, Options, Origin, Probe, ReadError, TlsSeen,
+    Undecidable, relative_to, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
+use crate::model::Scheme;
 
 /// Recognises a Squid configuration by its directives.
 pub fn recognise(path: &Path, head: &[u8]) -> bool {
@@ -37,7 +38,7 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
 }
 
 /// Reads a configuration and everything it includes.
-pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, AuditError> {
+pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let mut p = Parser {
         limits: options.limits,
         conf: SquidConfig::default(),
@@ -132,22 +133,22 @@ struct Parser {
 }
 
 impl Parser {
-    fn load(&mut self, path: &Path) -> Result<String, AuditError> {
+    fn load(&mut self, path: &Path) -> Result<String, ReadError> {
         if self.conf.files.len() >= self.limits.files {
-            return Err(AuditError::Limit {
+            return Err(ReadError::Limit {
                 file: shown(path),
                 detail: format!("more than {} files", self.limits.files),
             });
         }
         let bytes = crate::input::read_limited(path, self.limits.file_bytes).map_err(|e| {
-            AuditError::Read {
+            ReadError::Read {
                 file: shown(path),
                 detail: e.to_string(),
             }
         })?;
         self.bytes += bytes.len() as u64;
         if self.bytes > self.limits.total_bytes {
-            return Err(AuditError::Limit {
+            return Err(ReadError::Limit {
                 file: shown(path),
                 detail: format!(
                     "the configuration and its files exceed {} bytes together",
@@ -156,22 +157,22 @@ impl Parser {
             });
         }
         self.conf.files.push(shown(path));
-        String::from_utf8(bytes).map_err(|_| AuditError::Read {
+        String::from_utf8(bytes).map_err(|_| ReadError::Read {
             file: shown(path),
             detail: "is not UTF-8 text".to_string(),
         })
     }
 
-    fn file(&mut self, path: &Path) -> Result<(), AuditError> {
+    fn file(&mut self, path: &Path) -> Result<(), ReadError> {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&key) {
-            return Err(AuditError::Limit {
+            return Err(ReadError::Limit {
                 file: shown(path),
                 detail: "includes itself (an include loop)".to_string(),
             });
         }
         if self.stack.len() >= self.limits.depth {
-            return Err(AuditError::Limit {
+            return Err(ReadError::Limit {
                 file: shown(path),
                 detail: format!("includes nested deeper than {}", self.limits.depth),
             });
@@ -190,7 +191,7 @@ impl Parser {
         Ok(())
     }
 
-    fn directive(&mut self, path: &Path, at: Origin, words: &[&str]) -> Result<(), AuditError> {
+    fn directive(&mut self, path: &Path, at: Origin, words: &[&str]) -> Result<(), ReadError> {
         let Some((&name, args)) = words.split_first() else {
             return Ok(());
         };
@@ -234,12 +235,12 @@ impl Parser {
         }
     }
 
-    fn include(&mut self, path: &Path, at: &Origin, args: &[&str]) -> Result<(), AuditError> {
+    fn include(&mut self, path: &Path, at: &Origin, args: &[&str]) -> Result<(), ReadError> {
         for pattern in args {
             let full = relative_to(path, Path::new(pattern));
             let text = full.to_string_lossy().into_owned();
             let matches: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
-                let found = glob::glob(&text).map_err(|e| AuditError::Syntax {
+                let found = glob::glob(&text).map_err(|e| ReadError::Syntax {
                     at: at.clone(),
                     detail: format!("include {pattern}: {e}"),
                 })?;
@@ -250,7 +251,7 @@ impl Parser {
                     .take(self.limits.files + 1)
                     .collect();
                 if list.len() > self.limits.files {
-                    return Err(AuditError::Limit {
+                    return Err(ReadError::Limit {
                         file: at.to_string(),
                         detail: format!(
                             "include {pattern} matches more than {} files",
@@ -270,9 +271,9 @@ impl Parser {
         Ok(())
     }
 
-    fn acl(&mut self, path: &Path, at: Origin, args: &[&str]) -> Result<(), AuditError> {
+    fn acl(&mut self, path: &Path, at: Origin, args: &[&str]) -> Result<(), ReadError> {
         let [name, kind, rest @ ..] = args else {
-            return Err(AuditError::Syntax {
+            return Err(ReadError::Syntax {
                 at,
                 detail: "acl needs a name and a type".to_string(),
             });
@@ -289,7 +290,7 @@ impl Parser {
             });
         }
         match self.conf.acls.get_mut(*name) {
-            Some(existing) if existing.kind != *kind => Err(AuditError::Syntax {
+            Some(existing) if existing.kind != *kind => Err(ReadError::Syntax {
                 at,
                 detail: format!(
                     "acl {name} is a {} at {}, not a {kind}",
@@ -321,7 +322,7 @@ impl Parser {
         path: &Path,
         at: &Origin,
         values: &[&str],
-    ) -> Result<Vec<(String, Origin)>, AuditError> {
+    ) -> Result<Vec<(String, Origin)>, ReadError> {
         let mut out = Vec::new();
         for v in values {
             let Some(file) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
@@ -330,7 +331,7 @@ impl Parser {
             };
             let full = relative_to(path, Path::new(file));
             let text = self.load(&full).map_err(|e| match e {
-                AuditError::Read { file, detail } => AuditError::Syntax {
+                ReadError::Read { file, detail } => ReadError::Syntax {
                     at: at.clone(),
                     detail: format!("ACL file {file}: {detail}"),
                 },
@@ -353,12 +354,12 @@ impl Parser {
     }
 
     /// Every ACL a rule names exists (Squid refuses to start otherwise).
-    fn check_names(&self) -> Result<(), AuditError> {
+    fn check_names(&self) -> Result<(), ReadError> {
         let rules = self.conf.http_access.iter().chain(&self.conf.ssl_bump);
         for r in rules {
             for (_, name) in &r.conds {
                 if !self.conf.acls.contains_key(name) && !is_builtin(name) {
-                    return Err(AuditError::Syntax {
+                    return Err(ReadError::Syntax {
                         at: r.at.clone(),
                         detail: format!("ACL {name} is not defined"),
                     });
@@ -369,7 +370,7 @@ impl Parser {
             if let Test::AnyOf(names) | Test::AllOf(names) = &acl.test {
                 for name in names {
                     if !self.conf.acls.contains_key(name) && !is_builtin(name) {
-                        return Err(AuditError::Syntax {
+                        return Err(ReadError::Syntax {
                             at: acl.at.clone(),
                             detail: format!("ACL {name} is not defined"),
                         });
@@ -434,15 +435,15 @@ fn split_flags<'a>(rest: &'a [&'a str]) -> (Vec<&'a str>, &'a [&'a str]) {
     (flags, &rest[i..])
 }
 
-fn rule(at: Origin, args: &[&str], actions: &[&str]) -> Result<Rule, AuditError> {
+fn rule(at: Origin, args: &[&str], actions: &[&str]) -> Result<Rule, ReadError> {
     let Some((action, names)) = args.split_first() else {
-        return Err(AuditError::Syntax {
+        return Err(ReadError::Syntax {
             at,
             detail: format!("expected one of {}", actions.join(", ")),
         });
     };
     if !actions.contains(action) {
-        return Err(AuditError::Syntax {
+        return Err(ReadError::Syntax {
             at,
             detail: format!("'{action}' is not one of {}", actions.join(", ")),
         });
@@ -461,8 +462,8 @@ fn rule(at: Origin, args: &[&str], actions: &[&str]) -> Result<Rule, AuditError>
     })
 }
 
-fn syntax(at: &Origin, detail: String) -> AuditError {
-    AuditError::Syntax {
+fn syntax(at: &Origin, detail: String) -> ReadError {
+    ReadError::Syntax {
         at: at.clone(),
         detail,
     }
@@ -473,7 +474,7 @@ fn test(
     values: Vec<(String, Origin)>,
     ignore_case: bool,
     no_lookup: bool,
-) -> Result<Test, AuditError> {
+) -> Result<Test, ReadError> {
     Ok(match kind {
         "dstdomain" | "ssl::server_name" => {
             let values: Vec<(String, Origin)> = values
@@ -540,7 +541,7 @@ fn test(
 fn regexes(
     values: Vec<(String, Origin)>,
     ignore_case: bool,
-) -> Result<Vec<(Regex, String, Origin)>, AuditError> {
+) -> Result<Vec<(Regex, String, Origin)>, ReadError> {
     let mut out = Vec::new();
     // In a file, `-i` and `+i` lines switch case sensitivity for the
     // values after them.
@@ -865,11 +866,11 @@ impl SquidConfig {
     }
 
     /// `http_access` for one request.
-    fn access(&self, req: &Request) -> Verdict {
+    fn access(&self, req: &Request) -> Decision {
         let rank = |i: usize| Some(i);
         match self.first_match(&self.http_access, req) {
             FirstMatch::Rule(i, r, g) => {
-                let mut v = Verdict::denied(Some(r.at.clone()), rank(i));
+                let mut v = Decision::denied(Some(r.at.clone()), rank(i));
                 if r.action == "allow" {
                     v.access = Access::Allowed;
                     v.granted_by = Some(g.unwrap_or((GrantHost::Any, r.at.clone())));
@@ -877,14 +878,14 @@ impl SquidConfig {
                 v
             }
             FirstMatch::Unknown(i, r, why) => {
-                let mut v = Verdict::denied(Some(r.at.clone()), rank(i));
+                let mut v = Decision::denied(Some(r.at.clone()), rank(i));
                 v.access = Access::Undecidable(why);
                 v
             }
             // No line matched: the opposite of the last line, deny if
             // there is none.
             FirstMatch::None => match self.http_access.last() {
-                Some(last) if last.action == "deny" => Verdict {
+                Some(last) if last.action == "deny" => Decision {
                     access: Access::Allowed,
                     by: None,
                     rank: Some(self.http_access.len()),
@@ -893,7 +894,7 @@ impl SquidConfig {
                     tls_by: None,
                     route: None,
                 },
-                _ => Verdict::denied(None, Some(self.http_access.len())),
+                _ => Decision::denied(None, Some(self.http_access.len())),
             },
         }
     }
@@ -987,7 +988,7 @@ impl Config for SquidConfig {
         self.files.clone()
     }
 
-    fn decide(&self, probe: &Probe) -> Verdict {
+    fn decide(&self, probe: &Probe) -> Decision {
         let host = probe.host.to_ascii_lowercase();
         match probe.scheme {
             Scheme::Http => self.access(&plain(&host, probe)),
@@ -1117,7 +1118,7 @@ impl SquidConfig {
         out
     }
 
-    fn decide_tls(&self, host: &str, probe: &Probe) -> Verdict {
+    fn decide_tls(&self, host: &str, probe: &Probe) -> Decision {
         let mut req = connect(host, probe);
         let mut v = self.access(&req);
         if v.access != Access::Allowed {
@@ -1249,7 +1250,7 @@ mod tests {
         Probe {
             host: host.to_string(),
             port,
-            scheme: crate::audit::probe::scheme_for(port),
+            scheme: crate::model::Scheme::for_port(port),
             path: "/".to_string(),
             client: "10.0.0.1".parse().unwrap(),
         }

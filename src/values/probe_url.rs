@@ -5,13 +5,10 @@
 
 use std::fmt;
 
-use crate::model::DnsName;
+use crate::model::{DnsName, Scheme};
 
 /// The longest path a probe may ask for.
 const MAX_PATH: usize = 2048;
-
-/// The scheme `audit` judges requests by, one rule for both.
-pub use crate::audit::Scheme;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]

@@ -1,7 +1,9 @@
-//! The site part of a ruleset: cloud, data locations, operating systems,
-//! products, workspace IDs, MDI instances, proxy, TLS choices and the
-//! site's own allow and exclude entries. The policy reads only this; the
-//! outputs table lives beside it in [`super::Ruleset`].
+//! The site: cloud, data locations, operating systems, products,
+//! workspace IDs, MDI instances, proxy, TLS choices, devices and the site's
+//! own allow and exclude entries. The policy reads only this; it knows
+//! nothing of outputs (a ruleset file adds those, in `crate::ruleset`).
+
+pub mod devices;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -168,7 +170,7 @@ pub struct Site {
     /// The `[refresh]` table: what a refresh may not take away.
     pub refresh: RefreshGuards,
     /// The `[devices]` table: what the device-side outputs tell devices.
-    pub devices: super::devices::Devices,
+    pub devices: devices::Devices,
     /// Where the ruleset was read from (relative source paths resolve
     /// against its directory).
     pub file: PathBuf,
