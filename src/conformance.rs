@@ -193,7 +193,7 @@ pub mod targets {
         }
     }
 
-    fn from_reader(catalog: crate::Result<Catalog>) {
+    fn from_reader(catalog: crate::error::Result<Catalog>) {
         if let Ok(catalog) = catalog {
             super::check_catalog(&catalog);
             super::check_outputs(&catalog);
@@ -301,7 +301,11 @@ pub mod targets {
 
     fn baseline() -> &'static Catalog {
         static C: OnceLock<Catalog> = OnceLock::new();
-        C.get_or_init(|| crate::load_catalog(&[], &Default::default()).expect("baseline"))
+        C.get_or_init(|| {
+            crate::generate::SourceCache::new(Default::default())
+                .catalog(&[])
+                .expect("baseline")
+        })
     }
 
     /// Ruleset TOML: an accepted ruleset resolves against the baseline and

@@ -1,5 +1,9 @@
-//! The pipeline of `generate`: ruleset -> catalog -> policy -> backends ->
-//! one atomic output directory with `policy.json` and the loss reports.
+//! The pipeline, one home: sources read once, policy, render, batches, publish.
+//!
+//! Ruleset -> catalog -> policy -> backends -> one atomic output directory
+//! with `policy.json` and the loss reports. Every command that needs a
+//! catalog or a policy gets it here ([`SourceCache`]: `catalog`, `diff`,
+//! `generate`, `refresh`, `audit`, `verify`, `explain`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,7 +13,7 @@ use crate::error::Error;
 use crate::model::Catalog;
 use crate::policy::{self, Policy};
 use crate::publish::{self, PublishError};
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Ruleset, RulesetError};
 use crate::sources::{ReadOptions, SourceSpec, read_source, with_builtin_facts};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,25 @@ pub enum GenerateError {
     },
     #[error("ruleset {ruleset}: {message}")]
     Select { ruleset: String, message: String },
+    /// Two rulesets of one run would write one directory.
+    #[error(
+        "ruleset {ruleset} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
+        file.display(),
+        out.display(),
+        first.display()
+    )]
+    SameOutput {
+        ruleset: String,
+        file: PathBuf,
+        out: PathBuf,
+        first: PathBuf,
+    },
+    /// `publish::commit` answered fewer rulesets than it was given.
+    #[error("a staged output was lost")]
+    Lost,
+    /// A ruleset of the run could not be loaded; the others still run.
+    #[error(transparent)]
+    Ruleset(#[from] RulesetError),
 }
 
 /// What one `generate` wrote. `policy` is the policy itself, or what a
@@ -67,19 +90,25 @@ pub struct SourceCache {
 }
 
 impl SourceCache {
+    /// A cache reading with these options (`catalog` and `diff`, which
+    /// take their sources and tags from the command line).
+    pub fn new(opts: ReadOptions) -> Self {
+        SourceCache {
+            opts,
+            read: BTreeMap::new(),
+        }
+    }
+
     /// A cache for these rulesets (the tags they select, together).
     pub fn for_rulesets<'a>(rulesets: impl IntoIterator<Item = &'a Ruleset>) -> Self {
         let mut tags: BTreeSet<String> = BTreeSet::new();
         for r in rulesets {
             tags.extend(policy::prefixes::selected_tags(&r.site));
         }
-        SourceCache {
-            opts: ReadOptions {
-                extra_tags: tags.into_iter().collect(),
-                ..Default::default()
-            },
-            read: BTreeMap::new(),
-        }
+        SourceCache::new(ReadOptions {
+            extra_tags: tags.into_iter().collect(),
+            ..Default::default()
+        })
     }
 
     /// Skip unrecognised tables that hold host names, with a note, instead
@@ -96,9 +125,12 @@ impl SourceCache {
     }
 
     /// The catalog of `specs`, in order, with this binary's facts; each
-    /// spec is read the first time it is asked for.
+    /// spec is read the first time it is asked for. No specs: the built-in
+    /// baseline.
     pub fn catalog(&mut self, specs: &[SourceSpec]) -> Result<Catalog, Error> {
         self.opts.check()?;
+        let baseline = [SourceSpec::Baseline];
+        let specs = if specs.is_empty() { &baseline } else { specs };
         let mut catalog = Catalog::default();
         for spec in specs {
             if !self.read.contains_key(spec) {
@@ -132,11 +164,6 @@ impl SourceCache {
                 })?;
         Ok(policy::resolve(&catalog, &ruleset.site))
     }
-}
-
-/// The catalog a ruleset names.
-pub fn catalog_for(ruleset: &Ruleset) -> Result<Catalog, Error> {
-    SourceCache::for_rulesets([ruleset]).catalog(&ruleset.source_specs())
 }
 
 /// Reads the ruleset's sources and resolves its policy.
@@ -219,6 +246,120 @@ pub fn generate_with(
             message: "nothing was prepared".to_string(),
         })
     })
+}
+
+/// How many rulesets are staged before one flush publishes them together:
+/// enough that the flush is shared, few enough that the open lock files
+/// and policies held stay small.
+const BATCH: usize = 64;
+
+/// What a `generate` run is asked for besides its rulesets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions<'a> {
+    /// With one ruleset the output directory itself, with several the
+    /// directory of one folder per ruleset name. Default: each ruleset's
+    /// `outputs.dir`, else `out/<name>`.
+    pub out: Option<&'a Path>,
+    /// Only these outputs (backend names).
+    pub only: Option<&'a [String]>,
+    /// Take over an output directory egressgen did not write.
+    pub force: bool,
+    pub skip_unknown_tables: bool,
+}
+
+/// Generates every ruleset of a run, in order: each source is read once
+/// for the whole run, and the rulesets are published in batches that
+/// share one flush. A ruleset that failed to load, or fails later, is
+/// reported in its place and the next one still runs. `keep` is what is
+/// held of each policy while its batch waits; `each` receives the result
+/// of ruleset `i` (of `rulesets`) as its batch completes.
+pub fn run<T>(
+    rulesets: &[(&Path, Result<Ruleset, RulesetError>)],
+    opts: &RunOptions,
+    keep: impl Fn(&Policy) -> T,
+    mut each: impl FnMut(usize, Result<Generated<T>, GenerateError>),
+) {
+    let mut sources =
+        SourceCache::for_rulesets(rulesets.iter().filter_map(|(_, r)| r.as_ref().ok()))
+            .skip_unknown_tables(opts.skip_unknown_tables);
+    // Output directory -> the ruleset file that wrote it in this run.
+    let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    for (n, chunk) in rulesets.chunks(BATCH).enumerate() {
+        let prepared: Vec<Result<Prepared<T>, GenerateError>> = chunk
+            .iter()
+            .map(|(path, r)| {
+                let ruleset = r.as_ref().map_err(|e| GenerateError::Ruleset(e.clone()))?;
+                let out = out_dir(opts.out, rulesets.len(), ruleset);
+                claim(&mut targets, &out, path, ruleset)?;
+                let backends = select_backends(ruleset, opts.only)?;
+                let p = prepare(&mut sources, ruleset, &backends, &out, opts.force)?;
+                Ok(p.map(|policy| keep(&policy)))
+            })
+            .collect();
+        for (i, result) in publish_batch(prepared).into_iter().enumerate() {
+            each(n * BATCH + i, result);
+        }
+    }
+}
+
+/// Where a ruleset of a run of `count` writes.
+fn out_dir(out: Option<&Path>, count: usize, ruleset: &Ruleset) -> PathBuf {
+    match out {
+        Some(dir) if count == 1 => dir.to_path_buf(),
+        Some(dir) => dir.join(ruleset.site.name.as_str()),
+        None => ruleset.default_out_dir(),
+    }
+}
+
+/// Two rulesets of one run must not overwrite each other's output.
+/// Resolved as publishing resolves it (`..`, symbolic links), so two
+/// spellings of one directory are one target.
+fn claim(
+    targets: &mut BTreeMap<PathBuf, PathBuf>,
+    out: &Path,
+    file: &Path,
+    ruleset: &Ruleset,
+) -> Result<(), GenerateError> {
+    let key = publish::resolve(out)
+        .or_else(|_| std::path::absolute(out))
+        .unwrap_or_else(|_| out.to_path_buf());
+    if let Some(first) = targets.get(&key) {
+        return Err(GenerateError::SameOutput {
+            ruleset: ruleset.site.name.to_string(),
+            file: file.to_path_buf(),
+            out: out.to_path_buf(),
+            first: first.clone(),
+        });
+    }
+    targets.insert(key, file.to_path_buf());
+    Ok(())
+}
+
+/// Commits the prepared rulesets of a batch together; failures keep their
+/// place, so results come out in ruleset order.
+fn publish_batch<T>(
+    prepared: Vec<Result<Prepared<T>, GenerateError>>,
+) -> Vec<Result<Generated<T>, GenerateError>> {
+    let mut ready = Vec::new();
+    let mut slots = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        match p {
+            Ok(p) => {
+                ready.push(p);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(e)),
+        }
+    }
+    let mut published = finish(ready).into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(e) => Err(e),
+            // `finish` gives one result per staged ruleset.
+            None => published.next().unwrap_or(Err(GenerateError::Lost)),
+        })
+        .collect()
 }
 
 /// A ruleset rendered and staged beside its output directory, waiting

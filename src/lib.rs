@@ -26,21 +26,8 @@ pub mod sources;
 pub mod values;
 pub mod verify;
 
-pub use error::{Error, Result};
-
-pub use model::Catalog;
-pub use sources::{ReadOptions, SourceSpec, read_sources};
-
-/// The catalog a command works on: the given sources, or the built-in
-/// baseline when there are none.
-pub fn load_catalog(specs: &[SourceSpec], opts: &ReadOptions) -> Result<Catalog> {
-    opts.check()?;
-    if specs.is_empty() {
-        sources::baseline::load().map(sources::with_builtin_facts)
-    } else {
-        read_sources(specs, opts)
-    }
-}
+#[cfg(test)]
+mod layout_tests;
 
 /// Checks for the README's generated parts.
 #[cfg(test)]

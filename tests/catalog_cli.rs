@@ -9,8 +9,9 @@ use std::process::Output;
 
 use common::{data, shared_data, specs};
 use egressgen::cli::catalog::{CSV_HEADER, to_json};
+use egressgen::generate::SourceCache;
+use egressgen::sources::ReadOptions;
 use egressgen::sources::baseline;
-use egressgen::{ReadOptions, read_sources};
 
 use common::egressgen;
 
@@ -102,7 +103,9 @@ fn json_output_of_every_real_file_matches_the_schema() {
     assert!(json == stdout(&egressgen(&args)), "two runs differ");
     // Reading the JSON back re-validates every name and gives the same
     // catalog.
-    let catalog = read_sources(&specs(&all_sources()), &ReadOptions::default()).unwrap();
+    let catalog = SourceCache::new(ReadOptions::default())
+        .catalog(&specs(&all_sources()))
+        .unwrap();
     assert_eq!(baseline::parse(&json).unwrap(), catalog);
 }
 

@@ -8,8 +8,8 @@ use std::io::Write;
 
 use common::xlsx::{Sheet, edit_member, plain_zip, save, workbook};
 use common::{find, read};
-use egressgen::Error;
 use egressgen::cli::catalog::{to_csv, to_json, to_table};
+use egressgen::error::Error;
 use egressgen::model::Catalog;
 use egressgen::sources::{ReadOptions, read_file};
 

@@ -430,7 +430,9 @@ fn the_baseline_serves_a_streamlined_gov_site_offline() {
         Path::new("gcc.toml"),
     )
     .unwrap();
-    let catalog = egressgen::load_catalog(&[], &Default::default()).unwrap();
+    let catalog = egressgen::generate::SourceCache::new(Default::default())
+        .catalog(&[])
+        .unwrap();
     let p = resolve(&catalog, &r.site);
     let hosts: BTreeSet<String> = p.entries.iter().map(|e| e.host.to_string()).collect();
     assert!(

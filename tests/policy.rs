@@ -6,11 +6,12 @@ mod common;
 use std::path::Path;
 
 use common::data;
+use egressgen::generate::SourceCache;
 use egressgen::model::{HostPattern, Route, TlsHandling};
 use egressgen::policy::matching::{covers, path_covers};
 use egressgen::policy::{Policy, resolve};
 use egressgen::ruleset::Ruleset;
-use egressgen::{ReadOptions, read_sources};
+use egressgen::sources::ReadOptions;
 
 /// A ruleset over the given sources (absolute paths or built-ins).
 fn ruleset(sources: &[&str], body: &str) -> Ruleset {
@@ -27,7 +28,7 @@ fn policy(r: &Ruleset) -> Policy {
         extra_tags: egressgen::policy::prefixes::selected_tags(&r.site),
         ..Default::default()
     };
-    let catalog = read_sources(&r.source_specs(), &opts).unwrap();
+    let catalog = SourceCache::new(opts).catalog(&r.source_specs()).unwrap();
     resolve(&catalog, &r.site)
 }
 
@@ -64,7 +65,9 @@ fn gov_md() -> String {
 
 /// Every source row behind the policy's entries has one of `geos`.
 fn assert_rows_from(p: &Policy, source: &str, geos: &[&str]) {
-    let catalog = read_sources(&[source.parse().unwrap()], &ReadOptions::default()).unwrap();
+    let catalog = SourceCache::new(ReadOptions::default())
+        .catalog(&[source.parse().unwrap()])
+        .unwrap();
     for e in &p.entries {
         for prov in &e.provenance {
             let row = catalog

@@ -330,10 +330,11 @@ mod policy_json {
     use std::path::Path;
     use std::sync::OnceLock;
 
+    use egressgen::generate::SourceCache;
     use egressgen::model::Catalog;
     use egressgen::policy::{Policy, resolve};
     use egressgen::ruleset::Ruleset;
-    use egressgen::{ReadOptions, read_sources};
+    use egressgen::sources::ReadOptions;
     use proptest::prelude::*;
 
     /// Every row kind we have: Microsoft's rows of the built-in baseline,
@@ -356,7 +357,9 @@ mod policy_json {
                 extra_tags: vec!["AzureMonitor".to_string()],
                 ..Default::default()
             };
-            read_sources(&specs.map(|s| s.parse().unwrap()), &opts).unwrap()
+            SourceCache::new(opts)
+                .catalog(&specs.map(|s| s.parse().unwrap()))
+                .unwrap()
         })
     }
 

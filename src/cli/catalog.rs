@@ -54,7 +54,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         },
         skip_unknown_tables: args.skip_unknown_tables,
     };
-    let catalog = crate::load_catalog(&args.sources, &opts)?;
+    let catalog = crate::generate::SourceCache::new(opts).catalog(&args.sources)?;
     let text = match args.format {
         Format::Table => to_table(&catalog),
         Format::Json => to_json(&catalog),

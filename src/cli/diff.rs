@@ -82,7 +82,8 @@ fn side(spec: &SourceSpec, opts: &ReadOptions) -> super::Result<Side> {
             return Ok(side);
         }
     }
-    let catalog = crate::load_catalog(std::slice::from_ref(spec), opts)?;
+    let catalog =
+        crate::generate::SourceCache::new(opts.clone()).catalog(std::slice::from_ref(spec))?;
     Ok(Side::Catalog(Box::new(catalog)))
 }
 

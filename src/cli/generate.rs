@@ -1,11 +1,11 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
+use std::path::{Path, PathBuf};
+
 use super::{Failure, Outcome};
 use crate::generate;
 use crate::model::Route;
-use crate::ruleset::Ruleset;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use crate::ruleset::{Ruleset, RulesetError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,51 +60,38 @@ struct JsonError {
     message: String,
 }
 
-/// How many rulesets are staged before one flush publishes them together:
-/// enough that the flush is shared, few enough that the open lock files
-/// and policies held stay small.
-const BATCH: usize = 64;
-
 /// Failures in `generate` are reported and the next ruleset still runs;
-/// the exit status is that of the first failure. The sources are read once
-/// for the whole run.
+/// the exit status is that of the first failure.
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
-    let loaded: Vec<(&PathBuf, Result<Ruleset, Failure>)> = args
+    let loaded: Vec<(&Path, Result<Ruleset, RulesetError>)> = args
         .rulesets
         .iter()
-        .map(|p| (p, Ruleset::load(p).map_err(Failure::from)))
+        .map(|p| (p.as_path(), Ruleset::load(p)))
         .collect();
-    let mut sources =
-        generate::SourceCache::for_rulesets(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()))
-            .skip_unknown_tables(args.skip_unknown_tables);
+    let opts = generate::RunOptions {
+        out: args.out.as_deref(),
+        only: args.only.as_deref(),
+        force: args.force,
+        skip_unknown_tables: args.skip_unknown_tables,
+    };
     let mut first: Option<Outcome> = None;
     let mut json = Vec::new();
-    // Output directory -> the ruleset that wrote it in this run.
-    let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
-    for chunk in loaded.chunks(BATCH) {
-        let prepared: Vec<Result<generate::Prepared<Summary>, Failure>> = chunk
-            .iter()
-            .map(|(path, r)| {
-                let ruleset = r.as_ref().map_err(Clone::clone)?;
-                prepare(args, path, ruleset, &mut sources, &mut targets)
-            })
-            .collect();
-        for ((path, _), outcome) in chunk.iter().zip(publish_batch(prepared)) {
-            if let Err(f) = &outcome {
-                let message = crate::model::text::terminal_safe(&f.message);
-                eprintln!("egressgen: error: {message}");
-                first.get_or_insert(f.outcome);
-            }
-            match args.format {
-                Format::Text => {
-                    if let Ok(done) = &outcome {
-                        report(done, v);
-                    }
-                }
-                Format::Json => json.push(json_result(path, outcome)),
-            }
+    generate::run(&loaded, &opts, Summary::of, |i, result| {
+        let outcome = result.map_err(Failure::from);
+        if let Err(f) = &outcome {
+            let message = crate::model::text::terminal_safe(&f.message);
+            eprintln!("egressgen: error: {message}");
+            first.get_or_insert(f.outcome);
         }
-    }
+        match args.format {
+            Format::Text => {
+                if let Ok(done) = &outcome {
+                    report(done, v);
+                }
+            }
+            Format::Json => json.push(json_result(&args.rulesets[i], outcome)),
+        }
+    });
     if args.format == Format::Json {
         let doc =
             serde_json::json!({"format": "egressgen-generate", "version": 1, "rulesets": json});
@@ -116,10 +103,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     Ok(first.unwrap_or(Outcome::Success))
 }
 
-fn json_result(
-    path: &std::path::Path,
-    outcome: Result<generate::Generated<Summary>, Failure>,
-) -> JsonResult {
+fn json_result(path: &Path, outcome: Result<generate::Generated<Summary>, Failure>) -> JsonResult {
     let ruleset_file = path.display().to_string();
     match outcome {
         Ok(done) => {
@@ -146,71 +130,6 @@ fn json_result(
             }),
         },
     }
-}
-
-/// Commits the prepared rulesets of a batch together; failures keep their
-/// place, so results come out in ruleset order.
-fn publish_batch(
-    prepared: Vec<Result<generate::Prepared<Summary>, Failure>>,
-) -> Vec<Result<generate::Generated<Summary>, Failure>> {
-    let mut ready = Vec::new();
-    let mut slots = Vec::with_capacity(prepared.len());
-    for p in prepared {
-        match p {
-            Ok(p) => {
-                ready.push(p);
-                slots.push(None);
-            }
-            Err(f) => slots.push(Some(f)),
-        }
-    }
-    let mut published = generate::finish(ready).into_iter();
-    slots
-        .into_iter()
-        .map(|slot| match slot {
-            Some(f) => Err(f),
-            None => match published.next() {
-                Some(r) => r.map_err(Failure::from),
-                None => Err(Failure::new(Outcome::Output, "a staged output was lost")),
-            },
-        })
-        .collect()
-}
-
-fn prepare(
-    args: &Args,
-    path: &std::path::Path,
-    ruleset: &Ruleset,
-    sources: &mut generate::SourceCache,
-    targets: &mut BTreeMap<PathBuf, PathBuf>,
-) -> Result<generate::Prepared<Summary>, Failure> {
-    let out = match &args.out {
-        Some(dir) if args.rulesets.len() == 1 => dir.clone(),
-        Some(dir) => dir.join(ruleset.site.name.as_str()),
-        None => ruleset.default_out_dir(),
-    };
-    // Two rulesets of one run must not overwrite each other's output.
-    // Resolved as publishing resolves it (`..`, symbolic links), so two
-    // spellings of one directory are one target.
-    let key = crate::publish::resolve(&out)
-        .or_else(|_| std::path::absolute(&out))
-        .unwrap_or_else(|_| out.clone());
-    if let Some(first) = targets.get(&key) {
-        return Err(Failure::new(
-            Outcome::Usage,
-            format!(
-                "ruleset {} ({}) would write to {}, which {} already wrote in this run; give it another name or outputs.dir",
-                ruleset.site.name,
-                path.display(),
-                out.display(),
-                first.display()
-            ),
-        ));
-    }
-    targets.insert(key, path.to_path_buf());
-    let backends = generate::select_backends(ruleset, args.only.as_deref())?;
-    let prepared = generate::prepare(sources, ruleset, &backends, &out, args.force)?;
-    Ok(prepared.map(|p| Summary::of(&p)))
 }
 
 /// What is printed about a ruleset once it is published, taken from its

@@ -201,7 +201,9 @@ impl From<GenerateError> for Failure {
             GenerateError::Source { .. } => Outcome::Input,
             GenerateError::Backend { .. } => Outcome::Limit,
             GenerateError::Publish { .. } => Outcome::Output,
-            GenerateError::Select { .. } => Outcome::Usage,
+            GenerateError::Select { .. } | GenerateError::SameOutput { .. } => Outcome::Usage,
+            GenerateError::Lost => Outcome::Output,
+            GenerateError::Ruleset(_) => Outcome::Input,
         };
         Failure::new(outcome, e)
     }

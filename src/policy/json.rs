@@ -62,13 +62,10 @@ mod tests {
     use super::*;
 
     fn minimal() -> Vec<u8> {
-        let catalog = crate::sources::read_sources(
-            &[crate::sources::SourceSpec::Builtin(
-                crate::sources::Builtin::Mdi,
-            )],
-            &Default::default(),
-        )
-        .unwrap();
+        let spec = crate::sources::SourceSpec::Builtin(crate::sources::Builtin::Mdi);
+        let catalog = crate::sources::with_builtin_facts(
+            crate::sources::read_source(&spec, &Default::default()).unwrap(),
+        );
         let ruleset = crate::ruleset::Ruleset::parse(
             "name = \"j\"\n[scope]\ncloud = \"commercial\"\nproducts = [\"mdi\"]\n[site]\nmdi_instances = [\"contoso\"]\n",
             std::path::Path::new("j.toml"),

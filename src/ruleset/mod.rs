@@ -15,7 +15,7 @@ use crate::site::{AllowEntry, Proxy, RefreshGuards, Scope, Site, SiteValues, Sou
 use crate::values::{HostText, RulesetName};
 
 /// A ruleset that failed to load.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RulesetError {
     #[error("{}: cannot read: {detail}", path.display())]
     Unreadable { path: PathBuf, detail: String },

@@ -70,7 +70,7 @@ pub fn read_source(spec: &SourceSpec, opts: &ReadOptions) -> Result<Catalog> {
 
 /// Reads the given sources, in order, into one catalog, which always
 /// carries this binary's TLS guidance.
-pub fn read_sources(specs: &[SourceSpec], opts: &ReadOptions) -> Result<Catalog> {
+fn read_sources(specs: &[SourceSpec], opts: &ReadOptions) -> Result<Catalog> {
     opts.check()?;
     let mut catalog = Catalog::default();
     for spec in specs {

@@ -27,7 +27,7 @@ pub fn shared_data() -> PathBuf {
 }
 
 /// Source specs from text, as a user writes them.
-pub fn specs<S: AsRef<str>>(items: &[S]) -> Vec<egressgen::SourceSpec> {
+pub fn specs<S: AsRef<str>>(items: &[S]) -> Vec<egressgen::sources::SourceSpec> {
     items.iter().map(|s| s.as_ref().parse().unwrap()).collect()
 }
 
