@@ -75,9 +75,6 @@ pub enum Error {
     #[error("invalid service tag name {0:?}: letters, digits and dots only")]
     BadTagName(String),
 
-    #[error("{0}")]
-    Ruleset(String),
-
     #[error(
         "source {0}: a URL is not a source; name the live source instead (`live:learn-standard-commercial`, `live:service-tags-public`, ...: see `egressgen refresh --help`), which `egressgen refresh` fetches from Microsoft or a configured mirror"
     )]

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use crate::model::Geography;
 
 mod probe_url;
+mod resolve;
 pub use probe_url::ProbeUrl;
+pub use resolve::Resolve;
 
 /// Validated newtypes: each refuses a bad value with a message that the
 /// TOML error then places on its line.

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod html;
 pub mod probe;
 pub mod report;
+pub mod setup;
 
 use std::collections::BTreeMap;
 

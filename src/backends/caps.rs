@@ -1,8 +1,11 @@
-//! What each format can express, as data. Every backend declares its
-//! [`Caps`]; one classifier ([`super::loss::classify`]) turns a policy
-//! entry plus those capabilities into the entry's loss-report line, the
-//! README's capability table is generated from them, and `audit` reads
-//! them the other way round. Reasons are templates: `{name}`, `{path}`,
+//! What each format can express, as data.
+//!
+//! Every backend declares its [`Caps`]; one classifier
+//! ([`super::loss::plan`]) turns a policy entry plus those capabilities
+//! into the entry's loss-report line, the README's capability table is
+//! generated from them ([`super::registry::capability_table`]), and
+//! `audit` asks the same classifier which entries a format it reads cannot
+//! carry at all. Reasons are templates: `{name}`, `{path}`,
 //! `{port}`, `{tag}`, `{part}`, `{route}` and `{via}` are filled in per
 //! entry.
 
@@ -202,38 +205,32 @@ fn ports_cell(p: Ports) -> String {
     }
 }
 
-/// The capability table of the README, one row per registered backend
-/// with its default settings.
-pub fn markdown_table(rows: &[super::registry::Row]) -> String {
-    let mut out = String::from(
-        "| output | `x` | `*.x` | `.x` | `*x` | paths | ports | proxy route | direct route | prefixes | TLS exemptions |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for row in rows {
-        let Some(backend) = (row.default)() else {
-            continue;
-        };
-        let c = backend.caps();
-        let tls = match c.tls_bypass {
+/// The header of the capability table (see [`super::registry::capability_table`]).
+pub const TABLE_HEADER: &str = "| output | `x` | `*.x` | `.x` | `*x` | paths | ports | proxy route | direct route | prefixes | TLS exemptions |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|\n";
+
+impl Caps {
+    /// This format's row of the capability table.
+    pub fn table_row(&self, name: &str) -> String {
+        let tls = match self.tls_bypass {
             None => "no".to_string(),
             Some(t) => [t.exact, t.subdomains, t.domain, t.suffix_glob]
                 .map(host_cell)
                 .join(" / "),
         };
-        out.push_str(&format!(
+        format!(
             "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            row.name,
-            host_cell(c.hosts.exact),
-            host_cell(c.hosts.subdomains),
-            host_cell(c.hosts.domain),
-            host_cell(c.hosts.suffix_glob),
-            paths_cell(c.paths),
-            ports_cell(c.ports),
-            support_cell(c.proxy_route),
-            support_cell(c.direct_route),
-            if c.prefixes { "yes" } else { "no" },
+            name,
+            host_cell(self.hosts.exact),
+            host_cell(self.hosts.subdomains),
+            host_cell(self.hosts.domain),
+            host_cell(self.hosts.suffix_glob),
+            paths_cell(self.paths),
+            ports_cell(self.ports),
+            support_cell(self.proxy_route),
+            support_cell(self.direct_route),
+            if self.prefixes { "yes" } else { "no" },
             tls
-        ));
+        )
     }
-    out
 }

@@ -172,7 +172,7 @@ fn the_readme_capability_table_is_generated_from_the_registry() {
     crate::readme::assert_block(
         "<!-- capabilities: generated from the backend registry -->",
         "<!-- capabilities: end -->",
-        &super::caps::markdown_table(REGISTRY),
+        &super::registry::capability_table(REGISTRY),
     );
 }
 
@@ -272,7 +272,9 @@ fn a_backend_added_through_the_registry_alone_is_covered() {
     check_provenance_in_comments(&rows);
     check_determinism(&rows);
     check_capabilities(&rows);
-    assert!(super::caps::markdown_table(&rows).contains("| `toy` | yes | no | narrowed | no |"));
+    assert!(
+        super::registry::capability_table(&rows).contains("| `toy` | yes | no | narrowed | no |")
+    );
 
     // The same tests catch a toy that writes names raw and claims every
     // entry exact.

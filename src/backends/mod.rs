@@ -1,12 +1,16 @@
-//! Backends render one [`Policy`] into the files of one format, with a
-//! loss report saying, for every policy entry, how the format expressed it.
-//! A backend never reads a file and never sees the catalog or the ruleset:
-//! it gets the policy, its own settings and the output directory.
+//! Backends: one policy rendered into one format's files, with a loss report.
 //!
-//! Each backend is one file owning its settings, its capabilities
-//! ([`caps`], as data) and its renderer, registered on one line of
-//! [`registry`]. Host patterns are spelled through [`spelling`]; the loss
-//! report line of every entry comes from one classifier ([`loss::plan`]).
+//! A backend renders one [`Policy`] into the files of one format, with a
+//! loss report saying, for every policy entry, how the format expressed it.
+//! A backend never reads a Microsoft file and never sees the catalog or the
+//! ruleset: it gets the policy, its own settings and the output directory.
+//!
+//! Each backend is one file (or a folder, when a reader of its format sits
+//! beside the renderer) owning its settings, its capabilities ([`caps`], as
+//! data), its renderer and its reader, registered on one line of
+//! [`registry`]. Host patterns are spelled through [`spelling`], both
+//! ways; the loss report line of every entry comes from one classifier
+//! ([`loss::plan`]); what a reader produces is the contract in [`reader`].
 
 pub mod azure_firewall;
 pub mod caps;

@@ -87,6 +87,18 @@ pub fn configured(outputs: &Outputs) -> Vec<Box<dyn Backend>> {
         .collect()
 }
 
+/// The README's capability table: one row per backend, with its default
+/// settings.
+pub fn capability_table(rows: &[Row]) -> String {
+    let mut out = String::from(super::caps::TABLE_HEADER);
+    for row in rows {
+        if let Some(backend) = (row.default)() {
+            out.push_str(&backend.caps().table_row(row.name));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

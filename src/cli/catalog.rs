@@ -1,19 +1,12 @@
 //! `egressgen catalog`: the normalized catalog as a table, JSON or CSV.
 
+use super::args::{Format, Formats};
 use std::io::Write;
 
 use crate::model::prefix::PrefixRules;
 use crate::model::text::{display_escape, spreadsheet_safe, terminal_safe};
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
 use crate::sources::ReadOptions;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Table,
-    Json,
-    Csv,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +17,7 @@ pub struct Args {
     #[arg(long = "source", value_name = "FILE")]
     pub sources: Vec<crate::sources::SourceSpec>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, default_value = "table", value_parser = Formats(&[Format::Table, Format::Json, Format::Csv]))]
     pub format: Format,
     /// Also select this service tag (and its regional variants) from
     /// service-tag files. Repeatable.
@@ -56,9 +49,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     };
     let catalog = crate::generate::SourceCache::new(opts).catalog(&args.sources)?;
     let text = match args.format {
-        Format::Table => to_table(&catalog),
         Format::Json => to_json(&catalog),
         Format::Csv => to_csv(&catalog),
+        _ => to_table(&catalog),
     };
     // A closed pipe (`| head`) is not an error worth a message.
     if !v.quiet {

@@ -2,19 +2,12 @@
 //! `policy.json` files or output directories. Exit 0 when they are the
 //! same, 1 when they differ, like diff(1).
 
+use super::args::{Format, Formats};
 use std::path::Path;
 
 use crate::diff::{self, Side};
 use crate::model::prefix::PrefixRules;
 use crate::sources::{ReadOptions, SourceSpec};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Markdown,
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,7 +18,7 @@ pub struct Args {
     /// The new side, of the same kind as A
     #[arg(value_name = "B")]
     pub b: SourceSpec,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Markdown, Format::Json]))]
     pub format: Format,
     /// Also compare this service tag (and its regional variants) of
     /// service-tag files. Repeatable.
@@ -49,16 +42,16 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .map_err(|e| super::Failure::new(super::Outcome::Usage, e))?;
     if !v.quiet {
         let text = match args.format {
-            Format::Text => report
-                .to_text()
-                .lines()
-                .map(|l| crate::model::text::terminal_safe(l) + "\n")
-                .collect(),
             Format::Markdown => report.to_markdown(),
             Format::Json => format!(
                 "{}\n",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             ),
+            _ => report
+                .to_text()
+                .lines()
+                .map(|l| crate::model::text::terminal_safe(l) + "\n")
+                .collect(),
         };
         super::print(&text);
     }

@@ -1,5 +1,6 @@
 //! `egressgen explain HOST [--ruleset R] [--port N]`.
 
+use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -19,13 +20,6 @@ cloud = "commercial"
 [outputs.plain]
 "#;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Host name to explain (e.g. winatp-gw-cus.microsoft.com)
@@ -36,7 +30,7 @@ pub struct Args {
     /// TCP port of the connection
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json]))]
     pub format: Format,
 }
 
@@ -57,12 +51,12 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     match args.format {
         // `-q`: the exit status answers, as with `grep -q`.
         _ if v.quiet => {}
-        Format::Text => super::print(&to_text(&x)),
         Format::Json => super::print(&format!(
             "{}\n",
             serde_json::to_string_pretty(&x)
                 .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
         )),
+        _ => super::print(&to_text(&x)),
     }
     Ok(if x.verdict == Verdict::NotAllowed {
         super::Outcome::No

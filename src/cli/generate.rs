@@ -1,5 +1,6 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
+use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 
 use super::{Failure, Outcome};
@@ -26,19 +27,12 @@ pub struct Args {
     pub force: bool,
     /// How the result is printed: a summary per ruleset, or one JSON
     /// document (each ruleset's directory, files, counts, notices, error)
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json]))]
     pub format: Format,
     /// Skip (with a catalog note) a source table whose header is not
     /// recognised but which holds host names, instead of failing
     #[arg(long)]
     pub skip_unknown_tables: bool,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
 }
 
 /// One ruleset's line of `--format json`.
@@ -84,12 +78,12 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             first.get_or_insert(f.outcome);
         }
         match args.format {
-            Format::Text => {
+            Format::Json => json.push(json_result(&args.rulesets[i], outcome)),
+            _ => {
                 if let Ok(done) = &outcome {
                     report(done, v);
                 }
             }
-            Format::Json => json.push(json_result(&args.rulesets[i], outcome)),
         }
     });
     if args.format == Format::Json {

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and one file per subcommand.
 
+pub mod args;
 pub mod audit;
 pub mod baseline;
 pub mod catalog;

@@ -3,6 +3,7 @@
 //! all rulesets together; report what changed; exit with a code a timer
 //! can act on.
 
+use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,13 +12,6 @@ use crate::refresh::fetch::{FetchConfig, ProxyChoice};
 use crate::refresh::live::Bases;
 use crate::refresh::run::{self, Run, Settings, Target};
 use crate::ruleset::Ruleset;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -93,7 +87,7 @@ pub struct Args {
     #[arg(long)]
     pub skip_unknown_tables: bool,
     /// What is printed on stdout: a summary, or the JSON change report
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json]))]
     pub format: Format,
 }
 

@@ -11,6 +11,7 @@ pub mod pac;
 pub mod plan;
 pub mod report;
 pub mod route;
+pub mod setup;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

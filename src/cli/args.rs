@@ -1,0 +1,104 @@
+//! The one `--format` every command shares, each with its own subset.
+//!
+//! Each command accepts its own subset of [`Format`] (a catalog has no
+//! JUnit form), checked by clap with the usual "possible values" error.
+//! (`--resolve` is one value type too: [`crate::values::Resolve`].)
+
+use std::ffi::OsStr;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+/// How a command prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Text for a terminal.
+    Text,
+    /// Aligned columns (`catalog`).
+    Table,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values.
+    Csv,
+    /// A Markdown document.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+    /// JUnit XML for CI systems.
+    Junit,
+}
+
+impl Format {
+    const ALL: [Format; 7] = [
+        Format::Text,
+        Format::Table,
+        Format::Json,
+        Format::Csv,
+        Format::Markdown,
+        Format::Html,
+        Format::Junit,
+    ];
+
+    /// Its value on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Junit => "junit",
+        }
+    }
+}
+
+/// The `--format` parser of a command that prints in these formats.
+#[derive(Clone)]
+pub struct Formats(pub &'static [Format]);
+
+impl TypedValueParser for Formats {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Format, clap::Error> {
+        let names = self.0.iter().map(|f| f.name());
+        let text = PossibleValuesParser::new(names).parse_ref(cmd, arg, value)?;
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == text)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().map(|f| PossibleValue::new(f.name())),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_takes_only_its_formats() {
+        let cmd = clap::Command::new("t").arg(
+            clap::Arg::new("format")
+                .long("format")
+                .value_parser(Formats(&[Format::Text, Format::Json])),
+        );
+        let m = cmd
+            .clone()
+            .try_get_matches_from(["t", "--format", "json"])
+            .unwrap();
+        assert_eq!(m.get_one::<Format>("format"), Some(&Format::Json));
+        let e = cmd
+            .try_get_matches_from(["t", "--format", "junit"])
+            .unwrap_err();
+        assert!(e.to_string().contains("possible values: text, json"), "{e}");
+    }
+}
