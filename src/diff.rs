@@ -13,6 +13,7 @@ use crate::model::text::{md_code, md_text};
 use crate::model::{Catalog, Endpoint, Provenance, SourceInfo};
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
 use crate::publish::{MANIFEST, Manifest};
+use crate::sources::{ReadOptions, SourceSpec};
 
 /// One side of a comparison, read.
 pub enum Side {
@@ -42,6 +43,9 @@ pub enum DiffError {
     Unreadable { path: PathBuf, detail: String },
     #[error("cannot compare {a} with {b}: give two of the same kind")]
     Mismatch { a: &'static str, b: &'static str },
+    /// A side read as a source (a Microsoft file, `baseline`, ...).
+    #[error(transparent)]
+    Source(crate::error::Error),
 }
 
 /// Everything that differs; empty lists mean equal.
@@ -673,4 +677,57 @@ fn code_list(items: &[String]) -> String {
         .map(|i| format!("`{}`", md_code(i)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Reads one side: an output directory, a `policy.json`, catalog JSON (as
+/// `catalog --format json` or `baseline` writes it), or anything a
+/// `--source` takes.
+pub fn read_side(spec: &SourceSpec, opts: &ReadOptions) -> Result<Side, DiffError> {
+    if let Some(path) = spec.path() {
+        if path.is_dir() {
+            return read_dir(path);
+        }
+        if let Some(side) = own_json(path)? {
+            return Ok(side);
+        }
+    }
+    let catalog = crate::generate::SourceCache::new(opts.clone())
+        .catalog(std::slice::from_ref(spec))
+        .map_err(DiffError::Source)?;
+    Ok(Side::Catalog(Box::new(catalog)))
+}
+
+/// A JSON file egressgen wrote (policy or catalog), told by its `format`.
+fn own_json(path: &Path) -> Result<Option<Side>, DiffError> {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if !is_json {
+        return Ok(None);
+    }
+    let unreadable = |detail: String| DiffError::Unreadable {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let bytes = crate::input::read_limited(path, 256 * 1024 * 1024)
+        .map_err(|e| unreadable(e.to_string()))?;
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: Option<String>,
+    }
+    let format = serde_json::from_slice::<Head>(&bytes)
+        .ok()
+        .and_then(|h| h.format);
+    match format.as_deref() {
+        Some("egressgen-policy") => crate::policy::Policy::from_json(&bytes)
+            .map(|p| Some(Side::Policy(Box::new(p))))
+            .map_err(|e| unreadable(e.to_string())),
+        Some(crate::model::CATALOG_FORMAT) => {
+            let text = String::from_utf8(bytes).map_err(|e| unreadable(e.to_string()))?;
+            crate::sources::catalog_json::parse(&text)
+                .map(|c| Some(Side::Catalog(Box::new(c))))
+                .map_err(|e| unreadable(e.to_string()))
+        }
+        _ => Ok(None),
+    }
 }

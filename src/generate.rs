@@ -282,15 +282,14 @@ pub fn run<T>(
     let mut sources =
         SourceCache::for_rulesets(rulesets.iter().filter_map(|(_, r)| r.as_ref().ok()))
             .skip_unknown_tables(opts.skip_unknown_tables);
-    // Output directory -> the ruleset file that wrote it in this run.
-    let mut targets: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    let mut targets = Targets::default();
     for (n, chunk) in rulesets.chunks(BATCH).enumerate() {
         let prepared: Vec<Result<Prepared<T>, GenerateError>> = chunk
             .iter()
             .map(|(path, r)| {
                 let ruleset = r.as_ref().map_err(|e| GenerateError::Ruleset(e.clone()))?;
                 let out = out_dir(opts.out, rulesets.len(), ruleset);
-                claim(&mut targets, &out, path, ruleset)?;
+                targets.claim(&out, path, ruleset)?;
                 let backends = select_backends(ruleset, opts.only)?;
                 let p = prepare(&mut sources, ruleset, &backends, &out, opts.force)?;
                 Ok(p.map(|policy| keep(&policy)))
@@ -302,8 +301,10 @@ pub fn run<T>(
     }
 }
 
-/// Where a ruleset of a run of `count` writes.
-fn out_dir(out: Option<&Path>, count: usize, ruleset: &Ruleset) -> PathBuf {
+/// Where a ruleset of a run of `count` writes: `--out` itself for one
+/// ruleset, a folder per ruleset name in it for several, else the
+/// ruleset's own default.
+pub fn out_dir(out: Option<&Path>, count: usize, ruleset: &Ruleset) -> PathBuf {
     match out {
         Some(dir) if count == 1 => dir.to_path_buf(),
         Some(dir) => dir.join(ruleset.site.name.as_str()),
@@ -311,28 +312,35 @@ fn out_dir(out: Option<&Path>, count: usize, ruleset: &Ruleset) -> PathBuf {
     }
 }
 
-/// Two rulesets of one run must not overwrite each other's output.
-/// Resolved as publishing resolves it (`..`, symbolic links), so two
-/// spellings of one directory are one target.
-fn claim(
-    targets: &mut BTreeMap<PathBuf, PathBuf>,
-    out: &Path,
-    file: &Path,
-    ruleset: &Ruleset,
-) -> Result<(), GenerateError> {
-    let key = publish::resolve(out)
-        .or_else(|_| std::path::absolute(out))
-        .unwrap_or_else(|_| out.to_path_buf());
-    if let Some(first) = targets.get(&key) {
-        return Err(GenerateError::SameOutput {
-            ruleset: ruleset.site.name.to_string(),
-            file: file.to_path_buf(),
-            out: out.to_path_buf(),
-            first: first.clone(),
-        });
+/// The output directories of one run, each claimed by one ruleset file:
+/// two rulesets of a run must not overwrite each other's output.
+#[derive(Debug, Default)]
+pub struct Targets(BTreeMap<PathBuf, PathBuf>);
+
+impl Targets {
+    /// Claims `out` for the ruleset read from `file`. Resolved as
+    /// publishing resolves it (`..`, symbolic links), so two spellings of
+    /// one directory are one target.
+    pub fn claim(
+        &mut self,
+        out: &Path,
+        file: &Path,
+        ruleset: &Ruleset,
+    ) -> Result<(), GenerateError> {
+        let key = publish::resolve(out)
+            .or_else(|_| std::path::absolute(out))
+            .unwrap_or_else(|_| out.to_path_buf());
+        if let Some(first) = self.0.get(&key) {
+            return Err(GenerateError::SameOutput {
+                ruleset: ruleset.site.name.to_string(),
+                file: file.to_path_buf(),
+                out: out.to_path_buf(),
+                first: first.clone(),
+            });
+        }
+        self.0.insert(key, file.to_path_buf());
+        Ok(())
     }
-    targets.insert(key, file.to_path_buf());
-    Ok(())
 }
 
 /// Commits the prepared rulesets of a batch together; failures keep their

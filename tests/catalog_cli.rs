@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use common::{data, shared_data, specs};
-use egressgen::cli::catalog::{CSV_HEADER, to_json};
+use egressgen::cli::catalog::CSV_HEADER;
 use egressgen::generate::SourceCache;
 use egressgen::sources::ReadOptions;
 use egressgen::sources::baseline;
+use egressgen::sources::catalog_json::{self, to_json};
 
 use common::egressgen;
 
@@ -82,7 +83,7 @@ fn baseline_is_shown_without_sources() {
     assert!(table.contains("AzureAdvancedThreatProtection"));
     let json = stdout(&egressgen(&["catalog", "--format", "json"]));
     assert_valid(&json);
-    let parsed = baseline::parse(&json).unwrap();
+    let parsed = catalog_json::parse(&json).unwrap();
     assert_eq!(
         parsed,
         egressgen::sources::with_builtin_facts(baseline::load().unwrap())
@@ -106,7 +107,7 @@ fn json_output_of_every_real_file_matches_the_schema() {
     let catalog = SourceCache::new(ReadOptions::default())
         .catalog(&specs(&all_sources()))
         .unwrap();
-    assert_eq!(baseline::parse(&json).unwrap(), catalog);
+    assert_eq!(catalog_json::parse(&json).unwrap(), catalog);
 }
 
 #[test]
@@ -209,7 +210,7 @@ fn min_prefix_bound_is_configurable() {
         "--source",
         path,
     ]));
-    let c = baseline::parse(&strict).unwrap();
+    let c = catalog_json::parse(&strict).unwrap();
     assert_eq!(c.prefixes.len(), 1);
     assert_eq!(c.rejected[0].code, "prefix-too-short");
 }
@@ -268,12 +269,12 @@ fn a_tampered_catalog_is_refused_on_load() {
         1,
     );
     assert_ne!(tampered, json, "the edit applied");
-    assert!(baseline::parse(&tampered).is_err());
+    assert!(catalog_json::parse(&tampered).is_err());
     let upper = json.replacen(
         "\"name\": \"wns.windows.com\"",
         "\"name\": \"WNS.windows.com\"",
         1,
     );
     assert_ne!(upper, json);
-    assert!(baseline::parse(&upper).is_err());
+    assert!(catalog_json::parse(&upper).is_err());
 }

@@ -185,6 +185,28 @@ fn output_directories_and_policies_show_the_added_entry_and_changed_files() {
     );
 }
 
+/// A damaged catalog file is named as the file it is, not as the built-in
+/// baseline (which it was called before catalog JSON had its own reader).
+#[test]
+fn a_damaged_catalog_file_is_named_by_its_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("site-catalog.json");
+    let good = egressgen(&["catalog", "--format", "json"]).stdout;
+    let text = String::from_utf8(good).unwrap();
+    // The right format marker, a row that is not a row.
+    let damaged = text.replacen("\"endpoints\": [", "\"endpoints\": [42, ", 1);
+    assert_ne!(damaged, text);
+    std::fs::write(&bad, damaged).unwrap();
+    let out = egressgen(&["diff", bad.to_str().unwrap(), "baseline"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("site-catalog.json: not catalog JSON egressgen can read: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("baseline"), "{stderr}");
+}
+
 #[test]
 fn catalog_json_compares_with_rows_and_their_provenance() {
     let tmp = tempfile::tempdir().unwrap();

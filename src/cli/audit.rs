@@ -2,11 +2,11 @@
 //! firewall configurations against the policy `generate` would build from
 //! the same ruleset.
 
-use super::args::{Format, Formats};
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::args::{Format, Formats};
 use crate::audit::report::{Report, to_json, to_markdown, to_text};
 use crate::audit::setup::{self, Request};
 use crate::generate;

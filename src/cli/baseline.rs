@@ -17,7 +17,7 @@ pub struct Args {
 
 pub fn run(args: &Args, _: super::Verbosity) -> super::Result {
     let catalog = crate::sources::baseline::build(&args.data_dir)?;
-    let json = super::catalog::to_json(&catalog);
+    let json = crate::sources::catalog_json::to_json(&catalog);
     match &args.out {
         Some(path) => {
             write_atomically(path, json.as_bytes())?;

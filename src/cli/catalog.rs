@@ -1,8 +1,8 @@
 //! `egressgen catalog`: the normalized catalog as a table, JSON or CSV.
 
-use super::args::{Format, Formats};
 use std::io::Write;
 
+use super::args::{Format, Formats};
 use crate::model::prefix::PrefixRules;
 use crate::model::text::{display_escape, spreadsheet_safe, terminal_safe};
 use crate::model::{Catalog, Endpoint, Os, OsFlag, Prefix, Provenance};
@@ -49,7 +49,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     };
     let catalog = crate::generate::SourceCache::new(opts).catalog(&args.sources)?;
     let text = match args.format {
-        Format::Json => to_json(&catalog),
+        Format::Json => crate::sources::catalog_json::to_json(&catalog),
         Format::Csv => to_csv(&catalog),
         _ => to_table(&catalog),
     };
@@ -65,16 +65,6 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         return Ok(super::Outcome::Rejected);
     }
     Ok(super::Outcome::Success)
-}
-
-/// The stable JSON shape (docs/catalog-json.md), pretty-printed.
-pub fn to_json(catalog: &Catalog) -> String {
-    let mut text = serde_json::to_string_pretty(catalog).unwrap_or_else(|e| {
-        // Serializing plain data structures cannot fail; say so if it does.
-        format!("{{\"error\": {:?}}}", e.to_string())
-    });
-    text.push('\n');
-    text
 }
 
 /// `W M L` for Windows, macOS, Linux; `*` after a conditional yes, `-`

@@ -3,9 +3,7 @@
 //! same, 1 when they differ, like diff(1).
 
 use super::args::{Format, Formats};
-use std::path::Path;
-
-use crate::diff::{self, Side};
+use crate::diff;
 use crate::model::prefix::PrefixRules;
 use crate::sources::{ReadOptions, SourceSpec};
 
@@ -36,8 +34,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         prefix_rules: PrefixRules::default(),
         skip_unknown_tables: args.skip_unknown_tables,
     };
-    let a = side(&args.a, &opts)?;
-    let b = side(&args.b, &opts)?;
+    let input = |e: diff::DiffError| super::Failure::new(super::Outcome::Input, e);
+    let a = diff::read_side(&args.a, &opts).map_err(input)?;
+    let b = diff::read_side(&args.b, &opts).map_err(input)?;
     let report = diff::compare(&a, &b, (&args.a.to_string(), &args.b.to_string()))
         .map_err(|e| super::Failure::new(super::Outcome::Usage, e))?;
     if !v.quiet {
@@ -60,57 +59,4 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     } else {
         super::Outcome::No
     })
-}
-
-/// Reads one side: an output directory, a `policy.json`, catalog JSON (as
-/// `catalog --format json` or `baseline` writes it), or anything a
-/// `--source` takes.
-fn side(spec: &SourceSpec, opts: &ReadOptions) -> super::Result<Side> {
-    let input = |e: diff::DiffError| super::Failure::new(super::Outcome::Input, e);
-    if let Some(path) = spec.path() {
-        if path.is_dir() {
-            return diff::read_dir(path).map_err(input);
-        }
-        if let Some(side) = own_json(path).map_err(input)? {
-            return Ok(side);
-        }
-    }
-    let catalog =
-        crate::generate::SourceCache::new(opts.clone()).catalog(std::slice::from_ref(spec))?;
-    Ok(Side::Catalog(Box::new(catalog)))
-}
-
-/// A JSON file egressgen wrote (policy or catalog), told by its `format`.
-fn own_json(path: &Path) -> Result<Option<Side>, diff::DiffError> {
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if !is_json {
-        return Ok(None);
-    }
-    let unreadable = |detail: String| diff::DiffError::Unreadable {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let bytes = crate::input::read_limited(path, 256 * 1024 * 1024)
-        .map_err(|e| unreadable(e.to_string()))?;
-    #[derive(serde::Deserialize)]
-    struct Head {
-        format: Option<String>,
-    }
-    let format = serde_json::from_slice::<Head>(&bytes)
-        .ok()
-        .and_then(|h| h.format);
-    match format.as_deref() {
-        Some("egressgen-policy") => crate::policy::Policy::from_json(&bytes)
-            .map(|p| Some(Side::Policy(Box::new(p))))
-            .map_err(|e| unreadable(e.to_string())),
-        Some(crate::model::CATALOG_FORMAT) => {
-            let text = String::from_utf8(bytes).map_err(|e| unreadable(e.to_string()))?;
-            crate::sources::baseline::parse(&text)
-                .map(|c| Some(Side::Catalog(Box::new(c))))
-                .map_err(|e| unreadable(e.to_string()))
-        }
-        _ => Ok(None),
-    }
 }

@@ -1,8 +1,8 @@
 //! `egressgen explain HOST [--ruleset R] [--port N]`.
 
-use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 
+use super::args::{Format, Formats};
 use crate::error::Error;
 use crate::explain::{Verdict, explain, to_text};
 use crate::generate;

@@ -1,8 +1,8 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
-use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 
+use super::args::{Format, Formats};
 use super::{Failure, Outcome};
 use crate::generate;
 use crate::model::Route;

@@ -3,11 +3,12 @@
 //! all rulesets together; report what changed; exit with a code a timer
 //! can act on.
 
-use super::args::{Format, Formats};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::args::{Format, Formats};
 use super::{Failure, Outcome};
+use crate::generate;
 use crate::refresh::fetch::{FetchConfig, ProxyChoice};
 use crate::refresh::live::Bases;
 use crate::refresh::run::{self, Run, Settings, Target};
@@ -124,7 +125,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     // else can fail.
     if done.published
         && let Some(cmd) = &args.post_change
-        && let Err(why) = post_change(cmd)
+        && let Err(why) = run::post_change(cmd)
     {
         eprintln!(
             "egressgen: error: {}",
@@ -160,28 +161,11 @@ pub(super) fn progress_bar(v: super::Verbosity) -> indicatif::ProgressBar {
 
 /// The rulesets and their output directories, as `generate` places them.
 fn targets<'a>(args: &Args, rulesets: &'a [Ruleset]) -> Result<Vec<Target<'a>>, Failure> {
-    let mut seen = std::collections::BTreeMap::new();
+    let mut claimed = generate::Targets::default();
     let mut out = Vec::new();
     for (r, path) in rulesets.iter().zip(&args.rulesets) {
-        let dir = match &args.out {
-            Some(d) if rulesets.len() == 1 => d.clone(),
-            Some(d) => d.join(r.site.name.as_str()),
-            None => r.default_out_dir(),
-        };
-        let key = crate::publish::resolve(&dir)
-            .or_else(|_| std::path::absolute(&dir))
-            .unwrap_or_else(|_| dir.clone());
-        if let Some(first) = seen.insert(key, path.clone()) {
-            return Err(Failure::new(
-                Outcome::Usage,
-                format!(
-                    "{} and {} would write to {}",
-                    first.display(),
-                    path.display(),
-                    dir.display()
-                ),
-            ));
-        }
+        let dir = generate::out_dir(args.out.as_deref(), rulesets.len(), r);
+        claimed.claim(&dir, path, r)?;
         out.push(Target {
             ruleset: r,
             out_dir: dir,
@@ -244,30 +228,15 @@ fn share(text: &str) -> Result<f64, String> {
 }
 
 fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
-    if let Some(d) = &args.cache {
-        return Ok(d.clone());
-    }
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("EGRESSGEN_CACHE")
-        // systemd's CacheDirectory= may list several: the first is ours.
-        .or_else(|| {
-            env("CACHE_DIRECTORY").map(|p| {
-                let s = p.to_string_lossy().into_owned();
-                PathBuf::from(s.split(':').next().unwrap_or("").to_string())
-            })
-        })
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("egressgen")))
-        .or_else(|| env("HOME").map(|h| h.join(".cache/egressgen")))
-        .ok_or_else(|| {
+    match &args.cache {
+        Some(d) => Ok(d.clone()),
+        None => crate::refresh::cache::default_dir().ok_or_else(|| {
             Failure::new(
                 Outcome::Usage,
                 "no cache directory: give --cache DIR (or set EGRESSGEN_CACHE or HOME)",
             )
-        })
+        }),
+    }
 }
 
 /// Errors first, then a refusal by a guard, then a stale source (11 even
@@ -354,22 +323,5 @@ fn print(args: &Args, done: &Run, v: super::Verbosity) {
         );
     } else if done.published && !v.quiet {
         super::print("published\n");
-    }
-}
-
-/// Runs the post-change command; its failure is an error of its own (the
-/// new outputs are in place).
-fn post_change(cmd: &str) -> Result<(), String> {
-    let status = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .status()
-        .map_err(|e| format!("post-change command {cmd:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "post-change command {cmd:?} failed ({status}); the new outputs are in place"
-        ))
     }
 }

@@ -256,3 +256,24 @@ fn io(path: &Path, e: impl ToString) -> CacheError {
         detail: e.to_string(),
     }
 }
+
+/// Where the cache lives when no `--cache` is given: `EGRESSGEN_CACHE`,
+/// systemd's `CACHE_DIRECTORY` (its first entry), `XDG_CACHE_HOME/egressgen`,
+/// else `~/.cache/egressgen`.
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("EGRESSGEN_CACHE")
+        // systemd's CacheDirectory= may list several: the first is ours.
+        .or_else(|| {
+            env("CACHE_DIRECTORY").map(|p| {
+                let s = p.to_string_lossy().into_owned();
+                PathBuf::from(s.split(':').next().unwrap_or("").to_string())
+            })
+        })
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("egressgen")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache/egressgen")))
+}

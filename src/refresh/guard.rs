@@ -1,16 +1,22 @@
-//! What a fetched body must pass before it may replace the last good copy
-//! of its source: it reads as the source it claims to be (by the same
-//! readers as a file) and is the one asked for (the Public service-tag
-//! file, not the Government one; the streamlined Gov page, not the
-//! standard commercial one), it is not empty, its service-tag
-//! `changeNumber` and its page date do not go backwards, and it has not
-//! lost more than a set share of its rows or of any service tag's
-//! prefixes.
+//! The guards of a refresh: what a fetched body and a new policy must pass to replace the old.
+//!
+//! A fetched body may replace the last good copy of its source ([`vet`])
+//! when it reads as the source it claims to be (by the same readers as a
+//! file) and is the one asked for (the Public service-tag file, not the
+//! Government one; the streamlined Gov page, not the standard commercial
+//! one), it is not empty, its service-tag `changeNumber` and its page date
+//! do not go backwards, and it has not lost more than a set share of its
+//! rows or of any service tag's prefixes. A ruleset's new policy may
+//! replace the published one ([`policy`]) when it keeps the essential
+//! hosts and does not lose more entries or address space than
+//! `[refresh] max_loss` allows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::model::{Catalog, Cloud};
+use crate::model::{Catalog, Cloud, HostPattern};
+use crate::policy::Policy;
+use crate::ruleset::Ruleset;
 use crate::sources::live::{LearnPage, Live};
 use crate::sources::{ReadOptions, SourceFile, read_body};
 
@@ -204,4 +210,81 @@ fn counts(old: &Catalog, new: &Catalog) -> Vec<(String, usize, usize)> {
         )
     }));
     out
+}
+
+/// Why the new policy may not replace the published one (`old`, when
+/// there is one): essential hosts no longer allowed (checked on a first
+/// publish too), entries gone that nothing in the new policy covers, or
+/// address space lost, beyond `[refresh] max_loss`.
+pub fn policy(old: Option<&Policy>, new: &Policy, ruleset: &Ruleset) -> Vec<String> {
+    let guards = &ruleset.site.refresh;
+    let share = guards.max_loss.0;
+    let mut why = Vec::new();
+    for pinned in &guards.essential {
+        let kept = crate::model::host::parse_pattern(pinned.as_str())
+            .is_ok_and(|p| new.entries.iter().any(|e| covers_pattern(&e.host, &p)));
+        if !kept {
+            why.push(format!(
+                "essential host {} would no longer be allowed",
+                pinned.as_str()
+            ));
+        }
+    }
+    let Some(old) = old else { return why };
+    // An old entry is kept when a new one on its route covers its host on
+    // all its ports: a wildcard that swallows named hosts loses nothing.
+    let kept = |e: &crate::policy::PolicyEntry| {
+        new.entries.iter().any(|n| {
+            n.route == e.route
+                && e.ports.is_subset(&n.ports)
+                && covers_pattern(&n.host, &e.host)
+                && (n.path.is_none() || n.path == e.path)
+        })
+    };
+    let lost = old.entries.iter().filter(|e| !kept(e)).count();
+    if lost as f64 > old.entries.len() as f64 * share {
+        why.push(format!(
+            "{lost} of {} entries would go, more than the {:.0} % a refresh may take away",
+            old.entries.len(),
+            share * 100.0
+        ));
+    }
+    // Addresses, not prefixes: a /14 become a /24 is a loss, two /25
+    // merged into a /24 is not.
+    for (family, (before, after)) in [
+        ("IPv4", (space_v4(&old.prefixes), space_v4(&new.prefixes))),
+        ("IPv6", (space_v6(&old.prefixes), space_v6(&new.prefixes))),
+    ] {
+        if (after as f64) < before as f64 * (1.0 - share) {
+            why.push(format!(
+                "the {family} address space allowed would shrink by {:.0} %, more than the {:.0} % a refresh may take away",
+                (1.0 - after as f64 / before as f64) * 100.0,
+                share * 100.0
+            ));
+        }
+    }
+    why
+}
+
+fn space_v4(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
+    p.total_ipv4
+        .iter()
+        .map(|n| 1u128 << (32 - n.prefix_len()))
+        .sum()
+}
+
+fn space_v6(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
+    // Prefixes are /16 or longer (model::prefix), so every size fits.
+    p.total_ipv6
+        .iter()
+        .map(|n| {
+            1u128
+                .checked_shl(u32::from(128 - n.prefix_len()))
+                .unwrap_or(u128::MAX)
+        })
+        .fold(0u128, u128::saturating_add)
+}
+
+fn covers_pattern(entry: &HostPattern, pinned: &HostPattern) -> bool {
+    entry == pinned || crate::policy::matching::covers(entry, pinned)
 }

@@ -13,7 +13,7 @@ use super::guard::{self, Expect, Limits};
 use super::live::{self, Bases, Known};
 use crate::diff::{self, ChangeReport, Side};
 use crate::generate::{self, GenerateError, SourceCache};
-use crate::model::{Catalog, HostPattern};
+use crate::model::Catalog;
 use crate::policy::Policy;
 use crate::ruleset::Ruleset;
 use crate::sources::live::Live;
@@ -452,7 +452,7 @@ fn regenerate(
                 }
                 let old = published.and_then(|_| published_policy(&t.out_dir));
                 report.changes = old.as_ref().and_then(|o| policy_changes(o, &new));
-                let refusals = policy_guards(old.as_ref(), &new, t.ruleset);
+                let refusals = guard::policy(old.as_ref(), &new, t.ruleset);
                 report.state = if refusals.is_empty() || settings.force {
                     changed.push(i);
                     RulesetState::Changed
@@ -486,83 +486,6 @@ fn policy_changes(old: &Policy, new: &Policy) -> Option<ChangeReport> {
         ("published", "refreshed"),
     )
     .ok()
-}
-
-/// Why the new policy may not replace the published one (`old`, when
-/// there is one): essential hosts no longer allowed (checked on a first
-/// publish too), entries gone that nothing in the new policy covers, or
-/// address space lost, beyond `[refresh] max_loss`.
-pub fn policy_guards(old: Option<&Policy>, new: &Policy, ruleset: &Ruleset) -> Vec<String> {
-    let guards = &ruleset.site.refresh;
-    let share = guards.max_loss.0;
-    let mut why = Vec::new();
-    for pinned in &guards.essential {
-        let kept = crate::model::host::parse_pattern(pinned.as_str())
-            .is_ok_and(|p| new.entries.iter().any(|e| covers_pattern(&e.host, &p)));
-        if !kept {
-            why.push(format!(
-                "essential host {} would no longer be allowed",
-                pinned.as_str()
-            ));
-        }
-    }
-    let Some(old) = old else { return why };
-    // An old entry is kept when a new one on its route covers its host on
-    // all its ports: a wildcard that swallows named hosts loses nothing.
-    let kept = |e: &crate::policy::PolicyEntry| {
-        new.entries.iter().any(|n| {
-            n.route == e.route
-                && e.ports.is_subset(&n.ports)
-                && covers_pattern(&n.host, &e.host)
-                && (n.path.is_none() || n.path == e.path)
-        })
-    };
-    let lost = old.entries.iter().filter(|e| !kept(e)).count();
-    if lost as f64 > old.entries.len() as f64 * share {
-        why.push(format!(
-            "{lost} of {} entries would go, more than the {:.0} % a refresh may take away",
-            old.entries.len(),
-            share * 100.0
-        ));
-    }
-    // Addresses, not prefixes: a /14 become a /24 is a loss, two /25
-    // merged into a /24 is not.
-    for (family, (before, after)) in [
-        ("IPv4", (space_v4(&old.prefixes), space_v4(&new.prefixes))),
-        ("IPv6", (space_v6(&old.prefixes), space_v6(&new.prefixes))),
-    ] {
-        if (after as f64) < before as f64 * (1.0 - share) {
-            why.push(format!(
-                "the {family} address space allowed would shrink by {:.0} %, more than the {:.0} % a refresh may take away",
-                (1.0 - after as f64 / before as f64) * 100.0,
-                share * 100.0
-            ));
-        }
-    }
-    why
-}
-
-fn space_v4(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
-    p.total_ipv4
-        .iter()
-        .map(|n| 1u128 << (32 - n.prefix_len()))
-        .sum()
-}
-
-fn space_v6(p: &crate::policy::prefixes::PrefixPolicy) -> u128 {
-    // Prefixes are /16 or longer (model::prefix), so every size fits.
-    p.total_ipv6
-        .iter()
-        .map(|n| {
-            1u128
-                .checked_shl(u32::from(128 - n.prefix_len()))
-                .unwrap_or(u128::MAX)
-        })
-        .fold(0u128, u128::saturating_add)
-}
-
-fn covers_pattern(entry: &HostPattern, pinned: &HostPattern) -> bool {
-    entry == pinned || crate::policy::matching::covers(entry, pinned)
 }
 
 /// Publishes the changed rulesets together, unless any ruleset was
@@ -715,5 +638,22 @@ pub fn ruleset_state_text(state: &RulesetState) -> String {
         RulesetState::Refused(why) => format!("refused: {}", why.join("; ")),
         RulesetState::Held(why) => format!("changed, not published: {why}"),
         RulesetState::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+/// Runs the post-change command (`--post-change`), once new outputs are
+/// in place; its failure is an error of its own.
+pub fn post_change(cmd: &str) -> Result<(), String> {
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .map_err(|e| format!("post-change command {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "post-change command {cmd:?} failed ({status}); the new outputs are in place"
+        ))
     }
 }

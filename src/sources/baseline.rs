@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{Builtin, ReadOptions, SourceSpec, read_sources};
 use crate::error::{Error, Result};
-use crate::model::{CATALOG_FORMAT, CATALOG_VERSION, Catalog};
+use crate::model::Catalog;
 
 const BASELINE_JSON: &str = include_str!("../../data/baseline.json");
 
@@ -31,21 +31,7 @@ pub const BASELINE_SOURCES: [&str; 8] = [
 
 /// Parses and re-validates the embedded baseline.
 pub fn load() -> Result<Catalog> {
-    parse(BASELINE_JSON)
-}
-
-/// Reads a catalog in the stable JSON shape; every name and prefix goes
-/// through validation again.
-pub fn parse(json: &str) -> Result<Catalog> {
-    let catalog: Catalog =
-        serde_json::from_str(json).map_err(|e| Error::Baseline(e.to_string()))?;
-    if catalog.format != CATALOG_FORMAT || catalog.version != CATALOG_VERSION {
-        return Err(Error::Baseline(format!(
-            "format {:?} version {}, expected {CATALOG_FORMAT:?} version {CATALOG_VERSION}",
-            catalog.format, catalog.version
-        )));
-    }
-    Ok(catalog)
+    super::catalog_json::parse(BASELINE_JSON).map_err(|e| Error::Baseline(e.detail))
 }
 
 /// Builds the baseline from a directory laid out like Microsoft's

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod builtin;
+pub mod catalog_json;
 pub mod file;
 pub mod learn_table;
 pub mod live;
