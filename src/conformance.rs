@@ -220,7 +220,7 @@ pub mod targets {
         static P: OnceLock<crate::policy::Policy> = OnceLock::new();
         P.get_or_init(|| {
             let r = Ruleset::parse(
-                crate::cli::explain::DEFAULT_RULESET,
+                crate::explain::DEFAULT_RULESET,
                 Path::new("/fuzz/default.toml"),
             )
             .expect("default ruleset");

@@ -3,18 +3,22 @@
 //! expresses it. For a host that is not allowed: the nearest entries and
 //! why they do not match, and catalog rows the ruleset left out.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::backends::{LossEntry, Rendered};
+use crate::generate::{self, GenerateError};
 use crate::model::host::parse_pattern;
-use crate::model::{DnsName, HostPattern, Provenance, Route, TlsHandling};
+use crate::model::{DnsName, HostPattern, Provenance, TlsHandling, Via};
 use crate::policy::matching::admits;
 use crate::policy::tls::UNSUPPORTED;
 use crate::policy::{Policy, PolicyEntry, TlsEntry, TlsPolicy};
+use crate::ruleset::{Ruleset, RulesetError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum Answer {
     Allowed,
     /// Allowed, but only for URLs under a path.
     AllowedUnderPath,
@@ -39,7 +43,7 @@ pub struct Match {
     pub ports: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    pub route: Route,
+    pub route: Via,
     pub tls: TlsHandling,
     pub provenance: Vec<Provenance>,
     pub backends: Vec<Expression>,
@@ -62,7 +66,7 @@ pub struct LeftOut {
 
 /// Whether a TLS-inspecting proxy splices or bumps the host, and why.
 #[derive(Clone, Debug, Serialize)]
-pub struct TlsVerdict {
+pub struct TlsAnswer {
     /// `spliced` (not inspected) or `bumped` (inspected).
     pub decision: &'static str,
     /// The list that decides: `bypass`, `never_bypass`, `inspect_anyway`,
@@ -84,8 +88,8 @@ pub struct Explanation {
     pub host: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    pub verdict: Verdict,
-    pub tls: TlsVerdict,
+    pub verdict: Answer,
+    pub tls: TlsAnswer,
     pub matches: Vec<Match>,
     pub nearest: Vec<Near>,
     pub left_out: Vec<LeftOut>,
@@ -110,20 +114,20 @@ pub fn explain(
         .map(|e| to_match(e, rendered))
         .collect();
     let verdict = if matches.iter().any(|m| m.path.is_none()) {
-        Verdict::Allowed
+        Answer::Allowed
     } else if !matches.is_empty() {
-        Verdict::AllowedUnderPath
+        Answer::AllowedUnderPath
     } else {
-        Verdict::NotAllowed
+        Answer::NotAllowed
     };
-    let nearest = if verdict == Verdict::NotAllowed {
+    let nearest = if verdict == Answer::NotAllowed {
         nearest(policy, host, port)
     } else {
         Vec::new()
     };
     // Rows the ruleset left out explain a refusal; next to an allowed
     // entry they are only noise.
-    let left_out = if verdict == Verdict::Allowed {
+    let left_out = if verdict == Answer::Allowed {
         Vec::new()
     } else {
         left_out(policy, host)
@@ -139,9 +143,39 @@ pub fn explain(
     }
 }
 
+/// The ruleset `explain` uses without `--ruleset`: commercial cloud,
+/// worldwide endpoints, every OS, Defender for Endpoint, Antivirus and
+/// SmartScreen, on the built-in baseline.
+pub const DEFAULT_RULESET: &str = r#"
+name = "default"
+description = "commercial cloud, worldwide endpoints, all operating systems, MDE + Defender Antivirus + SmartScreen"
+[scope]
+cloud = "commercial"
+[outputs.plain]
+"#;
+
+/// The default ruleset, parsed.
+pub fn default_ruleset() -> Result<Ruleset, RulesetError> {
+    Ruleset::parse(DEFAULT_RULESET, Path::new("default ruleset"))
+}
+
+/// Explains `host` against a ruleset: its policy, and every output it
+/// configures rendered in memory to say how each carries the host.
+pub fn explain_ruleset(
+    ruleset: &Ruleset,
+    host: &DnsName,
+    port: Option<u16>,
+) -> Result<Explanation, GenerateError> {
+    let policy = generate::policy_for(ruleset)?;
+    let backends = generate::select_backends(ruleset, None)?;
+    let out = ruleset.default_out_dir();
+    let rendered = generate::render_all(&policy, ruleset, &backends, &out)?;
+    Ok(explain(&policy, &rendered, host, port))
+}
+
 /// The TLS decision for one host, in the order the policy applies it:
 /// the site's inspection, an exemption, a never-exempt pattern.
-fn tls_verdict(tls: &TlsPolicy, host: &DnsName, rendered: &[Rendered]) -> TlsVerdict {
+fn tls_verdict(tls: &TlsPolicy, host: &DnsName, rendered: &[Rendered]) -> TlsAnswer {
     let pick = |entries: &[TlsEntry]| entries.iter().find(|t| admits(&t.host, host)).cloned();
     let (decision, list, hit) = if let Some(t) = pick(&tls.inspect_anyway) {
         ("bumped", "inspect_anyway", Some(t))
@@ -181,7 +215,7 @@ fn tls_verdict(tls: &TlsPolicy, host: &DnsName, rendered: &[Rendered]) -> TlsVer
         (Some(t), "bypass") => expressions(&TlsEntry::bypass_key(&t.host), rendered),
         _ => Vec::new(),
     };
-    TlsVerdict {
+    TlsAnswer {
         backends,
         decision,
         list,
@@ -357,9 +391,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub fn to_text(x: &Explanation) -> String {
     let on = x.port.map(|p| format!(" port {p}")).unwrap_or_default();
     let verdict = match x.verdict {
-        Verdict::Allowed => "ALLOWED",
-        Verdict::AllowedUnderPath => "ALLOWED only under a path",
-        Verdict::NotAllowed => "NOT ALLOWED",
+        Answer::Allowed => "ALLOWED",
+        Answer::AllowedUnderPath => "ALLOWED only under a path",
+        Answer::NotAllowed => "NOT ALLOWED",
     };
     let mut out = format!("{}{on}: {verdict}\n", x.host);
     for m in &x.matches {
@@ -401,7 +435,7 @@ pub fn to_text(x: &Explanation) -> String {
     out
 }
 
-fn tls_text(t: &TlsVerdict) -> String {
+fn tls_text(t: &TlsAnswer) -> String {
     let how = match t.decision {
         "spliced" => "spliced, not inspected",
         _ => "bumped, inspected",

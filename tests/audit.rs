@@ -506,7 +506,7 @@ fn direct_default_example(dir: &Path) -> (PathBuf, Policy, PathBuf) {
 /// those whose host some item's pattern covers (an independent oracle:
 /// the policy's own relation, not the script).
 fn pac_carried(policy: &Policy, items: &BTreeSet<(String, String)>) -> BTreeSet<String> {
-    use egressgen::model::Route;
+    use egressgen::model::Via;
     use egressgen::model::host::parse_pattern;
     use egressgen::policy::matching::covers;
     let patterns: Vec<_> = items
@@ -524,7 +524,7 @@ fn pac_carried(policy: &Policy, items: &BTreeSet<(String, String)>) -> BTreeSet<
     policy
         .entries
         .iter()
-        .filter(|e| e.route == Route::Proxy && patterns.iter().any(|p| covers(p, &e.host)))
+        .filter(|e| e.route == Via::Proxy && patterns.iter().any(|p| covers(p, &e.host)))
         .map(|e| e.key())
         .collect()
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::tools::require;
-use egressgen::model::{HostPattern, Route};
+use egressgen::model::{HostPattern, Via};
 use egressgen::policy::Policy;
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ fn generate(dir: &Path, devices: &str) -> (Policy, PathBuf) {
 /// direct-route entries, independently of the backend.
 fn expected_bypass(policy: &Policy) -> Vec<String> {
     let mut out = Vec::new();
-    for e in policy.entries.iter().filter(|e| e.route == Route::Direct) {
+    for e in policy.entries.iter().filter(|e| e.route == Via::Direct) {
         let n = e.host.name().as_str();
         let items = match &e.host {
             HostPattern::Exact(_) => vec![n.to_string()],
@@ -496,7 +496,7 @@ fn the_loss_reports_say_what_each_device_format_cannot_carry() {
     let direct: BTreeSet<String> = policy
         .entries
         .iter()
-        .filter(|e| e.route == Route::Direct)
+        .filter(|e| e.route == Via::Direct)
         .map(|e| e.key())
         .collect();
     assert!(!direct.is_empty());

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::{data, egressgen, find, fixture, read, spot};
-use egressgen::model::{Catalog, Cloud, Os, OsFlag, Route};
+use egressgen::model::{Catalog, Cloud, Os, OsFlag, Via};
 use egressgen::sources::{ReadOptions, read_file};
 use regex::Regex;
 
@@ -184,7 +184,7 @@ fn the_streamlined_update_table_under_its_new_header_is_read() {
     let linux = find(&c, "packages.microsoft.com")[0];
     assert_eq!(linux.os, [(Os::Linux, OsFlag::Yes)].into());
     // "This service can't be used through a proxy" in the Description.
-    assert_eq!(find(&c, "*.wns.windows.com")[0].route, Route::Direct);
+    assert_eq!(find(&c, "*.wns.windows.com")[0].route, Via::Direct);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn the_gov_streamlined_page_keeps_its_os_columns_and_geographies() {
     assert_eq!(geos, ["DoD", "GCC", "GCC High", "US Gov"].into());
     // The note above "Other URLs" says Direct Connection/Proxy bypass.
     let wns = find(&c, "*.wns.windows.com")[0];
-    assert_eq!(wns.route, Route::Direct);
+    assert_eq!(wns.route, Via::Direct);
     assert!(wns.notes.iter().any(|n| n.contains("note above the table")));
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use common::tools::require;
 use egressgen::generate;
-use egressgen::model::{DnsName, HostPattern, Route};
+use egressgen::model::{DnsName, HostPattern, Via};
 use egressgen::policy::Policy;
 use egressgen::policy::matching::admits;
 use egressgen::ruleset::Ruleset;
@@ -76,15 +76,15 @@ fn expected(policy: &Policy, host: &str) -> &'static str {
     let Ok(name) = DnsName::parse(host) else {
         return DEFAULT;
     };
-    let hit = |route: Route| {
+    let hit = |route: Via| {
         policy
             .entries
             .iter()
             .any(|e| e.route == route && admits(&e.host, &name))
     };
-    if hit(Route::Direct) {
+    if hit(Via::Direct) {
         "DIRECT"
-    } else if hit(Route::Proxy) {
+    } else if hit(Via::Proxy) {
         PROXY
     } else {
         DEFAULT

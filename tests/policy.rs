@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::data;
 use egressgen::generate::SourceCache;
-use egressgen::model::{HostPattern, Route, TlsHandling};
+use egressgen::model::{HostPattern, TlsHandling, Via};
 use egressgen::policy::matching::{covers, path_covers};
 use egressgen::policy::{Policy, resolve};
 use egressgen::ruleset::Ruleset;
@@ -379,7 +379,7 @@ direct = true
         .iter()
         .find(|e| e.host.to_string() == "*.wns.windows.com")
         .unwrap();
-    assert_eq!(wns.route, Route::Direct);
+    assert_eq!(wns.route, Via::Direct);
     assert!(!has(&p, "login.live.com"));
     assert!(
         p.report
@@ -418,7 +418,7 @@ direct = true
         .unwrap();
     assert_eq!(
         (upd.route, upd.ports.iter().copied().collect::<Vec<_>>()),
-        (Route::Direct, vec![8443])
+        (Via::Direct, vec![8443])
     );
     // login.microsoftonline.com is direct in the WNS row and wins.
     let login = p
@@ -426,7 +426,7 @@ direct = true
         .iter()
         .find(|e| e.host.to_string() == "login.microsoftonline.com")
         .unwrap();
-    assert_eq!(login.route, Route::Direct);
+    assert_eq!(login.route, Via::Direct);
 }
 
 #[test]

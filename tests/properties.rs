@@ -81,7 +81,7 @@ mod collapse_props {
     use std::collections::BTreeSet;
 
     use egressgen::model::{
-        DnsName, HostPattern, Product, Provenance, Requirement, Route, TlsHandling,
+        DnsName, HostPattern, Product, Provenance, Requirement, TlsHandling, Via,
     };
     use egressgen::policy::collapse::{Candidate, collapse};
     use egressgen::policy::matching::{admits, covers, path_covers};
@@ -123,7 +123,7 @@ mod collapse_props {
                 host: pattern(kind, NAMES[n]),
                 path: PATHS[p].map(str::to_string),
                 ports: ports.into_iter().collect(),
-                route: if direct { Route::Direct } else { Route::Proxy },
+                route: if direct { Via::Direct } else { Via::Proxy },
                 tls: TlsHandling::Unspecified,
                 products: [Product::Mde].into(),
                 required: Requirement::Required,
@@ -190,7 +190,7 @@ mod tls_props {
     use std::path::Path;
 
     use egressgen::model::{
-        DnsName, HostPattern, Product, Provenance, Requirement, Route, TlsHandling,
+        DnsName, HostPattern, Product, Provenance, Requirement, TlsHandling, Via,
     };
     use egressgen::policy::collapse::Candidate;
     use egressgen::policy::matching::{covers, overlaps};
@@ -236,7 +236,7 @@ mod tls_props {
                 host: pattern(kind, NAMES[n]),
                 path: None,
                 ports: [if tls_port { 443 } else { 80 }].into(),
-                route: Route::Proxy,
+                route: Via::Proxy,
                 tls: if explicit {
                     TlsHandling::MustNotInspect
                 } else {

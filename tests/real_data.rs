@@ -9,7 +9,7 @@
 mod common;
 
 use common::{data, find, on_sheet, read, spot};
-use egressgen::model::{Cloud, HostPattern, Product, Route};
+use egressgen::model::{Cloud, HostPattern, Product, Via};
 use egressgen::sources::{ReadOptions, read_file};
 
 #[test]
@@ -34,7 +34,7 @@ fn classic_workbook_sheets_and_spot_rows() {
         .iter()
         .find(|e| e.host.to_string() == "*.notify.windows.com")
         .unwrap();
-    assert_eq!(wns.route, Route::Direct);
+    assert_eq!(wns.route, Via::Direct);
     let gw = commercial
         .iter()
         .find(|e| e.host.to_string() == "winatp-gw-cus.microsoft.com")
@@ -137,7 +137,7 @@ fn streamlined_workbook_sheets_and_spot_rows() {
     );
     let live: Vec<&str> = common
         .iter()
-        .filter(|e| e.route == Route::Direct)
+        .filter(|e| e.route == Via::Direct)
         .map(|e| e.provenance[0].cell.as_deref().unwrap())
         .collect();
     assert_eq!(live, ["C28", "C28", "C28"]);
@@ -248,7 +248,7 @@ fn learn_table_gov_tolerates_ragged_rows() {
         .into_iter()
         .find(|e| e.product != Product::Portal)
         .unwrap();
-    assert_eq!(login.route, Route::Direct);
+    assert_eq!(login.route, Via::Direct);
     assert_eq!(login.os.len(), 1);
     assert!(login.notes.iter().any(|n| n.starts_with("ragged row")));
     // Leading TABs in cells are whitespace.

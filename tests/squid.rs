@@ -12,7 +12,7 @@ use common::data;
 use common::squid::{Wrapper, ask, connect, free_port, get, origin, start_squid};
 use common::tools::{squid_parse_problems, throwaway_cert};
 use egressgen::generate;
-use egressgen::model::Route;
+use egressgen::model::Via;
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
 
@@ -154,7 +154,7 @@ fn live_squid_enforces_the_policy() {
 
     let mut allowed: Vec<(String, String)> = Vec::new();
     let mut hosts = BTreeSet::new();
-    for e in policy.entries.iter().filter(|e| e.route == Route::Proxy) {
+    for e in policy.entries.iter().filter(|e| e.route == Via::Proxy) {
         for host in common::probe_hosts(&e.host) {
             hosts.insert(host.clone());
             for &p in &e.ports {
@@ -184,7 +184,7 @@ fn live_squid_enforces_the_policy() {
     let direct = policy
         .entries
         .iter()
-        .find(|e| e.route == Route::Direct)
+        .find(|e| e.route == Via::Direct)
         .expect("a direct-route entry");
     let direct_host = common::probe_hosts(&direct.host)[0].clone();
     let denied = [

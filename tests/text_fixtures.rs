@@ -4,7 +4,7 @@
 mod common;
 
 use common::{find, fixture, read, spot};
-use egressgen::model::{Cloud, Product, Requirement, Route};
+use egressgen::model::{Cloud, Product, Requirement, Via};
 use egressgen::sources::{ReadOptions, read_file};
 
 #[test]
@@ -47,7 +47,7 @@ fn learn_table_quirks() {
     assert_eq!(storage.clouds, [Cloud::GccHigh].into());
     // A short row: the comment is found by content and routes direct.
     let live = find(&c, "d.example.com")[0];
-    assert_eq!(live.route, Route::Direct);
+    assert_eq!(live.route, Via::Direct);
     assert_eq!(live.os.len(), 1);
     assert!(
         live.notes

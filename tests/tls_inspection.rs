@@ -15,7 +15,7 @@ use common::squid::{Wrapper, chmod, free_port, start_squid};
 use common::tls::{BumpCerts, bump_certs, init_ssl_db, probe, start_origin};
 use common::{data, domain_line_admits, edl_line_admits, list_lines};
 use egressgen::generate;
-use egressgen::model::{DnsName, HostPattern, Route};
+use egressgen::model::{DnsName, HostPattern, Via};
 use egressgen::policy::Policy;
 use egressgen::policy::matching::admits;
 use egressgen::ruleset::Ruleset;
@@ -195,7 +195,7 @@ fn every_defender_endpoint_is_exempt_in_every_bypass_form_except_storage_wildcar
         let forms = Forms::read(&out);
         let mut checked = 0;
         for e in policy.entries.iter().filter(|e| {
-            e.route == Route::Proxy
+            e.route == Via::Proxy
                 && e.ports.contains(&443)
                 && from_microsoft(&policy, &e.provenance)
                 && !is_storage_wildcard(&e.host)
@@ -328,9 +328,10 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
         let (policy, out) = generate_site(&dir, &site, Some(&bump));
         let allowed_443 = |host: &str| {
             let name = DnsName::parse(host).unwrap();
-            policy.entries.iter().any(|e| {
-                e.route == Route::Proxy && e.ports.contains(&443) && admits(&e.host, &name)
-            })
+            policy
+                .entries
+                .iter()
+                .any(|e| e.route == Via::Proxy && e.ports.contains(&443) && admits(&e.host, &name))
         };
         // Every exempt host the proxy lets through, not a sample.
         let exempt: BTreeSet<String> = policy

@@ -5,7 +5,7 @@ mod common;
 
 use common::xlsx::{Sheet, save, workbook};
 use common::{find, on_sheet, read, spot};
-use egressgen::model::{Cloud, HostPattern, Os, OsFlag, Product, Route};
+use egressgen::model::{Cloud, HostPattern, Os, OsFlag, Product, Via};
 
 const CLASSIC_HEADER: [&str; 12] = [
     "Service",
@@ -491,7 +491,7 @@ fn streamlined_layout() {
     assert!(
         c.endpoints
             .iter()
-            .all(|e| e.route == Route::Direct || !e.host.to_string().contains("wns"))
+            .all(|e| e.route == Via::Direct || !e.host.to_string().contains("wns"))
     );
 }
 

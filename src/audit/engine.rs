@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::probe::{LABEL, entry_probes, sample_hosts};
 use crate::backends::reader::{Access, Config, Decision, Grant, GrantHost, Origin, Probe, TlsSeen};
 use crate::model::Scheme;
-use crate::model::{HostPattern, Provenance, Route, TlsHandling};
+use crate::model::{HostPattern, Provenance, TlsHandling, Via};
 use crate::policy::matching::{admits, covers, overlaps};
 use crate::policy::{Policy, PolicyEntry};
 
@@ -77,7 +77,7 @@ pub struct EntryFinding {
     pub path: Option<String>,
     pub ports: Vec<u16>,
     pub products: Vec<String>,
-    pub route: Route,
+    pub route: Via,
     pub tls: TlsHandling,
     pub coverage: Coverage,
     /// Why, one sentence per request that did not simply pass.
@@ -230,7 +230,7 @@ fn entry_finding(
         lines: Vec::new(),
         provenance: e.provenance.clone(),
     };
-    if e.route == Route::Direct && config.is_proxy() {
+    if e.route == Via::Direct && config.is_proxy() {
         f.coverage = Coverage::DirectRoute;
         f.detail
             .push("routed direct by the policy: the proxy is not asked".to_string());
@@ -282,8 +282,8 @@ pub fn first_route(answer: &str) -> String {
 fn route_ok(e: &PolicyEntry, proxies: &[String], first: &str) -> bool {
     let upper = first.to_ascii_uppercase();
     match e.route {
-        Route::Direct => upper == "DIRECT",
-        Route::Proxy => match upper.split_once(' ') {
+        Via::Direct => upper == "DIRECT",
+        Via::Proxy => match upper.split_once(' ') {
             Some(("PROXY" | "HTTPS", address)) => {
                 proxies.is_empty() || proxies.iter().any(|p| p.eq_ignore_ascii_case(address))
             }
@@ -300,9 +300,9 @@ fn route_coverage(
     detail: &mut Vec<String>,
 ) -> Coverage {
     let want = match e.route {
-        Route::Direct => "DIRECT".to_string(),
-        Route::Proxy if proxies.is_empty() => "through a proxy".to_string(),
-        Route::Proxy => format!("through {}", proxies.join(" or ")),
+        Via::Direct => "DIRECT".to_string(),
+        Via::Proxy if proxies.is_empty() => "through a proxy".to_string(),
+        Via::Proxy => format!("through {}", proxies.join(" or ")),
     };
     let mut wrong = false;
     let mut undecided = false;

@@ -11,7 +11,8 @@ use super::injection_tests::{check_injection, check_provenance_in_comments};
 use super::loss::{plan, plan_bypass};
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Format, OutputOptions, REGISTRY, Rendered, Row, loss_report, safe_name,
+    Backend, BackendError, OutputOptions, REGISTRY, Registered, Rendered, Row, loss_report,
+    safe_name,
 };
 use crate::model::{Catalog, Cloud, Prefix, Provenance};
 use crate::policy::{Policy, resolve};
@@ -184,7 +185,7 @@ struct Toy {
 #[derive(Clone, Debug, serde::Deserialize)]
 struct ToySettings {}
 
-impl Format for Toy {
+impl Registered for Toy {
     type Settings = ToySettings;
     const NAME: &'static str = "toy";
     const SUMMARY: &'static str = "a test double";

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{OutputOptions, REGISTRY, Row};
 use crate::model::{
     Catalog, Cloud, DnsName, Endpoint, Geography, HostPattern, Product, Provenance, Requirement,
-    Route, TlsHandling,
+    TlsHandling, Via,
 };
 use crate::policy::resolve;
 use crate::ruleset::Ruleset;
@@ -36,7 +36,7 @@ fn hostile_catalog(name: &str, tls: TlsHandling) -> Catalog {
         description: None,
         comments: None,
         tls,
-        route: Route::Proxy,
+        route: Via::Proxy,
         notes: Vec::new(),
         provenance: vec![Provenance {
             file: "hostile\nfile.xlsx".to_string(),

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::caps::{Caps, Host, HostCaps, Paths, Support};
 use crate::model::text::{md_code, md_text};
-use crate::model::{HostPattern, Inconsistency, Route};
+use crate::model::{HostPattern, Inconsistency, Via};
 use crate::policy::prefixes::{PrefixPolicy, TagCover, tag_for};
 use crate::policy::{PolicyEntry, TlsConflict, TlsEntry, TlsPolicy};
 
@@ -41,7 +41,7 @@ pub struct LossEntry {
     /// The entry as `pattern[path]`.
     pub entry: String,
     pub ports: Vec<u16>,
-    pub route: Route,
+    pub route: Via,
     pub outcome: Outcome,
     /// What the output holds for it (lines, rule names).
     pub expressed_as: Vec<String>,
@@ -75,7 +75,7 @@ impl LossEntry {
             key: TlsEntry::bypass_key(host),
             entry: host.to_string(),
             ports: Vec::new(),
-            route: Route::Proxy,
+            route: Via::Proxy,
             outcome,
             expressed_as,
             why: why.to_string(),
@@ -357,8 +357,8 @@ const PLACEHOLDER: &str = "an unfilled placeholder";
 pub fn plan(e: &PolicyEntry, caps: &Caps, tags: &PrefixPolicy) -> Plan {
     let mut plan = Plan::new();
     let (route_support, route, via) = match e.route {
-        Route::Proxy => (caps.proxy_route, "proxy", "proxy"),
-        Route::Direct => (caps.direct_route, "direct", "DIRECT"),
+        Via::Proxy => (caps.proxy_route, "proxy", "proxy"),
+        Via::Direct => (caps.direct_route, "direct", "DIRECT"),
     };
     let mut fill = Fill {
         name: e.host.name().as_str(),

@@ -64,7 +64,7 @@ pub trait Backend {
 }
 
 /// A backend as the registry builds it: from its settings table.
-pub trait Format: Backend + 'static {
+pub trait Registered: Backend + 'static {
     type Settings: serde::de::DeserializeOwned + Clone + std::fmt::Debug;
     const NAME: &'static str;
     /// One line for the README and `--help`.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
 use super::loss::plan;
 use super::{
-    Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
+    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered, header_lines,
 };
 use crate::policy::Policy;
 use crate::values::{FileName, Identifier};
@@ -49,7 +49,7 @@ pub struct Nftables {
     cfg: Settings,
 }
 
-impl Format for Nftables {
+impl Registered for Nftables {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

@@ -13,7 +13,7 @@ use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::{Form, plan};
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Format, OutputOptions, Rendered, comment_block, header_lines,
+    Backend, BackendError, OutputOptions, Registered, Rendered, comment_block, header_lines,
     loss_report, safe_name, safe_path,
 };
 use crate::model::HostPattern;
@@ -53,7 +53,7 @@ pub struct Plain {
     cfg: Settings,
 }
 
-impl Format for Plain {
+impl Registered for Plain {
     type Settings = Settings;
     const NAME: &'static str = "plain";
     const SUMMARY: &'static str =

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::{Backend, Format};
+use super::{Backend, Registered};
 
 /// One registered backend.
 #[derive(Clone, Copy)]
@@ -32,7 +32,7 @@ pub fn defaults<S: serde::de::DeserializeOwned>() -> Option<S> {
     toml::Table::new().try_into().ok()
 }
 
-fn boxed<F: Format>(settings: F::Settings) -> Box<dyn Backend> {
+fn boxed<F: Registered>(settings: F::Settings) -> Box<dyn Backend> {
     Box::new(F::new(settings))
 }
 
@@ -48,7 +48,7 @@ macro_rules! registry {
             pub dir: Option<PathBuf>,
             $(
                 #[serde(default)]
-                pub $key: Option<<$format as Format>::Settings>,
+                pub $key: Option<<$format as Registered>::Settings>,
             )*
         }
 
@@ -56,11 +56,11 @@ macro_rules! registry {
         pub static REGISTRY: &[Row] = &[$(
             Row {
                 key: stringify!($key),
-                name: <$format as Format>::NAME,
-                summary: <$format as Format>::SUMMARY,
+                name: <$format as Registered>::NAME,
+                summary: <$format as Registered>::SUMMARY,
                 configured: |o: &Outputs| o.$key.clone().map(boxed::<$format>),
-                default: || defaults::<<$format as Format>::Settings>().map(boxed::<$format>),
-                reader: <$format as Format>::READER,
+                default: || defaults::<<$format as Registered>::Settings>().map(boxed::<$format>),
+                reader: <$format as Registered>::READER,
             },
         )*];
     };

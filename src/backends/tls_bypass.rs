@@ -11,8 +11,8 @@ use super::caps::{Caps, Host, HostCaps, Support};
 use super::loss::plan_bypass;
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
-    loss_report, provenance_comment, safe_name,
+    Backend, BackendError, LossEntry, OutputOptions, Registered, Rendered, comment_block,
+    header_lines, loss_report, provenance_comment, safe_name,
 };
 use crate::model::text::{display_escape, spreadsheet_safe};
 use crate::policy::{Policy, TlsEntry};
@@ -34,7 +34,7 @@ pub struct TlsBypass {
     cfg: Settings,
 }
 
-impl Format for TlsBypass {
+impl Registered for TlsBypass {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

@@ -13,7 +13,7 @@ use crate::generate;
 use crate::ruleset::Ruleset;
 use crate::values::Resolve;
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// What makes `audit` exit non-zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -76,7 +76,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         service_tags: args.service_tags.as_deref(),
     };
     let report =
-        setup::run(&request, &ruleset, &policy).map_err(|e| Failure::new(Outcome::Input, e))?;
+        setup::run(&request, &ruleset, &policy).map_err(|e| Failure::new(Exit::Input, e))?;
     if !v.quiet || args.format != Format::Text {
         let text = match args.format {
             Format::Json => to_json(&report),
@@ -86,21 +86,21 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         };
         super::print(&text);
     }
-    Ok(outcome(&report, &args.fail_on))
+    Ok(exit_of(&report, &args.fail_on))
 }
 
 /// The exit status: TLS violations first, then gaps, then lines.
-fn outcome(r: &Report, fail_on: &[FailOn]) -> Outcome {
+fn exit_of(r: &Report, fail_on: &[FailOn]) -> Exit {
     let on = |f: FailOn| fail_on.contains(&f);
     if on(FailOn::Tls) && r.has_tls_violations() {
-        Outcome::AuditTls
+        Exit::AuditTls
     } else if on(FailOn::Gaps) && r.has_gaps() {
-        Outcome::AuditGaps
+        Exit::AuditGaps
     } else if on(FailOn::Broad) && r.has_over_broad() {
-        Outcome::AuditBroad
+        Exit::AuditBroad
     } else if on(FailOn::Undecidable) && r.has_undecidable() {
-        Outcome::AuditUndecidable
+        Exit::AuditUndecidable
     } else {
-        Outcome::Success
+        Exit::Success
     }
 }

@@ -27,7 +27,7 @@ pub fn run(args: &Args, _: super::Verbosity) -> super::Result {
             let _ = std::io::stdout().write_all(json.as_bytes());
         }
     }
-    Ok(super::Outcome::Success)
+    Ok(super::Exit::Success)
 }
 
 /// A failed run leaves the previous baseline in place and no temporary

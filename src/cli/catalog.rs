@@ -62,9 +62,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             rejected = catalog.rejected.len(),
             "--strict: cells were rejected"
         );
-        return Ok(super::Outcome::Rejected);
+        return Ok(super::Exit::Rejected);
     }
-    Ok(super::Outcome::Success)
+    Ok(super::Exit::Success)
 }
 
 /// `W M L` for Windows, macOS, Linux; `*` after a conditional yes, `-`

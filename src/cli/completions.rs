@@ -22,5 +22,5 @@ pub fn run(args: &Args) -> super::Result {
     );
     // A closed pipe is not an error worth a message.
     let _ = std::io::stdout().write_all(&script);
-    Ok(super::Outcome::Success)
+    Ok(super::Exit::Success)
 }

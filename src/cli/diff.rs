@@ -34,11 +34,11 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         prefix_rules: PrefixRules::default(),
         skip_unknown_tables: args.skip_unknown_tables,
     };
-    let input = |e: diff::DiffError| super::Failure::new(super::Outcome::Input, e);
+    let input = |e: diff::DiffError| super::Failure::new(super::Exit::Input, e);
     let a = diff::read_side(&args.a, &opts).map_err(input)?;
     let b = diff::read_side(&args.b, &opts).map_err(input)?;
     let report = diff::compare(&a, &b, (&args.a.to_string(), &args.b.to_string()))
-        .map_err(|e| super::Failure::new(super::Outcome::Usage, e))?;
+        .map_err(|e| super::Failure::new(super::Exit::Usage, e))?;
     if !v.quiet {
         let text = match args.format {
             Format::Markdown => report.to_markdown(),
@@ -55,8 +55,8 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         super::print(&text);
     }
     Ok(if report.is_empty() {
-        super::Outcome::Success
+        super::Exit::Success
     } else {
-        super::Outcome::No
+        super::Exit::No
     })
 }

@@ -1,24 +1,12 @@
 //! `egressgen explain HOST [--ruleset R] [--port N]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::args::{Format, Formats};
 use crate::error::Error;
-use crate::explain::{Verdict, explain, to_text};
-use crate::generate;
+use crate::explain::{Answer, default_ruleset, explain_ruleset, to_text};
 use crate::model::DnsName;
 use crate::ruleset::Ruleset;
-
-/// The ruleset `explain` uses without `--ruleset`: commercial cloud,
-/// worldwide endpoints, every OS, Defender for Endpoint, Antivirus and
-/// SmartScreen, on the built-in baseline.
-pub const DEFAULT_RULESET: &str = r#"
-name = "default"
-description = "commercial cloud, worldwide endpoints, all operating systems, MDE + Defender Antivirus + SmartScreen"
-[scope]
-cloud = "commercial"
-[outputs.plain]
-"#;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,13 +29,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     })?;
     let ruleset = match &args.ruleset {
         Some(path) => Ruleset::load(path),
-        None => Ruleset::parse(DEFAULT_RULESET, Path::new("default ruleset")),
+        None => default_ruleset(),
     }?;
-    let policy = generate::policy_for(&ruleset)?;
-    let backends = generate::select_backends(&ruleset, None)?;
-    let out = ruleset.default_out_dir();
-    let rendered = generate::render_all(&policy, &ruleset, &backends, &out)?;
-    let x = explain(&policy, &rendered, &host, args.port);
+    let x = explain_ruleset(&ruleset, &host, args.port)?;
     match args.format {
         // `-q`: the exit status answers, as with `grep -q`.
         _ if v.quiet => {}
@@ -58,9 +42,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         )),
         _ => super::print(&to_text(&x)),
     }
-    Ok(if x.verdict == Verdict::NotAllowed {
-        super::Outcome::No
+    Ok(if x.verdict == Answer::NotAllowed {
+        super::Exit::No
     } else {
-        super::Outcome::Success
+        super::Exit::Success
     })
 }

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::args::{Format, Formats};
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 use crate::generate;
-use crate::model::Route;
+use crate::model::Via;
 use crate::ruleset::{Ruleset, RulesetError};
 
 #[derive(Debug, clap::Args)]
@@ -68,19 +68,19 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         force: args.force,
         skip_unknown_tables: args.skip_unknown_tables,
     };
-    let mut first: Option<Outcome> = None;
+    let mut first: Option<Exit> = None;
     let mut json = Vec::new();
     generate::run(&loaded, &opts, Summary::of, |i, result| {
-        let outcome = result.map_err(Failure::from);
-        if let Err(f) = &outcome {
+        let result = result.map_err(Failure::from);
+        if let Err(f) = &result {
             let message = crate::model::text::terminal_safe(&f.message);
             eprintln!("egressgen: error: {message}");
-            first.get_or_insert(f.outcome);
+            first.get_or_insert(f.exit);
         }
         match args.format {
-            Format::Json => json.push(json_result(&args.rulesets[i], outcome)),
+            Format::Json => json.push(json_result(&args.rulesets[i], result)),
             _ => {
-                if let Ok(done) = &outcome {
+                if let Ok(done) = &result {
                     report(done, v);
                 }
             }
@@ -94,12 +94,12 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         ));
     }
-    Ok(first.unwrap_or(Outcome::Success))
+    Ok(first.unwrap_or(Exit::Success))
 }
 
-fn json_result(path: &Path, outcome: Result<generate::Generated<Summary>, Failure>) -> JsonResult {
+fn json_result(path: &Path, result: Result<generate::Generated<Summary>, Failure>) -> JsonResult {
     let ruleset_file = path.display().to_string();
-    match outcome {
+    match result {
         Ok(done) => {
             report_publish(&done.policy.ruleset, &done.published);
             for n in &done.policy.notices {
@@ -119,7 +119,7 @@ fn json_result(path: &Path, outcome: Result<generate::Generated<Summary>, Failur
             out_dir: None,
             files: Vec::new(),
             error: Some(JsonError {
-                exit_code: f.outcome.code(),
+                exit_code: f.exit.code(),
                 message: crate::model::text::terminal_safe(&f.message),
             }),
         },
@@ -146,11 +146,7 @@ impl Summary {
         Summary {
             ruleset: p.ruleset.name.clone(),
             entries: p.entries.len(),
-            direct: p
-                .entries
-                .iter()
-                .filter(|e| e.route == Route::Direct)
-                .count(),
+            direct: p.entries.iter().filter(|e| e.route == Via::Direct).count(),
             tls_bypass: p.tls.bypass.len(),
             tls_conflicts: p.tls.conflicts.len(),
             prefixes: p.prefixes.total_ipv4.len() + p.prefixes.total_ipv6.len(),

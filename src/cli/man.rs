@@ -13,11 +13,11 @@ const MANUAL_DATE: &str = "2026-11-23";
 
 pub fn run() -> super::Result {
     let _ = std::io::stdout().write_all(&page());
-    Ok(super::Outcome::Success)
+    Ok(super::Exit::Success)
 }
 
 /// The page: name, synopsis, description and options of `egressgen`, each
-/// subcommand's own options, then EXIT STATUS from [`super::Outcome`].
+/// subcommand's own options, then EXIT STATUS from [`super::Exit`].
 pub fn page() -> Vec<u8> {
     let cmd = super::Cli::command();
     let man = clap_mangen::Man::new(cmd.clone())
@@ -54,7 +54,7 @@ pub fn page() -> Vec<u8> {
     }
     let mut status = Roff::new();
     status.control("SH", ["EXIT STATUS"]);
-    for o in super::Outcome::ALL {
+    for o in super::Exit::ALL {
         status.control("TP", []);
         status.text([bold(o.code().to_string())]);
         status.text([roman(o.meaning().replace('`', ""))]);

@@ -21,7 +21,7 @@ use crate::ruleset::RulesetError;
 /// How a command ended. `main` turns it into the exit status; this is the
 /// one table of exit codes (the README's is generated from it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     Success,
     /// A negative answer: `explain` found the host not allowed.
     No,
@@ -54,101 +54,99 @@ pub enum Outcome {
     VerifyIncomplete,
 }
 
-impl Outcome {
-    pub const ALL: [Outcome; 18] = [
-        Outcome::Success,
-        Outcome::No,
-        Outcome::Usage,
-        Outcome::Rejected,
-        Outcome::Input,
-        Outcome::Output,
-        Outcome::Limit,
-        Outcome::Changed,
-        Outcome::Stale,
-        Outcome::Refused,
-        Outcome::PostChange,
-        Outcome::AuditGaps,
-        Outcome::AuditTls,
-        Outcome::AuditBroad,
-        Outcome::AuditUndecidable,
-        Outcome::VerifyUnreachable,
-        Outcome::VerifyInspected,
-        Outcome::VerifyIncomplete,
+impl Exit {
+    pub const ALL: [Exit; 18] = [
+        Exit::Success,
+        Exit::No,
+        Exit::Usage,
+        Exit::Rejected,
+        Exit::Input,
+        Exit::Output,
+        Exit::Limit,
+        Exit::Changed,
+        Exit::Stale,
+        Exit::Refused,
+        Exit::PostChange,
+        Exit::AuditGaps,
+        Exit::AuditTls,
+        Exit::AuditBroad,
+        Exit::AuditUndecidable,
+        Exit::VerifyUnreachable,
+        Exit::VerifyInspected,
+        Exit::VerifyIncomplete,
     ];
 
     pub const fn code(self) -> u8 {
         match self {
-            Outcome::Success => 0,
-            Outcome::No => 1,
-            Outcome::Usage => 2,
-            Outcome::Rejected => 3,
-            Outcome::Input => 4,
-            Outcome::Output => 5,
-            Outcome::Limit => 6,
-            Outcome::Changed => 10,
-            Outcome::Stale => 11,
-            Outcome::Refused => 12,
-            Outcome::PostChange => 13,
-            Outcome::AuditGaps => 20,
-            Outcome::AuditTls => 21,
-            Outcome::AuditBroad => 22,
-            Outcome::AuditUndecidable => 23,
-            Outcome::VerifyUnreachable => 30,
-            Outcome::VerifyInspected => 31,
-            Outcome::VerifyIncomplete => 32,
+            Exit::Success => 0,
+            Exit::No => 1,
+            Exit::Usage => 2,
+            Exit::Rejected => 3,
+            Exit::Input => 4,
+            Exit::Output => 5,
+            Exit::Limit => 6,
+            Exit::Changed => 10,
+            Exit::Stale => 11,
+            Exit::Refused => 12,
+            Exit::PostChange => 13,
+            Exit::AuditGaps => 20,
+            Exit::AuditTls => 21,
+            Exit::AuditBroad => 22,
+            Exit::AuditUndecidable => 23,
+            Exit::VerifyUnreachable => 30,
+            Exit::VerifyInspected => 31,
+            Exit::VerifyIncomplete => 32,
         }
     }
 
     pub const fn meaning(self) -> &'static str {
         match self {
-            Outcome::Success => {
-                "success (`explain`: the host is allowed; `refresh`: nothing changed)"
-            }
-            Outcome::No => {
+            Exit::Success => "success (`explain`: the host is allowed; `refresh`: nothing changed)",
+            Exit::No => {
                 "a negative answer: `explain` says the host is not allowed; `diff` found differences"
             }
-            Outcome::Usage => {
+            Exit::Usage => {
                 "usage: a bad argument (clap), `--only` naming an output the ruleset does not configure, two rulesets of one run writing one directory"
             }
-            Outcome::Rejected => "`--strict` and cells were rejected",
-            Outcome::Input => {
+            Exit::Rejected => "`--strict` and cells were rejected",
+            Exit::Input => {
                 "an input is unreadable or invalid: a ruleset, a source file, the baseline, a host name to explain"
             }
-            Outcome::Output => {
+            Exit::Output => {
                 "an output cannot be written: a directory egressgen does not own, a lock held too long, an I/O error (the previous output is kept)"
             }
-            Outcome::Limit => {
+            Exit::Limit => {
                 "a format cannot express the policy: a platform limit (Azure Firewall group size, group count, network rule combinations) or a setting the format needs (a PAC file without a proxy)"
             }
-            Outcome::Changed => "`refresh`: something changed and the new outputs were published",
-            Outcome::Stale => {
+            Exit::Changed => "`refresh`: something changed and the new outputs were published",
+            Exit::Stale => {
                 "`refresh`: a source could not be fetched or failed its checks; its last good copy was used (the rest may have been published)"
             }
-            Outcome::Refused => {
+            Exit::Refused => {
                 "`refresh`: a guard refused a ruleset's new policy (too much lost, an essential host gone); nothing was published (`--force` overrides)"
             }
-            Outcome::PostChange => {
+            Exit::PostChange => {
                 "`refresh`: new outputs were published, but the `--post-change` command failed"
             }
-            Outcome::AuditGaps => {
+            Exit::AuditGaps => {
                 "`audit`: a policy entry is missing from a configuration or only partly covered"
             }
-            Outcome::AuditTls => {
+            Exit::AuditTls => {
                 "`audit`: a TLS violation: a host Microsoft says must not be inspected is decrypted, or a storage wildcard is exempt from inspection (takes precedence over 20)"
             }
-            Outcome::AuditBroad => {
+            Exit::AuditBroad => {
                 "`audit --fail-on broad`: a line admits far more than the policy needs"
             }
-            Outcome::AuditUndecidable => {
+            Exit::AuditUndecidable => {
                 "`audit --fail-on undecidable`: an entry or line depends on something the reader cannot evaluate"
             }
-            Outcome::VerifyUnreachable => {
+            Exit::VerifyUnreachable => {
                 "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed"
             }
-            Outcome::VerifyInspected => {
+            Exit::VerifyInspected => {
                 "`verify`: an endpoint Microsoft says must not be inspected was shown a certificate from a private CA (a TLS-inspecting proxy) on some route (takes precedence over 30)"
             }
-            Outcome::VerifyIncomplete => {
+            Exit::VerifyIncomplete => {
                 "`verify`: the deadline passed before every required endpoint was probed"
             }
         }
@@ -157,7 +155,7 @@ impl Outcome {
     /// The README's table.
     pub fn markdown_table() -> String {
         let mut out = String::from("| code | meaning |\n|---|---|\n");
-        for o in Outcome::ALL {
+        for o in Exit::ALL {
             out.push_str(&format!("| {} | {} |\n", o.code(), o.meaning()));
         }
         out
@@ -167,14 +165,14 @@ impl Outcome {
 /// A failed command: what to print and how to exit.
 #[derive(Clone, Debug)]
 pub struct Failure {
-    pub outcome: Outcome,
+    pub exit: Exit,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(outcome: Outcome, message: impl ToString) -> Self {
+    pub fn new(exit: Exit, message: impl ToString) -> Self {
         Failure {
-            outcome,
+            exit,
             message: message.to_string(),
         }
     }
@@ -182,36 +180,36 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let outcome = match e {
-            Error::Publish(_) => Outcome::Output,
-            _ => Outcome::Input,
+        let exit = match e {
+            Error::Publish(_) => Exit::Output,
+            _ => Exit::Input,
         };
-        Failure::new(outcome, e)
+        Failure::new(exit, e)
     }
 }
 
 impl From<RulesetError> for Failure {
     fn from(e: RulesetError) -> Self {
-        Failure::new(Outcome::Input, e)
+        Failure::new(Exit::Input, e)
     }
 }
 
 impl From<GenerateError> for Failure {
     fn from(e: GenerateError) -> Self {
-        let outcome = match e {
-            GenerateError::Source { .. } => Outcome::Input,
-            GenerateError::Backend { .. } => Outcome::Limit,
-            GenerateError::Publish { .. } => Outcome::Output,
-            GenerateError::Select { .. } | GenerateError::SameOutput { .. } => Outcome::Usage,
-            GenerateError::Lost => Outcome::Output,
-            GenerateError::Ruleset(_) => Outcome::Input,
+        let exit = match e {
+            GenerateError::Source { .. } => Exit::Input,
+            GenerateError::Backend { .. } => Exit::Limit,
+            GenerateError::Publish { .. } => Exit::Output,
+            GenerateError::Select { .. } | GenerateError::SameOutput { .. } => Exit::Usage,
+            GenerateError::Lost => Exit::Output,
+            GenerateError::Ruleset(_) => Exit::Input,
         };
-        Failure::new(outcome, e)
+        Failure::new(exit, e)
     }
 }
 
 /// A command's result.
-pub type Result<T = Outcome> = std::result::Result<T, Failure>;
+pub type Result<T = Exit> = std::result::Result<T, Failure>;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -309,20 +307,20 @@ pub fn run(cli: Cli) -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::Outcome;
+    use super::Exit;
 
     #[test]
     fn codes_are_distinct() {
-        let codes: std::collections::BTreeSet<u8> = Outcome::ALL.iter().map(|o| o.code()).collect();
-        assert_eq!(codes.len(), Outcome::ALL.len());
+        let codes: std::collections::BTreeSet<u8> = Exit::ALL.iter().map(|o| o.code()).collect();
+        assert_eq!(codes.len(), Exit::ALL.len());
     }
 
     #[test]
     fn the_readme_exit_code_table_is_this_one() {
         crate::readme::assert_block(
-            "<!-- exit codes: generated from cli::Outcome -->",
+            "<!-- exit codes: generated from cli::Exit -->",
             "<!-- exit codes: end -->",
-            &Outcome::markdown_table(),
+            &Exit::markdown_table(),
         );
     }
 }

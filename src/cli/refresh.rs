@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::args::{Format, Formats};
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 use crate::generate;
 use crate::refresh::fetch::{FetchConfig, ProxyChoice};
 use crate::refresh::live::Bases;
@@ -116,11 +116,11 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
                 crate::model::text::md_text(&e.to_string())
             );
             let _ = write_reports(args, failed.into_bytes(), json_error(&e.to_string()));
-            return Err(Failure::new(Outcome::Input, e));
+            return Err(Failure::new(Exit::Input, e));
         }
     };
     print(args, &done, v);
-    let mut outcome = outcome(&done);
+    let mut exit = exit_of(&done);
     // The outputs are in place: the proxy hears of them before anything
     // else can fail.
     if done.published
@@ -131,18 +131,18 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             "egressgen: error: {}",
             crate::model::text::terminal_safe(&why)
         );
-        outcome = Outcome::PostChange;
+        exit = Exit::PostChange;
     }
     if let Err(f) = write_reports(args, done.to_markdown().into_bytes(), json(&done)) {
         eprintln!(
             "egressgen: error: {}",
             crate::model::text::terminal_safe(&f.message)
         );
-        if outcome == Outcome::Success || outcome == Outcome::Changed {
-            outcome = Outcome::Output;
+        if exit == Exit::Success || exit == Exit::Changed {
+            exit = Exit::Output;
         }
     }
-    Ok(outcome)
+    Ok(exit)
 }
 
 /// A bar on stderr when it is a terminal (indicatif draws nothing
@@ -232,7 +232,7 @@ fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
         Some(d) => Ok(d.clone()),
         None => crate::refresh::cache::default_dir().ok_or_else(|| {
             Failure::new(
-                Outcome::Usage,
+                Exit::Usage,
                 "no cache directory: give --cache DIR (or set EGRESSGEN_CACHE or HOME)",
             )
         }),
@@ -242,28 +242,28 @@ fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
 /// Errors first, then a refusal by a guard, then a stale source (11 even
 /// when other rulesets were published: the report says which), then a
 /// change.
-fn outcome(done: &Run) -> Outcome {
+fn exit_of(done: &Run) -> Exit {
     if done.failed() {
         if done.publish_error.is_some() {
-            Outcome::Output
+            Exit::Output
         } else {
-            Outcome::Input
+            Exit::Input
         }
     } else if done.refused() {
-        Outcome::Refused
+        Exit::Refused
     } else if done.stale() {
-        Outcome::Stale
+        Exit::Stale
     } else if done.published {
-        Outcome::Changed
+        Exit::Changed
     } else {
-        Outcome::Success
+        Exit::Success
     }
 }
 
 fn write_reports(args: &Args, markdown: Vec<u8>, json: String) -> Result<(), Failure> {
     let write = |path: &Path, bytes: &[u8]| {
         crate::publish::write_file_atomically(path, bytes)
-            .map_err(|e| Failure::new(Outcome::Output, e))
+            .map_err(|e| Failure::new(Exit::Output, e))
     };
     if let Some(p) = &args.report {
         write(p, &markdown)?;

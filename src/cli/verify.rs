@@ -17,7 +17,7 @@ use crate::verify::report::{to_json, to_junit, to_text};
 use crate::verify::setup::{self, Request, RouteKind, SetupError};
 use crate::verify::{Limits, Report, Status, Verdict, plan};
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// The kinds of route.
 
@@ -86,7 +86,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let ruleset = Ruleset::load(&args.ruleset)?;
     let policy = generate::policy_for(&ruleset)?;
     let targets =
-        plan::targets(&policy, &ruleset.verify).map_err(|e| Failure::new(Outcome::Input, e))?;
+        plan::targets(&policy, &ruleset.verify).map_err(|e| Failure::new(Exit::Input, e))?;
     let request = Request {
         kinds: &args.routes,
         proxy: args.proxy.as_deref(),
@@ -96,7 +96,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     };
     let routes = setup::routes(&request, &ruleset, &policy)?;
     let trust = Trust::new(args.ca_file.as_deref(), args.origin_ca.as_deref())
-        .map_err(|e| Failure::new(Outcome::Input, e))?;
+        .map_err(|e| Failure::new(Exit::Input, e))?;
     if trust.public_roots == 0 {
         tracing::warn!(
             "the system holds no public root certificates: no chain can count as Microsoft's"
@@ -133,11 +133,11 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         };
         super::print(&text);
     }
-    Ok(outcome(&report))
+    Ok(exit_of(&report))
 }
 
 /// Inspection first, then unreachable endpoints, then a run cut short.
-fn outcome(r: &Report) -> Outcome {
+fn exit_of(r: &Report) -> Exit {
     let cut_short = r.targets.iter().any(|t| {
         t.target.required
             && t.status == Status::Untested
@@ -146,21 +146,21 @@ fn outcome(r: &Report) -> Outcome {
                 .any(|x| matches!(x.verdict, Verdict::NotRun { .. }))
     });
     if r.inspected() > 0 {
-        Outcome::VerifyInspected
+        Exit::VerifyInspected
     } else if r.unreachable() > 0 {
-        Outcome::VerifyUnreachable
+        Exit::VerifyUnreachable
     } else if cut_short {
-        Outcome::VerifyIncomplete
+        Exit::VerifyIncomplete
     } else {
-        Outcome::Success
+        Exit::Success
     }
 }
 
 impl From<SetupError> for Failure {
     fn from(e: SetupError) -> Self {
         match e {
-            SetupError::Usage(m) => Failure::new(Outcome::Usage, m),
-            SetupError::Input(m) => Failure::new(Outcome::Input, m),
+            SetupError::Usage(m) => Failure::new(Exit::Usage, m),
+            SetupError::Input(m) => Failure::new(Exit::Input, m),
             SetupError::Render(g) => Failure::from(g),
         }
     }

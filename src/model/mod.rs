@@ -164,7 +164,7 @@ pub enum TlsHandling {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
-pub enum Route {
+pub enum Via {
     #[default]
     Proxy,
     /// "Direct Connection/Proxy bypass required".
@@ -248,7 +248,7 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
     pub tls: TlsHandling,
-    pub route: Route,
+    pub route: Via,
     /// What the reader had to decide about this row (an assumed port, a
     /// ragged row), so nobody has to guess.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::PolicyEntry;
 use super::matching::{covers, path_covers};
-use crate::model::{Endpoint, HostPattern, Product, Provenance, Requirement, Route, TlsHandling};
+use crate::model::{Endpoint, HostPattern, Product, Provenance, Requirement, TlsHandling, Via};
 
 /// An entry before collapse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Candidate {
     pub host: HostPattern,
     pub path: Option<String>,
     pub ports: BTreeSet<u16>,
-    pub route: Route,
+    pub route: Via,
     /// What the source says about inspection.
     pub tls: TlsHandling,
     pub products: BTreeSet<Product>,
@@ -85,7 +85,7 @@ type Key = (HostPattern, Option<String>);
 pub fn collapse(candidates: Vec<Candidate>, route_conflicts: &mut Vec<String>) -> Vec<PolicyEntry> {
     let candidates = settle_routes(candidates, route_conflicts);
     let mut entries = Vec::new();
-    for route in [Route::Proxy, Route::Direct] {
+    for route in [Via::Proxy, Via::Direct] {
         let mut by_port: BTreeMap<u16, BTreeMap<Key, Meta>> = BTreeMap::new();
         for c in candidates.iter().filter(|c| c.route == route) {
             for &port in &c.ports {
@@ -128,14 +128,14 @@ pub fn collapse(candidates: Vec<Candidate>, route_conflicts: &mut Vec<String>) -
 fn settle_routes(mut candidates: Vec<Candidate>, conflicts: &mut Vec<String>) -> Vec<Candidate> {
     let direct: BTreeSet<Key> = candidates
         .iter()
-        .filter(|c| c.route == Route::Direct)
+        .filter(|c| c.route == Via::Direct)
         .map(|c| (c.host.clone(), c.path.clone()))
         .collect();
     let mut seen = BTreeSet::new();
-    for c in candidates.iter_mut().filter(|c| c.route == Route::Proxy) {
+    for c in candidates.iter_mut().filter(|c| c.route == Via::Proxy) {
         let key = (c.host.clone(), c.path.clone());
         if direct.contains(&key) {
-            c.route = Route::Direct;
+            c.route = Via::Direct;
             c.notes
                 .push("also listed as proxy-routed; direct route wins".to_string());
             if seen.insert(key) {
@@ -238,7 +238,7 @@ mod tests {
     use super::*;
     use crate::model::host::parse_pattern;
 
-    fn cand(host: &str, path: Option<&str>, ports: &[u16], route: Route) -> Candidate {
+    fn cand(host: &str, path: Option<&str>, ports: &[u16], route: Via) -> Candidate {
         Candidate {
             host: parse_pattern(host).unwrap(),
             path: path.map(str::to_string),
@@ -276,10 +276,10 @@ mod tests {
     fn covered_entries_merge_per_port() {
         let out = collapse(
             vec![
-                cand("*.example.com", None, &[443], Route::Proxy),
-                cand("a.example.com", None, &[80, 443], Route::Proxy),
-                cand("*.b.example.com", None, &[443], Route::Proxy),
-                cand("a.example.com", None, &[443], Route::Proxy),
+                cand("*.example.com", None, &[443], Via::Proxy),
+                cand("a.example.com", None, &[80, 443], Via::Proxy),
+                cand("*.b.example.com", None, &[443], Via::Proxy),
+                cand("a.example.com", None, &[443], Via::Proxy),
             ],
             &mut Vec::new(),
         );
@@ -293,9 +293,9 @@ mod tests {
     fn exact_and_wildcard_become_domain() {
         let out = collapse(
             vec![
-                cand("x.example.com", None, &[443], Route::Proxy),
-                cand("*.x.example.com", None, &[443], Route::Proxy),
-                cand("y.x.example.com", None, &[443], Route::Proxy),
+                cand("x.example.com", None, &[443], Via::Proxy),
+                cand("*.x.example.com", None, &[443], Via::Proxy),
+                cand("y.x.example.com", None, &[443], Via::Proxy),
             ],
             &mut Vec::new(),
         );
@@ -306,15 +306,15 @@ mod tests {
     fn paths_stay_scoped_unless_the_host_is_allowed() {
         let out = collapse(
             vec![
-                cand("crl.example.com", Some("/pki/crl/"), &[80], Route::Proxy),
+                cand("crl.example.com", Some("/pki/crl/"), &[80], Via::Proxy),
                 cand(
                     "crl.example.com",
                     Some("/pki/crl/products"),
                     &[80],
-                    Route::Proxy,
+                    Via::Proxy,
                 ),
-                cand("www.example.com", Some("/pki/"), &[80], Route::Proxy),
-                cand("www.example.com", None, &[80], Route::Proxy),
+                cand("www.example.com", Some("/pki/"), &[80], Via::Proxy),
+                cand("www.example.com", None, &[80], Via::Proxy),
             ],
             &mut Vec::new(),
         );
@@ -332,8 +332,8 @@ mod tests {
         let mut conflicts = Vec::new();
         let out = collapse(
             vec![
-                cand("login.example.com", None, &[443], Route::Proxy),
-                cand("login.example.com", None, &[443], Route::Direct),
+                cand("login.example.com", None, &[443], Via::Proxy),
+                cand("login.example.com", None, &[443], Via::Direct),
             ],
             &mut conflicts,
         );

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Catalog, HostPattern, Product, Provenance, Requirement, Route, SourceInfo, TlsHandling,
+    Catalog, HostPattern, Product, Provenance, Requirement, SourceInfo, TlsHandling, Via,
 };
 use crate::site::{Connectivity, Site};
 use collapse::Candidate;
@@ -62,7 +62,7 @@ pub struct PolicyEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub ports: BTreeSet<u16>,
-    pub route: Route,
+    pub route: Via,
     pub tls: TlsHandling,
     pub products: BTreeSet<Product>,
     pub required: Requirement,
@@ -81,8 +81,8 @@ impl PolicyEntry {
     pub fn key(&self) -> String {
         let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
         let route = match self.route {
-            Route::Proxy => "proxy",
-            Route::Direct => "direct",
+            Via::Proxy => "proxy",
+            Via::Direct => "direct",
         };
         format!(
             "allow/{route}/{}{}@{}",

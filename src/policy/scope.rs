@@ -10,7 +10,7 @@ use super::matching::covers;
 use super::{Filtered, PolicyReport};
 use crate::model::host::parse_pattern;
 use crate::model::{
-    Catalog, Endpoint, Geography, OsFlag, Provenance, Requirement, Route, TlsHandling,
+    Catalog, Endpoint, Geography, OsFlag, Provenance, Requirement, TlsHandling, Via,
 };
 use crate::normalize::url_cell::parse_entry;
 use crate::site::{Connectivity, Site};
@@ -164,11 +164,7 @@ pub fn ruleset_allows(site: &Site) -> Vec<Candidate> {
                 host: entry.host,
                 path: entry.path,
                 ports,
-                route: if a.direct {
-                    Route::Direct
-                } else {
-                    Route::Proxy
-                },
+                route: if a.direct { Via::Direct } else { Via::Proxy },
                 tls: TlsHandling::Unspecified,
                 products: Default::default(),
                 required: Requirement::Required,

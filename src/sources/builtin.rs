@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{
     Catalog, Cloud, DnsName, Endpoint, Geography, HostPattern, Placeholder, Product, Provenance,
-    Requirement, Route, SourceInfo, Template, TlsHandling,
+    Requirement, SourceInfo, Template, TlsHandling, Via,
 };
 
 const MMA_REFERENCE: &str = "Log Analytics agent overview, Firewall requirements \
@@ -262,7 +262,7 @@ fn endpoint(file: &str, table: &str, product: Product, index: usize, row: &Row) 
         description: Some(row.description.to_string()),
         comments: (!row.comments.is_empty()).then(|| row.comments.to_string()),
         tls: row.tls,
-        route: Route::Proxy,
+        route: Via::Proxy,
         notes: Vec::new(),
         provenance: vec![Provenance {
             file: file.to_string(),

@@ -12,8 +12,8 @@ use crate::error::Result;
 use crate::model::prefix::parse_prefix;
 use crate::model::text::{display_escape, non_blank};
 use crate::model::{
-    Catalog, Cloud, Endpoint, Geography, Prefix, Product, Provenance, Rejected, Requirement, Route,
-    SourceKind, TlsHandling,
+    Catalog, Cloud, Endpoint, Geography, Prefix, Product, Provenance, Rejected, Requirement,
+    SourceKind, TlsHandling, Via,
 };
 use crate::normalize::cell::parse_ports;
 use crate::normalize::url_cell::parse_entry;
@@ -126,7 +126,7 @@ pub fn read(src: &SourceFile, opts: &ReadOptions) -> Result<Catalog> {
                     description: Some(format!("endpoint set {}", set.id)),
                     comments: set.notes.clone(),
                     tls: TlsHandling::Unspecified,
-                    route: Route::Proxy,
+                    route: Via::Proxy,
                     notes: notes.clone(),
                     provenance: vec![at("urls", j)],
                 }),

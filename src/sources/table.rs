@@ -15,7 +15,7 @@ use super::file::Collected;
 use crate::model::text::{collapse_ws, display_escape, non_blank};
 use crate::model::{
     Endpoint, Geography, HostPattern, Inconsistency, Note, Os, OsFlag, Product, Provenance,
-    Rejected, Requirement, Route, TagRef, TlsHandling,
+    Rejected, Requirement, TagRef, TlsHandling, Via,
 };
 use crate::normalize::cell::{parse_os_flag, parse_os_list, parse_ports, parse_requirement};
 use crate::normalize::url_cell::{parse_entry, split_cell};
@@ -364,7 +364,7 @@ struct RowFacts {
     category: Option<String>,
     description: Option<String>,
     comments: Option<String>,
-    route: Route,
+    route: Via,
     notes: Vec<String>,
 }
 
@@ -613,13 +613,13 @@ impl<'a> TableReader<'a> {
         comments: Option<&str>,
         description: Option<&str>,
         notes: &mut Vec<String>,
-    ) -> Route {
+    ) -> Via {
         if comments.is_some_and(|c| DIRECT_ROUTE.is_match(c)) {
-            return Route::Direct;
+            return Via::Direct;
         }
         if description.is_some_and(|d| DIRECT_ROUTE.is_match(d)) {
             notes.push("direct route: the Description says no proxy".to_string());
-            return Route::Direct;
+            return Via::Direct;
         }
         if self
             .ctx
@@ -628,9 +628,9 @@ impl<'a> TableReader<'a> {
             .is_some_and(|n| DIRECT_ROUTE.is_match(n))
         {
             notes.push("direct route: the note above the table says no proxy".to_string());
-            return Route::Direct;
+            return Via::Direct;
         }
-        Route::Proxy
+        Via::Proxy
     }
 
     fn os_flags(

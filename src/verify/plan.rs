@@ -172,7 +172,7 @@ fn target(entry: &PolicyEntry, port: u16, settings: &VerifySettings) -> Option<T
         // Only what Microsoft marks optional may fail.
         required: entry.required != Requirement::Optional,
         must_not_inspect: entry.tls == TlsHandling::MustNotInspect,
-        direct: entry.route == crate::model::Route::Direct,
+        direct: entry.route == crate::model::Via::Direct,
         products: entry
             .products
             .iter()

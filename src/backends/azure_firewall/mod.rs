@@ -21,8 +21,8 @@ use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::{plan, plan_bypass};
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
-    safe_name,
+    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered,
+    header_lines, safe_name,
 };
 use crate::policy::Policy;
 use crate::values::{Cidr, Identifier};
@@ -111,7 +111,7 @@ pub struct AzureFirewall {
     cfg: Settings,
 }
 
-impl Format for AzureFirewall {
+impl Registered for AzureFirewall {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

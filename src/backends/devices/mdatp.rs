@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::super::loss::plan;
 use super::super::{
-    Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report,
+    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
 };
 use super::{proxy_for, sh_word};
 use crate::model::text::printable_ascii;
@@ -29,7 +29,7 @@ pub struct Settings {}
 
 pub struct Mdatp;
 
-impl Format for Mdatp {
+impl Registered for Mdatp {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

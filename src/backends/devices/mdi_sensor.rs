@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::super::caps::Caps;
 use super::super::{
-    Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report,
+    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
 };
 use super::proxy_for;
 use crate::model::text::printable_ascii;
@@ -28,7 +28,7 @@ pub struct Settings {}
 
 pub struct MdiSensor;
 
-impl Format for MdiSensor {
+impl Registered for MdiSensor {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

@@ -11,7 +11,7 @@ pub mod windows;
 
 use super::BackendError;
 use super::spelling::{Syntax, spell};
-use crate::model::{HostPattern, Route};
+use crate::model::{HostPattern, Via};
 use crate::policy::Policy;
 
 /// The proxy a platform's devices use: the `[devices]` value, else the
@@ -77,7 +77,7 @@ pub fn safe_url(backend: &'static str, url: &str) -> Result<String, BackendError
 /// them (`x`, `*.x`, `*x`; a domain as `x` and `*.x`), without duplicates.
 pub fn bypass_list(policy: &Policy, backend: &'static str) -> Result<Vec<String>, BackendError> {
     let mut out: Vec<String> = Vec::new();
-    for e in policy.entries.iter().filter(|e| e.route == Route::Direct) {
+    for e in policy.entries.iter().filter(|e| e.route == Via::Direct) {
         if matches!(e.host, HostPattern::Template(_)) {
             continue;
         }

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use super::super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::super::loss::plan;
 use super::super::{
-    Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report,
+    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
 };
 use super::{bypass_list, proxy_for, ps_string, reg_string, safe_url};
-use crate::model::Route;
+use crate::model::Via;
 use crate::model::text::{md_code, printable_ascii};
 use crate::policy::Policy;
 
@@ -36,7 +36,7 @@ pub struct Settings {}
 
 pub struct Windows;
 
-impl Format for Windows {
+impl Registered for Windows {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str = "Windows device settings: EDR sensor and Defender Antivirus proxy, WinHTTP, as a .reg file, a PowerShell script and a Group Policy sheet";
@@ -173,7 +173,7 @@ impl Backend for Windows {
             let p = plan(e, &caps, &policy.prefixes);
             let expressed = if p.writes.is_empty() {
                 Vec::new()
-            } else if e.route == Route::Direct {
+            } else if e.route == Via::Direct {
                 bypass_line
                     .iter()
                     .map(|l| format!("{REG_FILE}: {l}"))

@@ -14,10 +14,11 @@ use serde::Deserialize;
 use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::plan;
 use super::{
-    Backend, BackendError, Format, OutputOptions, Rendered, header_lines, loss_report, safe_name,
+    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
+    safe_name,
 };
 use crate::model::text::printable_ascii;
-use crate::model::{HostPattern, Route};
+use crate::model::{HostPattern, Via};
 use crate::policy::{Policy, PolicyEntry};
 use crate::values::{FileName, ProxyAddress};
 
@@ -71,7 +72,7 @@ pub struct Pac {
     cfg: Settings,
 }
 
-impl Format for Pac {
+impl Registered for Pac {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
@@ -225,7 +226,7 @@ impl Backend for Pac {
         let caps = self.caps();
         let mut loss = loss_report(NAME);
         for e in &policy.entries {
-            let sets = if e.route == Route::Direct {
+            let sets = if e.route == Via::Direct {
                 &mut direct
             } else {
                 &mut proxied
@@ -270,7 +271,7 @@ impl Backend for Pac {
 /// Puts one entry's host into the set of its kind.
 fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<Vec<String>, BackendError> {
     let name = safe_name(NAME, &e.host)?.to_string();
-    let answer = if e.route == Route::Direct {
+    let answer = if e.route == Via::Direct {
         "DIRECT"
     } else {
         "proxy"

@@ -16,8 +16,8 @@ use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
 use super::loss::plan;
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, Format, LossEntry, LossReport, OutputOptions, Rendered, header_lines,
-    provenance_comment, safe_name, xml_comment,
+    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered,
+    header_lines, provenance_comment, safe_name, xml_comment,
 };
 use crate::policy::{Policy, PolicyEntry};
 use crate::values::{Cidr, Identifier};
@@ -72,7 +72,7 @@ pub struct Pfsense {
     cfg: Settings,
 }
 
-impl Format for Pfsense {
+impl Registered for Pfsense {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =

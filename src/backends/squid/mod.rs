@@ -18,8 +18,8 @@ use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support};
 use super::loss::{Form, plan, plan_bypass};
 use super::spelling::{Syntax, spell, url_regex};
 use super::{
-    Backend, BackendError, Format, LossEntry, OutputOptions, Rendered, comment_block, header_lines,
-    loss_report, provenance_comment, safe_name, safe_path,
+    Backend, BackendError, LossEntry, OutputOptions, Registered, Rendered, comment_block,
+    header_lines, loss_report, provenance_comment, safe_name, safe_path,
 };
 use crate::model::HostPattern;
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
@@ -112,7 +112,7 @@ pub struct Squid {
     cfg: Settings,
 }
 
-impl Format for Squid {
+impl Registered for Squid {
     type Settings = Settings;
     const NAME: &'static str = NAME;
     const SUMMARY: &'static str =
