@@ -9,10 +9,9 @@
 
 use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source};
-use super::table::{
-    Cell, CellAt, Col, Header, HeaderKind, TableCtx, TableReader, detect_header, host_cell,
-    note_unread_columns,
-};
+use super::table::header::{Col, Header, HeaderKind, detect_header, host_cell};
+use super::table::rows::{TableCtx, TableReader, note_unread_columns};
+use super::table::{Cell, CellAt};
 use crate::error::{Error, Result};
 use crate::model::text::{display_escape, non_blank};
 use crate::model::{Catalog, Note, Provenance, SourceKind};

@@ -16,10 +16,9 @@ use calamine::{DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 
 use super::ReadOptions;
 use super::file::{Collected, SourceFile, finish_source};
-use super::table::{
-    Cell, CellAt, CellProblem, HeaderKind, TableCtx, TableReader, detect_header, host_cell,
-    note_unread_columns,
-};
+use super::table::header::{HeaderKind, detect_header, host_cell};
+use super::table::rows::{TableCtx, TableReader, note_unread_columns};
+use super::table::{Cell, CellAt, CellProblem};
 use crate::error::{Error, Result};
 use crate::model::text::{collapse_ws, display_escape};
 use crate::model::{Catalog, Note, Provenance, SourceKind};
