@@ -1,3 +1,5 @@
+//! Invariants of everything egressgen accepts and writes, for the fuzz targets.
+//!
 //! Invariants of everything egressgen accepts and writes, checked by the
 //! fuzz targets (`fuzz/`) and by the regression tests of their findings:
 //! - every host a reader accepts validates again and reads back the same;

@@ -1,3 +1,5 @@
+//! The change report between two catalogs, two policies or two output directories.
+//!
 //! The change report between two catalogs, two policies or two output
 //! directories: what `egressgen diff` prints and what a refresh reports.
 //! One differ over the shared types; it never parses Microsoft's files

@@ -1,3 +1,5 @@
+//! Errors that stop a source file from being read at all.
+//!
 //! Errors that stop a file from being read at all. Problems with single
 //! cells are not errors: they become [`crate::model::Rejected`] entries and
 //! the rest of the file is still read.

@@ -1,3 +1,5 @@
+//! Reading an input file: regular files only, never blocking, never more than a limit.
+//!
 //! Reading an input file (a source, a ruleset): regular files only, never
 //! blocking, never more than a limit. The limit is enforced while reading,
 //! not only against the size the file claims: `/dev/zero`, a FIFO or a

@@ -1,3 +1,5 @@
+//! egressgen: Defender connectivity requirements in, proxy and firewall configuration out.
+//!
 //! egressgen: Microsoft Defender connectivity requirements in, proxy and
 //! firewall configuration out.
 //!

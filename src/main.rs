@@ -1,3 +1,5 @@
+//! The `egressgen` binary: parse the command line, run it, turn its `Exit` into the status.
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -1,3 +1,5 @@
+//! The only writer of output directories: owned, atomic, and honest about what happened.
+//!
 //! The only writer of output directories. egressgen writes where live
 //! proxies read, often from a timer, so it replaces only a directory it
 //! created, in one step, and says exactly what state the target is in when

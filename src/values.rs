@@ -1,3 +1,5 @@
+//! Checked setting values shared by the site, the ruleset and the backends' settings.
+//!
 //! Validated setting values, shared by the ruleset and the backends' own
 //! settings: a leaf module, so the backends need not import the ruleset
 //! (which imports them for its outputs table). Each newtype refuses a bad

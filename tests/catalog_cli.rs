@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use common::{data, shared_data, specs};
-use egressgen::cli::catalog::CSV_HEADER;
 use egressgen::generate::SourceCache;
 use egressgen::sources::ReadOptions;
 use egressgen::sources::baseline;
 use egressgen::sources::catalog_json::{self, to_json};
+use egressgen::sources::catalog_text::CSV_HEADER;
 
 use common::egressgen;
 

@@ -8,10 +8,10 @@ use std::io::Write;
 
 use common::xlsx::{Sheet, edit_member, plain_zip, save, workbook};
 use common::{find, read};
-use egressgen::cli::catalog::{to_csv, to_table};
 use egressgen::error::Error;
 use egressgen::model::Catalog;
 use egressgen::sources::catalog_json::to_json;
+use egressgen::sources::catalog_text::{to_csv, to_table};
 use egressgen::sources::{ReadOptions, read_file};
 
 const HEADER: [&str; 5] = ["Service", "Geography", "Port", "Endpoint/URL", "Comments"];

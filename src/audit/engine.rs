@@ -1,3 +1,5 @@
+//! One coverage engine: every policy entry asked of a configuration as concrete requests.
+//!
 //! One coverage engine for every kind of configuration: each policy entry
 //! is asked of the configuration as concrete requests ([`super::probe`]),
 //! and the answers are read with the policy's own matching relations

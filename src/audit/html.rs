@@ -1,3 +1,5 @@
+//! The audit report as one self-contained HTML file: charts per product, a sortable table.
+//!
 //! The audit report as one self-contained HTML file: no external request
 //! (a Content-Security-Policy forbids any), a coverage chart per product
 //! drawn as inline SVG, and one table of findings that sorts when a

@@ -1,3 +1,5 @@
+//! `audit`: does a configuration admit what the policy needs, no more, with the right TLS?
+//!
 //! `audit`: does an existing proxy or firewall configuration let through
 //! what a site's policy needs, no more than it needs, with the TLS
 //! handling Microsoft asks for?

@@ -1,3 +1,5 @@
+//! The concrete requests that stand for a policy entry, wildcards included.
+//!
 //! The concrete requests that stand for a policy entry: a wildcard is
 //! judged by names it admits and that no configuration is likely to name
 //! on its own (`egressgen-probe.x`), so a line that allows only some hosts

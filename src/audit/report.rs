@@ -1,3 +1,5 @@
+//! The audit report of one run, as text for a terminal, JSON or Markdown.
+//!
 //! The audit report: one document per run (every configuration audited
 //! against one policy), written as text for a terminal, JSON (shape in
 //! docs/audit-json.md) or Markdown.

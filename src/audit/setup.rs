@@ -1,4 +1,4 @@
-//! What an audit run reads besides the policy: the configurations, lookup answers, service tags and the client.
+//! What an audit run reads besides the policy: configurations, lookups, tags, client.
 //!
 //! Built from the command's request and the ruleset: the CLI only parses
 //! the flags into a [`Request`] and prints the [`Report`].

@@ -1,3 +1,5 @@
+//! Tests every registered backend passes, a toy registered only here included.
+//!
 //! Tests every registered backend passes, written over a slice of
 //! registry rows so that a new backend is covered by adding its row: the
 //! registry's own rows here, and a toy backend that only a test module

@@ -1,3 +1,5 @@
+//! A policy of hostile names: every backend must refuse or escape it, never write it raw.
+//!
 //! A policy built with hostile names, bypassing validation on purpose:
 //! every backend must refuse it or escape it, never write a raw hostile
 //! line.

@@ -1,3 +1,5 @@
+//! The loss report and its one classifier: how each backend expressed each policy entry.
+//!
 //! The loss report: for every policy entry and every backend, whether the
 //! format expressed it exactly, broadened, narrowed, replaced or dropped
 //! it, and why. Written as `loss-report.json` and `loss-report.md`.

@@ -1,3 +1,5 @@
+//! nftables: interval sets of the policy's prefixes and a chain accepting 80 and 443.
+//!
 //! nftables: named interval sets of the policy's aggregated prefixes
 //! (`ipv4_addr`, `ipv6_addr`) and a chain accepting tcp/80 and tcp/443
 //! towards them, declared inside the site's own table so the site's

@@ -1,3 +1,5 @@
+//! The plain list: one entry per line, one file per TCP port.
+//!
 //! The plain list: one entry per line, one file per TCP port
 //! (`allowlist-443.txt`, `allowlist-80.txt`), so nothing about ports is
 //! lost. `name` is that host, `*.name` the hosts below it, `*name` hosts

@@ -1,3 +1,5 @@
+//! What a reader of a foreign configuration produces: the reading contract.
+//!
 //! What a reader of a foreign configuration produces: the reading contract,
 //! beside the rendering contract ([`super::Backend`]).
 //!

@@ -1,3 +1,5 @@
+//! The one list of backends: one line per format, from which everything else iterates.
+//!
 //! The one list of backends. Each line names the ruleset key of its
 //! `[outputs.*]` table and the type that renders it; from that list come
 //! the typed `Outputs` table of a ruleset (so a bad setting is still an

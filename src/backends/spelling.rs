@@ -1,3 +1,5 @@
+//! Host patterns in each format's wildcard syntax, both ways: spelled and read back.
+//!
 //! Host patterns in each format's wildcard syntax, both ways: `spell`
 //! writes the lines a format uses for a pattern, `read` turns one such line
 //! back into the pattern it admits (for `audit`, and for the tests that

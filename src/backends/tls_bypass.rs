@@ -1,3 +1,5 @@
+//! The hosts a TLS-inspecting proxy must leave alone, in the forms proxies import.
+//!
 //! The hosts a TLS-inspecting proxy must leave alone, in the forms proxies
 //! and firewalls import: a plain list (`.x` for a subtree, `x` for one
 //! host), a Squid `ssl::server_name` ACL file, a Palo Alto EDL domain list,

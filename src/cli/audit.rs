@@ -1,3 +1,5 @@
+//! `egressgen audit`: checks configurations against the policy of a ruleset.
+//!
 //! `egressgen audit --ruleset R CONFIG...`: checks existing proxy and
 //! firewall configurations against the policy `generate` would build from
 //! the same ruleset.

@@ -1,3 +1,5 @@
+//! `egressgen completions SHELL`: a completion script from the clap definitions.
+//!
 //! `egressgen completions SHELL`: a completion script generated from the
 //! clap definitions, so it never lags behind the options.
 

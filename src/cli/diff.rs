@@ -1,3 +1,5 @@
+//! `egressgen diff A B`: what changed between two sources, catalogs, policies, outputs.
+//!
 //! `egressgen diff A B`: what changed between two source files, catalogs,
 //! `policy.json` files or output directories. Exit 0 when they are the
 //! same, 1 when they differ, like diff(1).

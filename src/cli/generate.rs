@@ -14,8 +14,8 @@ pub struct Args {
     #[arg(required = true, value_name = "RULESET")]
     pub rulesets: Vec<PathBuf>,
     /// Output directory. With one ruleset the files go straight into DIR,
-    /// with several into DIR/<ruleset name>. Default: the ruleset's
-    /// outputs.dir, else out/<ruleset name>.
+    /// with several into DIR/NAME, NAME being each ruleset's name.
+    /// Default: the ruleset's outputs.dir, else out/NAME.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Only these output formats (comma-separated), e.g. --only plain

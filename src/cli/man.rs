@@ -1,3 +1,5 @@
+//! `egressgen man`: the manual page generated from the clap definitions.
+//!
 //! `egressgen man`: the manual page generated from the clap definitions,
 //! with one section per subcommand and the exit-code table.
 

@@ -1,3 +1,5 @@
+//! `egressgen refresh`: fetch, keep the last good copies, regenerate, guard, publish.
+//!
 //! `egressgen refresh RULESET...`: fetch the live sources the rulesets
 //! name, keep the last good copy of each, regenerate, guard and publish
 //! all rulesets together; report what changed; exit with a code a timer

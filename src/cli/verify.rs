@@ -1,3 +1,5 @@
+//! `egressgen verify`: probes every policy endpoint on every route a device may take.
+//!
 //! `egressgen verify --ruleset R`: probes every endpoint of the ruleset's
 //! policy on every route a device may take and says, per endpoint, whether
 //! it is reachable and whether a TLS-inspecting proxy is in the way.

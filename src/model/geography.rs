@@ -1,3 +1,5 @@
+//! Geographies: Microsoft's labels as codes, the groups a ruleset names, hosts' regions.
+//!
 //! Geographies: the Geography column of Microsoft's tables, normalized to
 //! short codes, the groups a ruleset may name, and the region a host name
 //! itself gives away.

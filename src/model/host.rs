@@ -1,3 +1,5 @@
+//! Host names and wildcard patterns: the types, and the rules every name passes.
+//!
 //! Host names and wildcard patterns: the types, and the rules every name
 //! passes before one exists (a [`DnsName`] cannot be built unchecked, also
 //! when a catalog or policy is read back from JSON).

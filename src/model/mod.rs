@@ -1,3 +1,5 @@
+//! The catalog model: what Microsoft publishes, normalized and validated, with provenance.
+//!
 //! The catalog model: what Microsoft publishes, normalized and validated,
 //! with the provenance of every entry.
 //!

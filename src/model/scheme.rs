@@ -1,3 +1,5 @@
+//! How a device sends a request: plain HTTP or TLS, and the port each implies.
+//!
 //! How a device sends a request: plain HTTP or TLS, and the port each
 //! implies.
 

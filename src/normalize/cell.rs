@@ -1,3 +1,5 @@
+//! The small cells of a row: ports, OS flags, Required/Optional, the OS list.
+//!
 //! The small cells of a row: ports, OS flags, Required/Optional, the
 //! streamlined workbook's OS list.
 

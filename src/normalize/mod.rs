@@ -1,3 +1,5 @@
+//! Validation at the edge: every cell checked once, when it enters the catalog.
+//!
 //! Validation at the edge: every name, wildcard, path, port and prefix is
 //! checked here, once, when it enters the catalog.
 

@@ -1,3 +1,5 @@
+//! Endpoint/URL cells: scheme, host pattern, port and path prefix of each entry.
+//!
 //! Endpoint/URL cells: one cell may hold several entries, each an optional
 //! scheme, a host pattern, an optional port and an optional path prefix.
 //!

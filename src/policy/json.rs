@@ -1,3 +1,5 @@
+//! `policy.json`: the one serialized form of a policy, written and read back.
+//!
 //! `policy.json`: the one serialized form of a [`Policy`], written by
 //! `generate` and read back by anything that consumes a policy without
 //! resolving a ruleset (`diff`, `audit`, `verify`). Reading back and

@@ -1,3 +1,5 @@
+//! What a host pattern admits, and when one pattern covers another.
+//!
 //! What a host pattern admits, and when one pattern covers another. The
 //! collapse step, the TLS decisions and `explain` all rely on these two
 //! relations, so they live in one place.

@@ -1,3 +1,5 @@
+//! Catalog + Site -> Policy: what one site must allow, routed and TLS-classified.
+//!
 //! Catalog + Site -> Policy: what one site must allow, routed and
 //! TLS-classified, with every decision reported. Every backend renders the
 //! same Policy.

@@ -1,3 +1,5 @@
+//! Placeholders: workspace and instance hosts become the site's own, or are reported.
+//!
 //! Placeholders: `<workspace-id>` and `<instance>` hosts, and the
 //! wildcards Microsoft publishes in their place (`*.ods.opinsights.azure.com`
 //! in the workbooks), become the site's own hosts. Whatever the ruleset

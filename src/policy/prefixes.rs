@@ -1,3 +1,5 @@
+//! The service-tag prefixes a policy carries, aggregated per family, per tag and in total.
+//!
 //! The service-tag prefixes a site's policy carries, aggregated per
 //! family with ipnet, per tag and in total.
 

@@ -1,3 +1,5 @@
+//! The cache of last-known-good sources: records naming bodies stored by their hash.
+//!
 //! The cache of last-known-good sources. Each source has a record
 //! (`records/NAME.json`) naming its current and previous good bodies,
 //! which are stored by their SHA-256 under `bodies/`. A body is written

@@ -1,3 +1,5 @@
+//! Fetching a live source: reqwest with rustls, bounded against a misbehaving server.
+//!
 //! Fetching a live source: reqwest with rustls (ring), bounded in every
 //! way a server can misbehave. Only the hosts a source is expected on are
 //! contacted, redirects included; a body is capped while it is read;

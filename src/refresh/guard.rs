@@ -1,4 +1,4 @@
-//! The guards of a refresh: what a fetched body and a new policy must pass to replace the old.
+//! The guards of a refresh: what a fetched body and a new policy must pass.
 //!
 //! A fetched body may replace the last good copy of its source ([`vet`])
 //! when it reads as the source it claims to be (by the same readers as a

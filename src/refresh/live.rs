@@ -1,3 +1,5 @@
+//! Microsoft's live sources and how each is found and addressed.
+//!
 //! Microsoft's live sources and how each is found (../shared/FORMATS.md,
 //! "Live sources"): the Defender for Endpoint Learn pages as Markdown from
 //! the public docs repository, the weekly service-tag files (probed by

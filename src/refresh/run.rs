@@ -1,3 +1,5 @@
+//! One refresh: fetch, vet, regenerate, guard, and publish all rulesets or none.
+//!
 //! One refresh: fetch every live source the rulesets name, vet each body
 //! before it replaces the last good copy, regenerate every ruleset from
 //! the good copies, guard each policy against the one it would replace,

@@ -1,3 +1,5 @@
+//! Whether the `[devices]` table agrees with the proxy and PAC the ruleset generates.
+//!
 //! Whether the `[devices]` table agrees with what the generated
 //! configuration serves: each proxy a device is told to use must be one
 //! the generated proxy serves, and the PAC URL must be where the generated

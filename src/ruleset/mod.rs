@@ -1,3 +1,5 @@
+//! Rulesets: a file holding one site and the outputs it wants, read from TOML.
+//!
 //! Rulesets: a file holding one site ([`crate::site`]) and the outputs it
 //! wants (the `[outputs.*]` tables, typed from the backend registry), with
 //! the checks that need both. Read from TOML; an unknown key or an invalid

@@ -1,3 +1,5 @@
+//! The `[verify]` table: probe URLs a site adds to the built-in ones.
+//!
 //! The `[verify]` table: probe URLs the site adds to the built-in ones
 //! (for a wildcard Microsoft names no host under, or a host whose root
 //! answers something else), read by `egressgen verify`.

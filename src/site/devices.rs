@@ -1,3 +1,5 @@
+//! The `[devices]` table: what the device-side outputs tell devices.
+//!
 //! The `[devices]` table: what only devices need, for the device-side
 //! outputs (Windows registry, PowerShell and Group Policy; the Identity
 //! sensor's installer; `mdatp` on macOS and Linux). Whether it agrees with

@@ -1,3 +1,5 @@
+//! The built-in baseline catalog, so the tool works offline on its first run.
+//!
 //! The built-in baseline catalog, so the tool works offline on its first
 //! run. It is our own file, `data/baseline.json`, in the stable catalog JSON
 //! shape, derived from Microsoft's published files by

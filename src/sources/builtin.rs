@@ -1,3 +1,5 @@
+//! Tables Microsoft publishes only as prose: the Monitoring Agent's and Identity's hosts.
+//!
 //! Tables that exist only as prose in Microsoft's documentation: the
 //! Monitoring Agent (MMA / Log Analytics agent) firewall table and the
 //! Defender for Identity sensor URLs. Their placeholders are explicit

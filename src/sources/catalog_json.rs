@@ -1,4 +1,4 @@
-//! Catalog JSON: the stable shape `catalog --format json` and `baseline` write, read back.
+//! Catalog JSON: the stable shape `catalog` and `baseline` write, read back.
 //!
 //! Read by the built-in baseline and by `diff`; every name and prefix goes
 //! through validation again on the way in (docs/catalog-json.md).

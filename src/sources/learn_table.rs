@@ -1,3 +1,5 @@
+//! Learn-page Markdown tables: the connectivity URL pages that replaced the workbooks.
+//!
 //! Learn-page Markdown tables: the standard connectivity URL pages, which
 //! replaced the downloadable commercial and Gov workbooks and keep their
 //! columns.

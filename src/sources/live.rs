@@ -1,3 +1,5 @@
+//! The live sources by name: what a ruleset writes as `live:NAME`.
+//!
 //! The live sources by name: what a ruleset writes as `live:NAME` and what
 //! `refresh` fetches (how, from where, is `refresh::live`'s business). A
 //! live source reaches the readers as the bytes of its last good copy,

@@ -1,3 +1,5 @@
+//! The Microsoft 365 IP address and URL web service's JSON.
+//!
 //! Microsoft 365 "IP Address and URL web service" JSON
 //! (`endpoints.office.com/endpoints/<instance>`): an array of endpoint sets
 //! with `urls`, `ips`, `tcpPorts`, `category` and `required`.

@@ -1,3 +1,5 @@
+//! Defender for Endpoint URL workbooks (xlsx), in all three layouts.
+//!
 //! Defender for Endpoint URL workbooks (xlsx), in all three layouts:
 //! classic `mde-urls.xlsx`, the standard commercial/Gov workbooks, and the
 //! streamlined workbook with banner rows, repeated headers, multi-URL

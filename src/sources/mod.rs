@@ -1,9 +1,14 @@
-//! Readers, one per kind of input. Each returns a [`Catalog`] of its own
-//! file; [`read_sources`] concatenates them.
+//! Readers, one per kind of input, each into a catalog of its own file.
+//!
+//! [`read_source`] reads one [`SourceSpec`] into a [`Catalog`];
+//! [`with_builtin_facts`] adds this binary's own facts. Commands load
+//! catalogs through `crate::generate::SourceCache`, which reads each
+//! source once per run.
 
 pub mod baseline;
 pub mod builtin;
 pub mod catalog_json;
+pub mod catalog_text;
 pub mod file;
 pub mod learn_table;
 pub mod live;

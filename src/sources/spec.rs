@@ -1,3 +1,5 @@
+//! What a `--source` argument or a ruleset's source entry names, parsed once.
+//!
 //! What a `--source` argument or a ruleset's `sources.files` entry names,
 //! parsed once: the built-in baseline, one of our built-in tables, a file,
 //! a live source (`live:NAME`, which only `refresh` fetches), or a URL

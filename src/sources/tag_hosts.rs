@@ -1,3 +1,5 @@
+//! Which service tag stands for which published host pattern, as facts with provenance.
+//!
 //! Which service tag stands for which published host pattern, transcribed
 //! as facts with provenance: a firewall that cannot match names (pfSense,
 //! nftables) allows the tag's prefixes instead of the wildcard. A built-in

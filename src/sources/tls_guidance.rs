@@ -1,3 +1,5 @@
+//! Microsoft's guidance on TLS inspection, transcribed as facts with provenance.
+//!
 //! Microsoft's guidance on TLS inspection, transcribed as facts with
 //! provenance: which Defender connections must not be inspected, and which
 //! storage wildcards must never be exempted. It is a built-in source like

@@ -1,4 +1,4 @@
-//! A `--resolve` answer: a host name, an optional port and an address, as curl writes it.
+//! A `--resolve` answer: host, optional port and address, as curl writes it.
 //!
 //! `HOST:IP` answers for every port, curl's `HOST:PORT:IP` for one. An
 //! IPv6 address goes in brackets: bare, `h:2001:db8::1` could be port

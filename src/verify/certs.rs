@@ -1,3 +1,5 @@
+//! What certificate a client is shown, and whether it is the endpoint's own.
+//!
 //! What certificate a client is shown, and whether it is the endpoint's
 //! own. Every handshake completes whatever the certificate, so the chain
 //! can be read even when it would be refused; the chain is then checked

@@ -1,3 +1,5 @@
+//! What Microsoft's own connectivity tools ask for, so `verify` probes the same.
+//!
 //! What Microsoft's own connectivity tools ask for, so `verify` probes
 //! the URLs they probe and counts the answers they count: the probe paths
 //! of known hosts, the answers that mean "reachable", and a real host to

@@ -1,3 +1,5 @@
+//! `verify`: can each endpoint be reached on each route, and is TLS inspected on the way?
+//!
 //! `egressgen verify`: from a client's seat, whether each endpoint of a
 //! policy can be reached on each route a device may take, and whether a
 //! TLS-inspecting proxy is in the way, the way Microsoft's client

@@ -1,3 +1,5 @@
+//! One probe on one hop: lookup, connect, CONNECT, TLS and HTTP, each timed.
+//!
 //! One probe on one hop: name lookup, TCP connect, the proxy's answer to
 //! CONNECT, the TLS handshake and the HTTP answer, each timed and each
 //! failing in its own words. Written on std sockets, rustls and httparse

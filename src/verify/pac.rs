@@ -1,3 +1,5 @@
+//! The PAC script of the PAC route: a file, a URL, or the ruleset's own output.
+//!
 //! The PAC script of the PAC route: a file, a URL (fetched here, through
 //! reqwest like every download, so that only `refresh` and `verify` open
 //! sockets), or the ruleset's own PAC output rendered in memory.

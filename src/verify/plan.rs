@@ -1,3 +1,5 @@
+//! The probes of a policy: one URL per entry and port.
+//!
 //! The probes of a policy: one URL per entry and port, chosen in this
 //! order: the ruleset's `[[verify.probes]]`, the entry's own host with the
 //! known probe path of that host, a known host standing for a wildcard,

@@ -1,3 +1,5 @@
+//! A verify run as a table for a terminal, as JSON and as JUnit XML.
+//!
 //! A verify run as a table for a terminal, as JSON (docs/verify.schema.json)
 //! and as JUnit XML for CI systems (docs/junit.xsd): one test case per
 //! endpoint, failed when it is reachable on no route or inspected against

@@ -1,3 +1,5 @@
+//! The routes a device may take, as Microsoft's client analyzer tries them.
+//!
 //! The routes a device may take, as Microsoft's client analyzer tries
 //! them: direct, each proxy of the ruleset, the proxy a PAC file picks for
 //! the URL (evaluated with the engine `audit` uses), the environment's

@@ -1,4 +1,4 @@
-//! What a verify run probes through: the routes asked for, the PAC script and the lookup answers.
+//! What a verify run probes through: the routes asked for, the PAC, the lookup answers.
 //!
 //! Built from the command's request and the ruleset: the CLI only parses
 //! the flags into a [`Request`].

@@ -1,3 +1,5 @@
+//! Azure Firewall policy rule collection groups: ARM template, Bicep and an `az` script.
+//!
 //! Azure Firewall Policy rule collection groups, as an ARM template, the
 //! same as Bicep, and an `az network firewall policy rule-collection-group`
 //! script, all written from one typed model of the rules. Three filter

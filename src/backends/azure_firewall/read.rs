@@ -1,3 +1,5 @@
+//! Reading an Azure Firewall policy back, for `audit`: ARM template or rule groups.
+//!
 //! Reading an Azure Firewall policy back, for `audit`: an ARM template or
 //! an exported rule collection group (JSON), with its filter rule
 //! collections. Azure Firewall processes network rules before application

@@ -1,3 +1,5 @@
+//! macOS and Linux devices: `mdatp config proxy set`, and Linux's managed settings file.
+//!
 //! macOS and Linux devices: `mdatp config proxy set` for each, and the
 //! Linux managed settings file (`/etc/opt/microsoft/mdatp/managed/
 //! mdatp_managed.json`). Both take one static proxy: no PAC, no WPAD, no

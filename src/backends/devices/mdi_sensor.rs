@@ -1,3 +1,5 @@
+//! The Defender for Identity sensor's silent install, with its proxy on the command line.
+//!
 //! The Defender for Identity sensor's silent install, with its proxy on
 //! the installer's command line. Credentials are never written: the
 //! access key comes from the script's argument, and a proxy that needs

@@ -1,3 +1,5 @@
+//! Device-side settings: what each device is told about the proxy, from the same policy.
+//!
 //! Device-side settings: what each device is told about the proxy, from
 //! the same policy and ruleset as the proxy's own configuration. Windows
 //! (registry file, PowerShell, Group Policy sheet), the Defender for

@@ -1,3 +1,5 @@
+//! Windows devices: the EDR sensor's, Defender Antivirus's and WinHTTP's proxy settings.
+//!
 //! Windows devices: the EDR sensor's static proxy (WinHTTP, LocalSystem,
 //! which ignores the browser's proxy), Defender Antivirus's own proxy
 //! settings, and the system-wide WinHTTP proxy, as a `.reg` file, an

@@ -1,3 +1,5 @@
+//! A PAC file: direct-route hosts `DIRECT`, allowed hosts to the proxy, the rest set.
+//!
 //! A PAC file. `FindProxyForURL` lowercases the host, answers `DIRECT` for
 //! direct-route endpoints, the proxy string for allowed endpoints, and a
 //! configurable answer for everything else. Look-up walks the host's label

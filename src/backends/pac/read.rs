@@ -1,3 +1,5 @@
+//! Reading a PAC file back, for `audit`: evaluated in QuickJS, not parsed.
+//!
 //! Reading a PAC file back, for `audit`: evaluated, not parsed. Each
 //! request runs `FindProxyForURL(url, host)` in an embedded QuickJS with
 //! the standard PAC helpers, under a time and a memory limit per call.

@@ -1,3 +1,5 @@
+//! pfSense: a config.xml fragment of aliases and pass rules, and alias import files.
+//!
 //! pfSense: a config.xml fragment of `<aliases>` (host aliases for exact
 //! names, network aliases for the service tags' prefixes) and `<filter>`
 //! pass rules, plus one-entry-per-line files for Firewall > Aliases >

@@ -1,3 +1,5 @@
+//! Reading a pfSense configuration back, for `audit`: aliases and the LAN's filter rules.
+//!
 //! Reading a pfSense configuration back, for `audit`: `config.xml` (or
 //! our fragment) with its `<aliases>` and `<filter>` rules. Rules of the
 //! LAN interface are evaluated as pfSense does, first match wins, with

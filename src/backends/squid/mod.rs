@@ -1,3 +1,5 @@
+//! Squid: ACL files, an include of `acl` and `http_access` lines, and ssl-bump rules.
+//!
 //! Squid: ACL files (`dstdomain -n`, anchored `dstdom_regex` for suffix
 //! globs, anchored `url_regex` for path prefixes on port 80), an include
 //! snippet of `acl` and `http_access` lines to put before the site's own

@@ -1,3 +1,5 @@
+//! Reading a Squid configuration back, for `audit`: includes, ACLs and access rules.
+//!
 //! Reading a Squid configuration back, for `audit`: `include` files (with
 //! globs), `acl` lines and their `"file"` values, `http_access` and
 //! `ssl_bump` rules, and the `http_port` lines that enable ssl-bump. A

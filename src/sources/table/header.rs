@@ -1,4 +1,4 @@
-//! Header rows recognised by what their names mean, and the cells that hold host names.
+//! Header rows recognised by what their names mean, and the cells holding host names.
 //!
 //! A header cell is classified case- and whitespace-insensitively into a
 //! [`Col`]; a row is a header when it names an endpoint column.

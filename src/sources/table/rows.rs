@@ -1,4 +1,4 @@
-//! Data rows into endpoints or rejections, with the facts a table carries for all its rows.
+//! Data rows into endpoints or rejections, with the facts a table gives all its rows.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
