@@ -158,6 +158,59 @@ pub struct Grant {
     pub inspect: Option<bool>,
 }
 
+/// Three-valued, for a test of a line: one that cannot be decided makes
+/// the line undecidable. `Yes` carries the destination test that matched,
+/// when there is one.
+#[derive(Clone, Debug)]
+pub enum Tri {
+    Yes(Option<(GrantHost, Origin)>),
+    No,
+    Unknown(String),
+}
+
+impl Tri {
+    /// The negation: an undecidable test stays undecidable.
+    pub fn not(self) -> Tri {
+        match self {
+            Tri::Yes(_) => Tri::No,
+            Tri::No => Tri::Yes(None),
+            u => u,
+        }
+    }
+}
+
+/// A port or a range of ports as a configuration writes it: `443`, or
+/// `80-443` (pfSense also writes `80:443`). The one port-spec parser of
+/// the readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    /// `N`, or `A` and `B` joined by one of `separators`; `None` unless
+    /// both are port numbers. A reversed range is kept: it holds no port.
+    pub fn parse(spec: &str, separators: &[char]) -> Option<PortRange> {
+        let spec = spec.trim();
+        let (a, b) = spec.split_once(separators).unwrap_or((spec, spec));
+        Some(PortRange {
+            first: a.trim().parse().ok()?,
+            last: b.trim().parse().ok()?,
+        })
+    }
+
+    pub fn contains(self, port: u16) -> bool {
+        self.first <= port && port <= self.last
+    }
+
+    /// Every port of a small range (at most `max`), for a finding to list.
+    pub fn ports(self, max: u16) -> Option<Vec<u16>> {
+        (self.first <= self.last && self.last - self.first < max)
+            .then(|| (self.first..=self.last).collect())
+    }
+}
+
 /// A line the reader read but cannot evaluate; reported, never guessed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Undecidable {
@@ -338,5 +391,61 @@ pub fn relative_to(base: &Path, path: &Path) -> PathBuf {
         path.to_path_buf()
     } else {
         base.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_specs_read_as_each_format_writes_them() {
+        let r = |s: &str, sep: &[char]| PortRange::parse(s, sep);
+        assert_eq!(
+            r("443", &['-']),
+            Some(PortRange {
+                first: 443,
+                last: 443
+            })
+        );
+        assert_eq!(
+            r(" 80-443 ", &['-']),
+            Some(PortRange {
+                first: 80,
+                last: 443
+            })
+        );
+        assert_eq!(
+            r("80:443", &[':', '-']),
+            Some(PortRange {
+                first: 80,
+                last: 443
+            })
+        );
+        assert_eq!(r("80:443", &['-']), None);
+        for bad in ["", "x", "80-", "-80", "70000", "1-70000"] {
+            assert_eq!(r(bad, &['-']), None, "{bad:?}");
+        }
+        let range = PortRange {
+            first: 80,
+            last: 443,
+        };
+        assert!(range.contains(80) && range.contains(443) && !range.contains(444));
+        assert_eq!(
+            PortRange {
+                first: 80,
+                last: 81
+            }
+            .ports(64),
+            Some(vec![80, 81])
+        );
+        assert_eq!(range.ports(64), None);
+        let reversed = PortRange {
+            first: 443,
+            last: 80,
+        };
+        assert!(!reversed.contains(100) && reversed.ports(64).is_none());
+        assert!(matches!(Tri::Unknown("x".into()).not(), Tri::Unknown(_)));
+        assert!(matches!(Tri::No.not(), Tri::Yes(None)));
     }
 }

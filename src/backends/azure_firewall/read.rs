@@ -22,8 +22,8 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 use crate::backends::reader::{
-    Access, Config, Decision, Grant, GrantHost, Options, Origin, Probe, ReadError, TlsSeen,
-    Undecidable, shown,
+    Access, Config, Decision, Grant, GrantHost, Options, Origin, PortRange, Probe, ReadError,
+    TlsSeen, Undecidable, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern};
 use crate::model::Scheme;
@@ -426,8 +426,7 @@ fn port_in(spec: &str, port: u16) -> bool {
     if spec == "*" {
         return true;
     }
-    let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
-    matches!((a.trim().parse::<u16>(), b.trim().parse::<u16>()), (Ok(a), Ok(b)) if a <= port && port <= b)
+    PortRange::parse(spec, &['-']).is_some_and(|r| r.contains(port))
 }
 
 impl Config for AzConfig {

@@ -17,8 +17,8 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use crate::backends::reader::{
-    Access, Config, Decision, Grant, GrantHost, Options, Origin, Probe, ReadError, Undecidable,
-    shown,
+    Access, Config, Decision, Grant, GrantHost, Options, Origin, PortRange, Probe, ReadError, Tri,
+    Undecidable, shown,
 };
 use crate::model::HostPattern;
 use crate::model::host::parse_pattern;
@@ -195,13 +195,6 @@ pub struct PfConfig {
     undecidable: Vec<Undecidable>,
 }
 
-/// Three-valued, with the matching destination entry when there is one.
-enum Tri {
-    Yes(Option<(GrantHost, Origin)>),
-    No,
-    Unknown(String),
-}
-
 impl PfConfig {
     /// Every alias a rule names exists.
     fn check(&self) -> Result<(), ReadError> {
@@ -353,11 +346,10 @@ impl PfConfig {
             vec![spec.to_string()]
         };
         for s in specs {
-            let (a, b) = s.split_once([':', '-']).unwrap_or((&s, &s));
-            match (a.parse::<u16>(), b.parse::<u16>()) {
-                (Ok(a), Ok(b)) if a <= port && port <= b => return Tri::Yes(None),
-                (Ok(_), Ok(_)) => {}
-                _ => return Tri::Unknown(format!("port {s} is not a number or range")),
+            match PortRange::parse(&s, &[':', '-']) {
+                Some(r) if r.contains(port) => return Tri::Yes(None),
+                Some(_) => {}
+                None => return Tri::Unknown(format!("port {s} is not a number or range")),
             }
         }
         Tri::No
@@ -509,7 +501,5 @@ fn port_list(spec: &str) -> Option<Vec<u16>> {
     if spec.is_empty() || spec == "any" {
         return None;
     }
-    let (a, b) = spec.split_once([':', '-']).unwrap_or((spec, spec));
-    let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
-    (b >= a && b - a < 64).then(|| (a..=b).collect())
+    PortRange::parse(spec, &[':', '-'])?.ports(64)
 }

@@ -17,8 +17,8 @@ use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 
 use crate::backends::reader::{
-    Access, Config, Decision, Grant, GrantHost, Limits, Options, Origin, Probe, ReadError, TlsSeen,
-    Undecidable, relative_to, shown,
+    Access, Config, Decision, Grant, GrantHost, Limits, Options, Origin, PortRange, Probe,
+    ReadError, TlsSeen, Tri, Undecidable, relative_to, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
 use crate::model::Scheme;
@@ -72,7 +72,7 @@ enum Test {
         values: Vec<(Regex, String, Origin)>,
         path_only: bool,
     },
-    Ports(Vec<(u16, u16)>),
+    Ports(Vec<PortRange>),
     Methods(BTreeSet<String>),
     Src(Vec<IpRange>),
     Dst(Vec<IpRange>),
@@ -500,7 +500,9 @@ fn test(
         "port" => Test::Ports(
             values
                 .iter()
-                .map(|(v, o)| port_range(v).ok_or_else(|| syntax(o, format!("bad port {v}"))))
+                .map(|(v, o)| {
+                    PortRange::parse(v, &['-']).ok_or_else(|| syntax(o, format!("bad port {v}")))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         "method" => Test::Methods(values.into_iter().map(|(v, _)| v).collect()),
@@ -563,16 +565,6 @@ fn regexes(
         }
     }
     Ok(out)
-}
-
-fn port_range(v: &str) -> Option<(u16, u16)> {
-    match v.split_once('-') {
-        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-        None => {
-            let p = v.parse().ok()?;
-            Some((p, p))
-        }
-    }
 }
 
 fn ip_range(v: &str) -> Option<IpRange> {
@@ -641,24 +633,6 @@ struct Request<'a> {
     step: Option<u8>,
     /// A request decrypted inside a bumped tunnel.
     inner: bool,
-}
-
-/// Three-valued: ACLs that cannot be decided make a line undecidable.
-#[derive(Clone, Debug)]
-enum Tri {
-    Yes(Option<(GrantHost, Origin)>),
-    No,
-    Unknown(String),
-}
-
-impl Tri {
-    fn not(self) -> Tri {
-        match self {
-            Tri::Yes(_) => Tri::No,
-            Tri::No => Tri::Yes(None),
-            u => u,
-        }
-    }
 }
 
 /// Whether a request host is an address rather than a name.
@@ -769,9 +743,7 @@ impl SquidConfig {
                     None => Tri::No,
                 }
             }
-            Test::Ports(ranges) => {
-                yes(ranges.iter().any(|(a, b)| *a <= req.port && req.port <= *b))
-            }
+            Test::Ports(ranges) => yes(ranges.iter().any(|r| r.contains(req.port))),
             Test::Methods(m) => yes(m.contains(req.method)),
             Test::Proto(p) => yes(p.contains(req.proto)),
             Test::Src(ranges) => yes(ranges.iter().any(|r| r.contains(&req.client))),
@@ -1165,8 +1137,8 @@ impl SquidConfig {
             // Only small ranges are listed; a wide range reads as any port.
             let set: BTreeSet<u16> = ranges
                 .iter()
-                .filter(|(a, b)| b.saturating_sub(*a) < 64)
-                .flat_map(|(a, b)| *a..=*b)
+                .filter_map(|r| r.ports(64))
+                .flatten()
                 .collect();
             if set.is_empty() {
                 continue;
