@@ -168,9 +168,11 @@ pub enum Tri {
     Unknown(String),
 }
 
-impl Tri {
+impl std::ops::Not for Tri {
+    type Output = Tri;
+
     /// The negation: an undecidable test stays undecidable.
-    pub fn not(self) -> Tri {
+    fn not(self) -> Tri {
         match self {
             Tri::Yes(_) => Tri::No,
             Tri::No => Tri::Yes(None),
@@ -445,7 +447,7 @@ mod tests {
             last: 80,
         };
         assert!(!reversed.contains(100) && reversed.ports(64).is_none());
-        assert!(matches!(Tri::Unknown("x".into()).not(), Tri::Unknown(_)));
-        assert!(matches!(Tri::No.not(), Tri::Yes(None)));
+        assert!(matches!(!Tri::Unknown("x".into()), Tri::Unknown(_)));
+        assert!(matches!(!Tri::No, Tri::Yes(None)));
     }
 }

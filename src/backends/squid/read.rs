@@ -809,7 +809,7 @@ impl SquidConfig {
         let mut unknown = None;
         for (negated, name) in conds {
             let t = self.acl_matches(name, req, depth);
-            let t = if *negated { t.not() } else { t };
+            let t = if *negated { !t } else { t };
             match t {
                 Tri::No => return Tri::No,
                 Tri::Unknown(w) => unknown = unknown.or(Some(w)),
