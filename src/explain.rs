@@ -1,9 +1,9 @@
 //! `explain`: is a host allowed, by which entry and rows, and how each output says it.
 //!
-//! `explain`: is a host allowed, by which policy entry, from which source
-//! rows, routed how, inspected or not, and how each configured backend
-//! expresses it. For a host that is not allowed: the nearest entries and
-//! why they do not match, and catalog rows the ruleset left out.
+//! Is a host allowed, by which policy entry, from which source rows, routed
+//! how, inspected or not, and how each configured backend expresses it. For
+//! a host that is not allowed: the nearest entries and why they do not
+//! match, and catalog rows the ruleset left out.
 
 use std::path::Path;
 

@@ -1,8 +1,5 @@
 //! egressgen: Defender connectivity requirements in, proxy and firewall configuration out.
 //!
-//! egressgen: Microsoft Defender connectivity requirements in, proxy and
-//! firewall configuration out.
-//!
 //! The flow is one-way: `sources` read Microsoft's files into a
 //! [`model::Catalog`] (validated by `normalize`, with the provenance of
 //! every row); later stages turn a catalog and a site's ruleset into a

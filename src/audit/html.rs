@@ -1,9 +1,9 @@
 //! The audit report as one self-contained HTML file: charts per product, a sortable table.
 //!
-//! The audit report as one self-contained HTML file: no external request
-//! (a Content-Security-Policy forbids any), a coverage chart per product
-//! drawn as inline SVG, and one table of findings that sorts when a
-//! column heading is clicked (or on load, from `#sort=COLUMN`).
+//! No external request (a Content-Security-Policy forbids any), a coverage
+//! chart per product drawn as inline SVG, and one table of findings that
+//! sorts when a column heading is clicked (or on load, from
+//! `#sort=COLUMN`).
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
 //! `audit`: does a configuration admit what the policy needs, no more, with the right TLS?
 //!
-//! `audit`: does an existing proxy or firewall configuration let through
-//! what a site's policy needs, no more than it needs, with the TLS
-//! handling Microsoft asks for?
+//! Does an existing proxy or firewall configuration let through what a
+//! site's policy needs, no more than it needs, with the TLS handling
+//! Microsoft asks for?
 //!
 //! The readers live beside their backends and produce the reading contract
 //! ([`crate::backends::reader`]); the [`engine`] asks every configuration

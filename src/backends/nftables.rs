@@ -1,12 +1,12 @@
 //! nftables: interval sets of the policy's prefixes and a chain accepting 80 and 443.
 //!
-//! nftables: named interval sets of the policy's aggregated prefixes
-//! (`ipv4_addr`, `ipv6_addr`) and a chain accepting tcp/80 and tcp/443
-//! towards them, declared inside the site's own table so the site's
-//! chains can `jump` to it. The file can be loaded again and again: it
-//! declares, flushes, then fills. nftables takes no names, so every host
-//! entry is reported: replaced by a service tag's prefixes where one
-//! covers it, dropped otherwise.
+//! Named interval sets of the policy's aggregated prefixes (`ipv4_addr`,
+//! `ipv6_addr`) and a chain accepting tcp/80 and tcp/443 towards them,
+//! declared inside the site's own table so the site's chains can `jump` to
+//! it. The file can be loaded again and again: it declares, flushes, then
+//! fills. nftables takes no names, so every host entry is reported:
+//! replaced by a service tag's prefixes where one covers it, dropped
+//! otherwise.
 
 use serde::Deserialize;
 

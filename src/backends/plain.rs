@@ -1,11 +1,10 @@
 //! The plain list: one entry per line, one file per TCP port.
 //!
-//! The plain list: one entry per line, one file per TCP port
-//! (`allowlist-443.txt`, `allowlist-80.txt`), so nothing about ports is
-//! lost. `name` is that host, `*.name` the hosts below it, `*name` hosts
-//! ending in `name`; a path limits the entry to URLs under it
-//! (`crl.microsoft.com/pki/crl/*`). Optionally the policy's aggregated
-//! prefixes, one per line.
+//! One entry per line, one file per TCP port (`allowlist-443.txt`,
+//! `allowlist-80.txt`), so nothing about ports is lost. `name` is that
+//! host, `*.name` the hosts below it, `*name` hosts ending in `name`; a
+//! path limits the entry to URLs under it (`crl.microsoft.com/pki/crl/*`).
+//! Optionally the policy's aggregated prefixes, one per line.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! What a reader of a foreign configuration produces: the reading contract.
 //!
-//! What a reader of a foreign configuration produces: the reading contract,
-//! beside the rendering contract ([`super::Backend`]).
+//! The reading contract, beside the rendering contract
+//! ([`super::Backend`]).
 //!
 //! A reader (living next to the backend that writes the same format, and
 //! registered in its row) turns a configuration into a [`Config`]:

@@ -1,9 +1,9 @@
 //! Host patterns in each format's wildcard syntax, both ways: spelled and read back.
 //!
-//! Host patterns in each format's wildcard syntax, both ways: `spell`
-//! writes the lines a format uses for a pattern, `read` turns one such line
-//! back into the pattern it admits (for `audit`, and for the tests that
-//! check a backend's declared capabilities against what it wrote).
+//! `spell` writes the lines a format uses for a pattern, `read` turns one
+//! such line back into the pattern it admits (for `audit`, and for the
+//! tests that check a backend's declared capabilities against what it
+//! wrote).
 
 use crate::model::HostPattern;
 use crate::model::host::parse_pattern;

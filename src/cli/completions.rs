@@ -1,7 +1,7 @@
 //! `egressgen completions SHELL`: a completion script from the clap definitions.
 //!
-//! `egressgen completions SHELL`: a completion script generated from the
-//! clap definitions, so it never lags behind the options.
+//! A completion script generated from the clap definitions, so it never
+//! lags behind the options.
 
 use std::io::Write;
 

@@ -1,8 +1,8 @@
 //! `egressgen diff A B`: what changed between two sources, catalogs, policies, outputs.
 //!
-//! `egressgen diff A B`: what changed between two source files, catalogs,
-//! `policy.json` files or output directories. Exit 0 when they are the
-//! same, 1 when they differ, like diff(1).
+//! What changed between two source files, catalogs, `policy.json` files or
+//! output directories. Exit 0 when they are the same, 1 when they differ,
+//! like diff(1).
 
 use super::args::{Format, Formats};
 use crate::diff;

@@ -1,7 +1,7 @@
 //! `egressgen man`: the manual page generated from the clap definitions.
 //!
-//! `egressgen man`: the manual page generated from the clap definitions,
-//! with one section per subcommand and the exit-code table.
+//! The manual page generated from the clap definitions, with one section
+//! per subcommand and the exit-code table.
 
 use std::io::Write;
 

@@ -1,8 +1,8 @@
 //! Geographies: Microsoft's labels as codes, the groups a ruleset names, hosts' regions.
 //!
-//! Geographies: the Geography column of Microsoft's tables, normalized to
-//! short codes, the groups a ruleset may name, and the region a host name
-//! itself gives away.
+//! The Geography column of Microsoft's tables, normalized to short codes,
+//! the groups a ruleset may name, and the region a host name itself gives
+//! away.
 //!
 //! Microsoft writes one geography several ways: `USGov` and `US Gov`,
 //! `GCC Mod` for GCC (Moderate), and for the newer regions a long label

@@ -1,8 +1,8 @@
 //! Host names and wildcard patterns: the types, and the rules every name passes.
 //!
-//! Host names and wildcard patterns: the types, and the rules every name
-//! passes before one exists (a [`DnsName`] cannot be built unchecked, also
-//! when a catalog or policy is read back from JSON).
+//! The types, and the rules every name passes before one exists (a
+//! [`DnsName`] cannot be built unchecked, also when a catalog or policy is
+//! read back from JSON).
 //!
 //! Rules, in the order they are checked:
 //! - only letters, digits, hyphens and dots, or non-ASCII letters that IDNA

@@ -1,7 +1,7 @@
 //! The catalog model: what Microsoft publishes, normalized and validated, with provenance.
 //!
-//! The catalog model: what Microsoft publishes, normalized and validated,
-//! with the provenance of every entry.
+//! What Microsoft publishes, normalized and validated, with the provenance
+//! of every entry.
 //!
 //! Everything in here has passed validation at the edge (see
 //! [`crate::normalize`]); a [`DnsName`] cannot be built from an unchecked

@@ -1,7 +1,7 @@
 //! IP prefixes: a network of its family, no default route, not shorter than a bound.
 //!
-//! IP prefixes: each must be a network of its family (no host bits set), not
-//! a default route, and not shorter than a configurable bound.
+//! Each must be a network of its family (no host bits set), not a default
+//! route, and not shorter than a configurable bound.
 
 use std::net::IpAddr;
 

@@ -1,7 +1,6 @@
 //! How a device sends a request: plain HTTP or TLS, and the port each implies.
 //!
-//! How a device sends a request: plain HTTP or TLS, and the port each
-//! implies.
+//! Plain HTTP or TLS, and the port each implies.
 
 use serde::Serialize;
 

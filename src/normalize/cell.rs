@@ -1,7 +1,6 @@
 //! The small cells of a row: ports, OS flags, Required/Optional, the OS list.
 //!
-//! The small cells of a row: ports, OS flags, Required/Optional, the
-//! streamlined workbook's OS list.
+//! Ports, OS flags, Required/Optional, the streamlined workbook's OS list.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! Endpoint/URL cells: scheme, host pattern, port and path prefix of each entry.
 //!
-//! Endpoint/URL cells: one cell may hold several entries, each an optional
-//! scheme, a host pattern, an optional port and an optional path prefix.
+//! One cell may hold several entries, each an optional scheme, a host
+//! pattern, an optional port and an optional path prefix.
 //!
 //! `crl.microsoft.com/pki/crl/*` becomes the exact host with path prefix
 //! `/pki/crl/`; `https://x` carries port 443 when the row gives none.

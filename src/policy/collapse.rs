@@ -1,10 +1,10 @@
 //! Collapse: duplicates merge, `x` and `*.x` become one, covered entries join broader ones.
 //!
-//! Collapse: duplicates merge (ports and provenance unioned), an exact
-//! host and `*.` of the same name on the same port become one Domain
-//! entry, and an entry covered by a broader one on the same port and route
-//! merges into it. Path-scoped entries stay path-scoped unless a whole-host
-//! entry covers them.
+//! Duplicates merge (ports and provenance unioned), an exact host and `*.`
+//! of the same name on the same port become one Domain entry, and an entry
+//! covered by a broader one on the same port and route merges into it.
+//! Path-scoped entries stay path-scoped unless a whole-host entry covers
+//! them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -1,9 +1,9 @@
 //! `policy.json`: the one serialized form of a policy, written and read back.
 //!
-//! `policy.json`: the one serialized form of a [`Policy`], written by
-//! `generate` and read back by anything that consumes a policy without
-//! resolving a ruleset (`diff`, `audit`, `verify`). Reading back and
-//! writing again gives the same bytes.
+//! The one serialized form of a [`Policy`], written by `generate` and read
+//! back by anything that consumes a policy without resolving a ruleset
+//! (`diff`, `audit`, `verify`). Reading back and writing again gives the
+//! same bytes.
 
 use super::{POLICY_VERSION, Policy};
 

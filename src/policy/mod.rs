@@ -1,8 +1,7 @@
 //! Catalog + Site -> Policy: what one site must allow, routed and TLS-classified.
 //!
-//! Catalog + Site -> Policy: what one site must allow, routed and
-//! TLS-classified, with every decision reported. Every backend renders the
-//! same Policy.
+//! What one site must allow, routed and TLS-classified, with every decision
+//! reported. Every backend renders the same Policy.
 //!
 //! The steps, in order: scope filters ([`scope`]), placeholders
 //! ([`placeholders`]), the ruleset's own allow and exclude entries,

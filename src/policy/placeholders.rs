@@ -1,10 +1,10 @@
 //! Placeholders: workspace and instance hosts become the site's own, or are reported.
 //!
-//! Placeholders: `<workspace-id>` and `<instance>` hosts, and the
-//! wildcards Microsoft publishes in their place (`*.ods.opinsights.azure.com`
-//! in the workbooks), become the site's own hosts. Whatever the ruleset
-//! gives no value for is reported, and kept as Microsoft's wildcard only if
-//! the ruleset allows it.
+//! `<workspace-id>` and `<instance>` hosts, and the wildcards Microsoft
+//! publishes in their place (`*.ods.opinsights.azure.com` in the
+//! workbooks), become the site's own hosts. Whatever the ruleset gives no
+//! value for is reported, and kept as Microsoft's wildcard only if the
+//! ruleset allows it.
 
 use super::Unresolved;
 use super::collapse::Candidate;

@@ -1,9 +1,8 @@
 //! Scope filters with the workbooks' meaning: geographies, OS, products, optional rows.
 //!
-//! Scope filters with the workbooks' meaning: WW always, the site's data
-//! locations, the Gov geographies for a Gov cloud; the OS columns; the
-//! products; optional rows; the connectivity model. Plus the ruleset's own
-//! allow and exclude entries.
+//! WW always, the site's data locations, the Gov geographies for a Gov
+//! cloud; the OS columns; the products; optional rows; the connectivity
+//! model. Plus the ruleset's own allow and exclude entries.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! TLS decisions: which hosts must not be inspected, and which must never be exempted.
 //!
-//! TLS decisions: which hosts a TLS-inspecting proxy must leave alone, and
-//! which it must never exempt, as Microsoft's guidance says (the catalog's
+//! Which hosts a TLS-inspecting proxy must leave alone, and which it must
+//! never exempt, as Microsoft's guidance says (the catalog's
 //! `builtin:tls-guidance` facts) and the site chooses.
 //!
 //! The order of authority, strongest first:

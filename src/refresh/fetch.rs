@@ -1,11 +1,11 @@
 //! Fetching a live source: reqwest with rustls, bounded against a misbehaving server.
 //!
-//! Fetching a live source: reqwest with rustls (ring), bounded in every
-//! way a server can misbehave. Only the hosts a source is expected on are
-//! contacted, redirects included; a body is capped while it is read;
-//! transient failures are retried with backoff, `Retry-After` honoured;
-//! validators from an earlier answer make a conditional GET. The bytes are
-//! returned unparsed: `sources` validates them before anything uses them.
+//! Reqwest with rustls (ring), bounded in every way a server can misbehave.
+//! Only the hosts a source is expected on are contacted, redirects
+//! included; a body is capped while it is read; transient failures are
+//! retried with backoff, `Retry-After` honoured; validators from an earlier
+//! answer make a conditional GET. The bytes are returned unparsed:
+//! `sources` validates them before anything uses them.
 
 use std::io::Read;
 use std::sync::Once;

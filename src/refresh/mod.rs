@@ -1,8 +1,7 @@
 //! `refresh`: live sources fetched, validated by `sources`, guarded and published.
 //!
-//! `refresh`: live sources fetched, validated by `sources`, guarded and
-//! published. This module moves bytes; it never parses Microsoft's data
-//! itself. Only it and `verify` open sockets.
+//! This module moves bytes; it never parses Microsoft's data itself. Only
+//! it and `verify` open sockets.
 
 pub mod cache;
 pub mod fetch;

@@ -1,9 +1,9 @@
 //! One refresh: fetch, vet, regenerate, guard, and publish all rulesets or none.
 //!
-//! One refresh: fetch every live source the rulesets name, vet each body
-//! before it replaces the last good copy, regenerate every ruleset from
-//! the good copies, guard each policy against the one it would replace,
-//! and publish all of them together or none.
+//! Fetch every live source the rulesets name, vet each body before it
+//! replaces the last good copy, regenerate every ruleset from the good
+//! copies, guard each policy against the one it would replace, and publish
+//! all of them together or none.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

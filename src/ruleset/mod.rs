@@ -1,9 +1,9 @@
 //! Rulesets: a file holding one site and the outputs it wants, read from TOML.
 //!
-//! Rulesets: a file holding one site ([`crate::site`]) and the outputs it
-//! wants (the `[outputs.*]` tables, typed from the backend registry), with
-//! the checks that need both. Read from TOML; an unknown key or an invalid
-//! value is an error naming the file, line and column.
+//! A file holding one site ([`crate::site`]) and the outputs it wants (the
+//! `[outputs.*]` tables, typed from the backend registry), with the checks
+//! that need both. Read from TOML; an unknown key or an invalid value is an
+//! error naming the file, line and column.
 
 pub mod devices;
 pub mod verify;

@@ -1,8 +1,8 @@
 //! The `[verify]` table: probe URLs a site adds to the built-in ones.
 //!
-//! The `[verify]` table: probe URLs the site adds to the built-in ones
-//! (for a wildcard Microsoft names no host under, or a host whose root
-//! answers something else), read by `egressgen verify`.
+//! Probe URLs the site adds to the built-in ones (for a wildcard Microsoft
+//! names no host under, or a host whose root answers something else), read
+//! by `egressgen verify`.
 
 use serde::Deserialize;
 

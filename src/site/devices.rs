@@ -1,10 +1,10 @@
 //! The `[devices]` table: what the device-side outputs tell devices.
 //!
-//! The `[devices]` table: what only devices need, for the device-side
-//! outputs (Windows registry, PowerShell and Group Policy; the Identity
-//! sensor's installer; `mdatp` on macOS and Linux). Whether it agrees with
-//! what the generated proxy and PAC serve is checked where both are
-//! visible, when the ruleset is read (`crate::ruleset`).
+//! What only devices need, for the device-side outputs (Windows registry,
+//! PowerShell and Group Policy; the Identity sensor's installer; `mdatp` on
+//! macOS and Linux). Whether it agrees with what the generated proxy and
+//! PAC serve is checked where both are visible, when the ruleset is read
+//! (`crate::ruleset`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,9 @@
 //! The site: scope, placeholders' values, proxy, TLS choices, devices, own entries.
 //!
-//! The site: cloud, data locations, operating systems, products,
-//! workspace IDs, MDI instances, proxy, TLS choices, devices and the site's
-//! own allow and exclude entries. The policy reads only this; it knows
-//! nothing of outputs (a ruleset file adds those, in `crate::ruleset`).
+//! Cloud, data locations, operating systems, products, workspace IDs, MDI
+//! instances, proxy, TLS choices, devices and the site's own allow and
+//! exclude entries. The policy reads only this; it knows nothing of outputs
+//! (a ruleset file adds those, in `crate::ruleset`).
 
 pub mod devices;
 

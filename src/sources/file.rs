@@ -1,8 +1,7 @@
 //! What every reader shares: a bounded, hashed source file and errors that say where.
 //!
-//! What every reader shares: a source file read into memory (bounded, with
-//! its hash), what a reader collects from it, and JSON parsing with errors
-//! that say where.
+//! A source file read into memory (bounded, with its hash), what a reader
+//! collects from it, and JSON parsing with errors that say where.
 
 use std::path::{Path, PathBuf};
 

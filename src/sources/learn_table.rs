@@ -1,8 +1,7 @@
 //! Learn-page Markdown tables: the connectivity URL pages that replaced the workbooks.
 //!
-//! Learn-page Markdown tables: the standard connectivity URL pages, which
-//! replaced the downloadable commercial and Gov workbooks and keep their
-//! columns.
+//! The standard connectivity URL pages, which replaced the downloadable
+//! commercial and Gov workbooks and keep their columns.
 //!
 //! The published pages are not tidy: Gov rows miss cells or have them
 //! shifted, stray TAB characters sit inside cells (sometimes where a `|`

@@ -1,9 +1,9 @@
 //! The live sources by name: what a ruleset writes as `live:NAME`.
 //!
-//! The live sources by name: what a ruleset writes as `live:NAME` and what
-//! `refresh` fetches (how, from where, is `refresh::live`'s business). A
-//! live source reaches the readers as the bytes of its last good copy,
-//! under the file name its kind needs.
+//! What a ruleset writes as `live:NAME` and what `refresh` fetches (how,
+//! from where, is `refresh::live`'s business). A live source reaches the
+//! readers as the bytes of its last good copy, under the file name its kind
+//! needs.
 
 use std::fmt;
 

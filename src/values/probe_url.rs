@@ -1,9 +1,9 @@
 //! A probe URL: `http` or `https`, a DNS name, an optional port and a path.
 //!
-//! A probe URL: `http` or `https`, a DNS name, an optional port and a
-//! path. Parsed once where it enters (the built-in table, the ruleset's
-//! `[verify]` table), so the request line written from it can hold
-//! nothing but the characters checked here.
+//! `http` or `https`, a DNS name, an optional port and a path. Parsed once
+//! where it enters (the built-in table, the ruleset's `[verify]` table), so
+//! the request line written from it can hold nothing but the characters
+//! checked here.
 
 use std::fmt;
 

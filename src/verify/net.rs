@@ -1,12 +1,11 @@
 //! One probe on one hop: lookup, connect, CONNECT, TLS and HTTP, each timed.
 //!
-//! One probe on one hop: name lookup, TCP connect, the proxy's answer to
-//! CONNECT, the TLS handshake and the HTTP answer, each timed and each
-//! failing in its own words. Written on std sockets, rustls and httparse
-//! rather than through reqwest, because reqwest keeps from its caller
-//! exactly what a connectivity check must show: the proxy's answer to
-//! CONNECT (its status and `X-Squid-Error`), the certificate chain, and
-//! the time of each step.
+//! Name lookup, TCP connect, the proxy's answer to CONNECT, the TLS
+//! handshake and the HTTP answer, each timed and each failing in its own
+//! words. Written on std sockets, rustls and httparse rather than through
+//! reqwest, because reqwest keeps from its caller exactly what a
+//! connectivity check must show: the proxy's answer to CONNECT (its status
+//! and `X-Squid-Error`), the certificate chain, and the time of each step.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

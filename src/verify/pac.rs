@@ -1,8 +1,8 @@
 //! The PAC script of the PAC route: a file, a URL, or the ruleset's own output.
 //!
-//! The PAC script of the PAC route: a file, a URL (fetched here, through
-//! reqwest like every download, so that only `refresh` and `verify` open
-//! sockets), or the ruleset's own PAC output rendered in memory.
+//! A file, a URL (fetched here, through reqwest like every download, so
+//! that only `refresh` and `verify` open sockets), or the ruleset's own PAC
+//! output rendered in memory.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

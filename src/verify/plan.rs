@@ -1,10 +1,10 @@
 //! The probes of a policy: one URL per entry and port.
 //!
-//! The probes of a policy: one URL per entry and port, chosen in this
-//! order: the ruleset's `[[verify.probes]]`, the entry's own host with the
-//! known probe path of that host, a known host standing for a wildcard,
-//! and last a made-up name below the wildcard, which can show what a
-//! proxy admits but never that the service answers.
+//! One URL per entry and port, chosen in this order: the ruleset's
+//! `[[verify.probes]]`, the entry's own host with the known probe path of
+//! that host, a known host standing for a wildcard, and last a made-up name
+//! below the wildcard, which can show what a proxy admits but never that
+//! the service answers.
 
 use crate::model::{DnsName, HostPattern, Requirement, TlsHandling};
 use crate::policy::matching::admits;

@@ -1,11 +1,10 @@
 //! Reading an Azure Firewall policy back, for `audit`: ARM template or rule groups.
 //!
-//! Reading an Azure Firewall policy back, for `audit`: an ARM template or
-//! an exported rule collection group (JSON), with its filter rule
-//! collections. Azure Firewall processes network rules before application
-//! rules; within each, rule collection groups by priority, then
-//! collections by priority; the first matching collection decides, and
-//! what none allows is denied.
+//! An ARM template or an exported rule collection group (JSON), with its
+//! filter rule collections. Azure Firewall processes network rules before
+//! application rules; within each, rule collection groups by priority, then
+//! collections by priority; the first matching collection decides, and what
+//! none allows is denied.
 //!
 //! Application rules match `targetFqdns` (glob syntax, read with the same
 //! spelling code the backend writes with) on their protocol and port; a

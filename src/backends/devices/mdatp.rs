@@ -1,10 +1,9 @@
 //! macOS and Linux devices: `mdatp config proxy set`, and Linux's managed settings file.
 //!
-//! macOS and Linux devices: `mdatp config proxy set` for each, and the
-//! Linux managed settings file (`/etc/opt/microsoft/mdatp/managed/
-//! mdatp_managed.json`). Both take one static proxy: no PAC, no WPAD, no
-//! bypass list, no authentication, so a host that must bypass the proxy
-//! is a reported loss.
+//! `mdatp config proxy set` for each, and the Linux managed settings file
+//! (`/etc/opt/microsoft/mdatp/managed/ mdatp_managed.json`). Both take one
+//! static proxy: no PAC, no WPAD, no bypass list, no authentication, so a
+//! host that must bypass the proxy is a reported loss.
 
 use std::collections::BTreeMap;
 

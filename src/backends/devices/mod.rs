@@ -1,11 +1,11 @@
 //! Device-side settings: what each device is told about the proxy, from the same policy.
 //!
-//! Device-side settings: what each device is told about the proxy, from
-//! the same policy and ruleset as the proxy's own configuration. Windows
-//! (registry file, PowerShell, Group Policy sheet), the Defender for
-//! Identity sensor's installer, and `mdatp` on macOS and Linux. Each
-//! value is checked again here and escaped for its syntax: registry
-//! strings, PowerShell single quotes, cmd, POSIX shell, JSON.
+//! What each device is told about the proxy, from the same policy and
+//! ruleset as the proxy's own configuration. Windows (registry file,
+//! PowerShell, Group Policy sheet), the Defender for Identity sensor's
+//! installer, and `mdatp` on macOS and Linux. Each value is checked again
+//! here and escaped for its syntax: registry strings, PowerShell single
+//! quotes, cmd, POSIX shell, JSON.
 
 pub mod mdatp;
 pub mod mdi_sensor;

@@ -1,10 +1,10 @@
 //! Windows devices: the EDR sensor's, Defender Antivirus's and WinHTTP's proxy settings.
 //!
-//! Windows devices: the EDR sensor's static proxy (WinHTTP, LocalSystem,
-//! which ignores the browser's proxy), Defender Antivirus's own proxy
-//! settings, and the system-wide WinHTTP proxy, as a `.reg` file, an
-//! idempotent PowerShell script with `-WhatIf`, and a Group Policy sheet.
-//! The bypass list holds exactly the direct-route hosts of the policy.
+//! The EDR sensor's static proxy (WinHTTP, LocalSystem, which ignores the
+//! browser's proxy), Defender Antivirus's own proxy settings, and the
+//! system-wide WinHTTP proxy, as a `.reg` file, an idempotent PowerShell
+//! script with `-WhatIf`, and a Group Policy sheet. The bypass list holds
+//! exactly the direct-route hosts of the policy.
 
 use std::collections::BTreeMap;
 

@@ -1,12 +1,11 @@
 //! Reading a PAC file back, for `audit`: evaluated in QuickJS, not parsed.
 //!
-//! Reading a PAC file back, for `audit`: evaluated, not parsed. Each
-//! request runs `FindProxyForURL(url, host)` in an embedded QuickJS with
-//! the standard PAC helpers, under a time and a memory limit per call.
-//! Name lookups (`dnsResolve`, `isInNet` on a name, `isResolvable`) are
-//! answered from a fixed table, never the network; a lookup the table
-//! cannot answer, or a time-dependent helper (`timeRange`, …), makes the
-//! answer undecidable instead of a guess.
+//! Evaluated, not parsed. Each request runs `FindProxyForURL(url, host)` in
+//! an embedded QuickJS with the standard PAC helpers, under a time and a
+//! memory limit per call. Name lookups (`dnsResolve`, `isInNet` on a name,
+//! `isResolvable`) are answered from a fixed table, never the network; a
+//! lookup the table cannot answer, or a time-dependent helper (`timeRange`,
+//! …), makes the answer undecidable instead of a guess.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -1,12 +1,12 @@
 //! pfSense: a config.xml fragment of aliases and pass rules, and alias import files.
 //!
-//! pfSense: a config.xml fragment of `<aliases>` (host aliases for exact
-//! names, network aliases for the service tags' prefixes) and `<filter>`
-//! pass rules, plus one-entry-per-line files for Firewall > Aliases >
-//! Import. Aliases hold at most 5,000 entries (the GUI's limit) and are
-//! split into numbered aliases beyond that. pfSense takes no wildcards: a
-//! wildcard is replaced by a service tag's prefixes where one covers it,
-//! and reported as not expressible otherwise.
+//! A config.xml fragment of `<aliases>` (host aliases for exact names,
+//! network aliases for the service tags' prefixes) and `<filter>` pass
+//! rules, plus one-entry-per-line files for Firewall > Aliases > Import.
+//! Aliases hold at most 5,000 entries (the GUI's limit) and are split into
+//! numbered aliases beyond that. pfSense takes no wildcards: a wildcard is
+//! replaced by a service tag's prefixes where one covers it, and reported
+//! as not expressible otherwise.
 
 pub mod read;
 

@@ -1,14 +1,13 @@
 //! Reading a pfSense configuration back, for `audit`: aliases and the LAN's filter rules.
 //!
-//! Reading a pfSense configuration back, for `audit`: `config.xml` (or
-//! our fragment) with its `<aliases>` and `<filter>` rules. Rules of the
-//! LAN interface are evaluated as pfSense does, first match wins, with
-//! the default block at the end. pfSense compares addresses: a host alias
-//! entry that is a name matches that name (pfSense resolves it and matches
-//! its addresses, which this reader does not), an address or network
-//! matches an address literal or a name `--resolve` answers; anything
-//! else (a URL table, a floating rule, a destination that is an interface
-//! address) is reported as undecidable.
+//! `config.xml` (or our fragment) with its `<aliases>` and `<filter>`
+//! rules. Rules of the LAN interface are evaluated as pfSense does, first
+//! match wins, with the default block at the end. pfSense compares
+//! addresses: a host alias entry that is a name matches that name (pfSense
+//! resolves it and matches its addresses, which this reader does not), an
+//! address or network matches an address literal or a name `--resolve`
+//! answers; anything else (a URL table, a floating rule, a destination that
+//! is an interface address) is reported as undecidable.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -1,10 +1,10 @@
 //! Squid: ACL files, an include of `acl` and `http_access` lines, and ssl-bump rules.
 //!
-//! Squid: ACL files (`dstdomain -n`, anchored `dstdom_regex` for suffix
-//! globs, anchored `url_regex` for path prefixes on port 80), an include
-//! snippet of `acl` and `http_access` lines to put before the site's own
-//! final deny, an ssl-bump snippet that splices the must-not-inspect hosts,
-//! and standalone configurations using them.
+//! ACL files (`dstdomain -n`, anchored `dstdom_regex` for suffix globs,
+//! anchored `url_regex` for path prefixes on port 80), an include snippet
+//! of `acl` and `http_access` lines to put before the site's own final
+//! deny, an ssl-bump snippet that splices the must-not-inspect hosts, and
+//! standalone configurations using them.
 //!
 //! Squid 5/6 abort on overlapping `dstdomain` entries (`x` with `.x`, or
 //! `.a.x` with `.x`), so each ACL file is collapsed once more with Squid's

@@ -1,13 +1,12 @@
 //! Reading a Squid configuration back, for `audit`: includes, ACLs and access rules.
 //!
-//! Reading a Squid configuration back, for `audit`: `include` files (with
-//! globs), `acl` lines and their `"file"` values, `http_access` and
-//! `ssl_bump` rules, and the `http_port` lines that enable ssl-bump. A
-//! request is evaluated as Squid does: `http_access` first match wins, the
-//! ACL names of a line are ANDed, `!` negates, and with no match the
-//! answer is the opposite of the last line's. Whatever cannot be decided
-//! from the request alone (an external helper, a time window, a DNS
-//! lookup) is reported with its line, never guessed.
+//! `include` files (with globs), `acl` lines and their `"file"` values,
+//! `http_access` and `ssl_bump` rules, and the `http_port` lines that
+//! enable ssl-bump. A request is evaluated as Squid does: `http_access`
+//! first match wins, the ACL names of a line are ANDed, `!` negates, and
+//! with no match the answer is the opposite of the last line's. Whatever
+//! cannot be decided from the request alone (an external helper, a time
+//! window, a DNS lookup) is reported with its line, never guessed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
