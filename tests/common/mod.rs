@@ -4,6 +4,7 @@
 pub mod azure;
 pub mod http;
 pub mod origin;
+pub mod pki;
 pub mod squid;
 pub mod tls;
 pub mod tools;
