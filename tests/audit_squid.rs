@@ -10,8 +10,10 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use common::squid::{Wrapper, ask, chmod, free_port, get, origin, start_squid};
-use common::tls::{BumpCerts, bump_certs, init_ssl_db, probe as tls_probe, start_origin};
+use common::squid::{
+    Bump, Wrapper, ask, chmod, free_port, get, live_outputs, origin, start_squid, trust_origin,
+};
+use common::tls::{BumpCerts, bump_certs, probe as tls_probe, start_origin};
 use egressgen::audit::probe::sample_hosts;
 use egressgen::backends::reader::{Access, Config, Options, Probe, TlsSeen, read_config};
 use egressgen::generate;
@@ -31,25 +33,16 @@ fn fixtures() -> PathBuf {
 
 /// The site every configuration is audited against: commercial EU with
 /// the Monitoring Agent and Defender for Identity.
-fn ruleset_text(port: u16, bump: Option<(&Path, &Path)>) -> String {
-    let bump = bump
-        .map(|(pem, db)| {
-            format!(
-                "bump_cert = \"{}\"\nssl_db = \"{}\"\n",
-                pem.display(),
-                db.display()
-            )
-        })
-        .unwrap_or_default();
+fn ruleset_text(port: u16, bump: Option<&Bump>) -> String {
     format!(
         "name = \"audit-live\"\n[sources]\nfiles = [{:?}, \"builtin:mma\", \"builtin:mdi\"]\n\
          [scope]\ncloud = \"commercial\"\ngeographies = [\"EU\"]\n\
          products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\"]\n\
-         [site]\nworkspace_ids = [\"{WORKSPACE}\"]\nmdi_instances = [\"contoso-corp\"]\n\
-         [outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n{bump}",
+         [site]\nworkspace_ids = [\"{WORKSPACE}\"]\nmdi_instances = [\"contoso-corp\"]\n{}",
         common::data("mde/standard-device-connectivity-urls-commercial.urltables.md")
             .display()
-            .to_string()
+            .to_string(),
+        live_outputs(port, bump)
     )
 }
 
@@ -64,7 +57,7 @@ fn generate_into(dir: &Path, text: &str) -> (Policy, PathBuf) {
 }
 
 /// A copy of the fixtures with their placeholders filled in.
-fn fixture_copy(dir: &Path, port: u16, pem: &Path, ssl_db: &Path) -> PathBuf {
+fn fixture_copy(dir: &Path, port: u16, bump: &Bump) -> PathBuf {
     let to = dir.join("fixtures");
     copy_filled(
         &fixtures(),
@@ -72,8 +65,8 @@ fn fixture_copy(dir: &Path, port: u16, pem: &Path, ssl_db: &Path) -> PathBuf {
         &[
             ("@DIR@", to.display().to_string()),
             ("@PORT@", port.to_string()),
-            ("@PEM@", pem.display().to_string()),
-            ("@SSLDB@", ssl_db.display().to_string()),
+            ("@PEM@", bump.pem.display().to_string()),
+            ("@SSLDB@", bump.ssl_db.display().to_string()),
         ],
     );
     to
@@ -216,18 +209,17 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
     let tmp = tempfile::tempdir().unwrap();
     chmod(tmp.path(), 0o755);
     let BumpCerts {
-        origin_key,
-        origin_crt,
-        pem,
+        origin: origin_cert,
+        proxy,
         trust,
     } = bump_certs(tmp.path(), ORIGIN_CN, PROXY_CN);
     origin(ADDR, false);
-    let _tls_origin = start_origin(ADDR, &origin_crt, &origin_key);
+    let _tls_origin = start_origin(ADDR, &origin_cert);
 
     let port = free_port();
-    let ssl_db = init_ssl_db(tmp.path());
-    let (policy, out) = generate_into(tmp.path(), &ruleset_text(port, Some((&pem, &ssl_db))));
-    let fixtures = fixture_copy(tmp.path(), port, &pem, &ssl_db);
+    let bump = Bump::new(tmp.path(), &proxy);
+    let (policy, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump)));
+    let fixtures = fixture_copy(tmp.path(), port, &bump);
     let cases = [
         Case {
             name: "generated",
@@ -287,12 +279,7 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
                 conf: case.conf,
                 address: ADDR,
                 hosts: &hosts,
-                // The origin's certificate names no probe host: let a
-                // bumping Squid talk to it.
-                extra: &format!(
-                    "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n",
-                    origin_crt.display()
-                ),
+                extra: &trust_origin(&origin_cert.crt),
             },
         );
         let tls = tls_probe(port, &trust, &tls_hosts);

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::data;
-use common::squid::{Wrapper, ask, connect, free_port, get, origin, start_squid};
+use common::squid::{Wrapper, ask, connect, free_port, get, live_outputs, origin, start_squid};
 use common::tools::{squid_parse_problems, throwaway_cert};
 use egressgen::generate;
 use egressgen::model::Via;
@@ -145,8 +145,8 @@ fn live_squid_enforces_the_policy() {
         "name = \"live\"\n[scope]\ncloud = \"commercial\"\ngeographies = [\"US\", \"EU\"]\n\
          products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\"]\n\
          [site]\nworkspace_ids = [\"0e2b1d6c-1111-2222-3333-444455556666\"]\nmdi_instances = [\"contoso-corp\"]\n\
-         [[allow]]\nurl = \"http://crl.contoso.com/pki/*\"\n\
-         [outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n"
+         [[allow]]\nurl = \"http://crl.contoso.com/pki/*\"\n{}",
+        live_outputs(port, None)
     );
     let r = write_ruleset(tmp.path(), "live", &text);
     let out = tmp.path().join("out");

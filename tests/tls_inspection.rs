@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use common::azure::{check_arm, collections, fqdns};
-use common::squid::{Wrapper, chmod, free_port, start_squid};
-use common::tls::{BumpCerts, bump_certs, init_ssl_db, probe, start_origin};
+use common::squid::{Bump, Wrapper, chmod, free_port, live_outputs, start_squid, trust_origin};
+use common::tls::{BumpCerts, bump_certs, probe, start_origin};
 use common::{data, domain_line_admits, edl_line_admits, list_lines};
 use egressgen::generate;
 use egressgen::model::{DnsName, HostPattern, Via};
@@ -86,22 +86,11 @@ fn sites() -> Vec<Site> {
     ]
 }
 
-/// Squid's bump settings, when the site is to run live.
-struct Bump {
-    port: u16,
-    pem: PathBuf,
-    ssl_db: PathBuf,
-}
-
-/// Writes the site's ruleset with every TLS-relevant output and generates.
-fn generate_site(dir: &Path, site: &Site, bump: Option<&Bump>) -> (Policy, PathBuf) {
-    let squid = match bump {
-        Some(b) => format!(
-            "[outputs.squid]\nlisten = {}\nclients = [\"127.0.0.1/32\"]\nbump_cert = \"{}\"\nssl_db = \"{}\"\n",
-            b.port,
-            b.pem.display(),
-            b.ssl_db.display()
-        ),
+/// Writes the site's ruleset with every TLS-relevant output and generates;
+/// with `live`, the port and bump settings of a Squid to run it.
+fn generate_site(dir: &Path, site: &Site, live: Option<(u16, &Bump)>) -> (Policy, PathBuf) {
+    let squid = match live {
+        Some((port, bump)) => live_outputs(port, Some(bump)),
         None => "[outputs.squid]\n".to_string(),
     };
     let text = format!(
@@ -308,24 +297,20 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     chmod(tmp.path(), 0o755);
     let BumpCerts {
-        origin_key,
-        origin_crt,
-        pem,
+        origin,
+        proxy,
         trust,
     } = bump_certs(tmp.path(), ORIGIN_CN, PROXY_CN);
-    let _origin = start_origin("127.0.0.3", &origin_crt, &origin_key);
+    let _origin = start_origin("127.0.0.3", &origin);
 
     let mut failures = Vec::new();
     for site in sites() {
         let dir = tmp.path().join(site.name);
         std::fs::create_dir_all(&dir).unwrap();
         chmod(&dir, 0o755);
-        let bump = Bump {
-            port: free_port(),
-            pem: pem.clone(),
-            ssl_db: init_ssl_db(&dir),
-        };
-        let (policy, out) = generate_site(&dir, &site, Some(&bump));
+        let port = free_port();
+        let bump = Bump::new(&dir, &proxy);
+        let (policy, out) = generate_site(&dir, &site, Some((port, &bump)));
         let allowed_443 = |host: &str| {
             let name = DnsName::parse(host).unwrap();
             policy
@@ -352,20 +337,15 @@ fn live_squid_splices_every_exempt_host_and_bumps_the_rest() {
         let squid = start_squid(
             &dir,
             &out,
-            bump.port,
+            port,
             &Wrapper {
                 conf: "squid-sslbump.conf",
                 address: "127.0.0.3",
                 hosts: &hosts,
-                // The origin's certificate is self-signed and names no
-                // probe host: let Squid talk to it once it has bumped.
-                extra: &format!(
-                    "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n",
-                    origin_crt.display()
-                ),
+                extra: &trust_origin(&origin.crt),
             },
         );
-        let results = probe(bump.port, &trust, &hosts);
+        let results = probe(port, &trust, &hosts);
         for h in &exempt {
             check(h, &results[h], ORIGIN_CN, &mut failures);
         }

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 
 use common::http::{Reply, Server};
 use common::origin::{Behaviour, PROXY_CA_CN, Pki, pki, serve};
-use common::squid::{SquidProcess, Wrapper, chmod, free_port, start_squid};
-use common::tls::init_ssl_db;
+use common::squid::{
+    Bump, SquidProcess, Wrapper, chmod, free_port, live_outputs, start_squid, trust_origin,
+};
 use common::tools::require;
 use egressgen::ruleset::Ruleset;
 use serde_json::Value;
@@ -110,15 +111,8 @@ fn start_proxy(name: &str, bump: bool, extra: &str) -> Proxy {
     std::fs::create_dir_all(&dir).unwrap();
     chmod(&dir, 0o755);
     let port = free_port();
-    let squid = if bump {
-        format!(
-            "[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\nbump_cert = \"{}\"\nssl_db = \"{}\"\n",
-            lab.pki.proxy_pem.display(),
-            init_ssl_db(&dir).display()
-        )
-    } else {
-        format!("[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n")
-    };
+    let bump = bump.then(|| Bump::new(&dir, &lab.pki.proxy));
+    let squid = live_outputs(port, bump.as_ref());
     let ruleset = write(&dir, &format!("gen-{name}"), &format!("{SITE}{squid}"));
     let out = dir.join("out");
     let r = Ruleset::load(&ruleset).unwrap();
@@ -129,7 +123,7 @@ fn start_proxy(name: &str, bump: bool, extra: &str) -> Proxy {
         &out,
         port,
         &Wrapper {
-            conf: if bump {
+            conf: if bump.is_some() {
                 "squid-sslbump.conf"
             } else {
                 "squid.conf"
@@ -371,13 +365,12 @@ fn through_the_generated_squid_every_allowed_endpoint_is_reachable_and_the_denie
 fn through_ssl_bump_spliced_endpoints_pass_and_a_bumped_must_not_inspect_one_is_named() {
     let lab = lab();
     let extra = format!(
-        "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n\
-         acl egressgen_victim ssl::server_name {VICTIM}\nssl_bump bump egressgen_victim\n",
-        lab.pki.origin_ca.display()
+        "{}acl egressgen_victim ssl::server_name {VICTIM}\nssl_bump bump egressgen_victim\n",
+        trust_origin(&lab.pki.origin_ca)
     );
     let proxy = start_proxy("bump", true, &extra);
     let ruleset = verify_ruleset(&proxy.dir, proxy.port);
-    let ca = lab.pki.proxy_ca.display().to_string();
+    let ca = lab.pki.proxy.crt.display().to_string();
     let (code, text) = verify(
         &ruleset,
         &lab.hosts,

@@ -1,7 +1,7 @@
-//! The far end of the `verify` tests, all on loopback: a test PKI made
-//! with rcgen (an origin CA, a leaf naming every probe host, an expired
-//! leaf, a proxy CA for Squid's ssl-bump) and origin servers that answer,
-//! stall, reset or present an expired certificate.
+//! The far end of the `verify` tests, all on loopback: a test PKI (an
+//! origin CA, a leaf naming every probe host, an expired leaf, a proxy CA
+//! for Squid's ssl-bump) and origin servers that answer, stall, reset or
+//! present an expired certificate.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,75 +9,31 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    date_time_ymd,
-};
-
-use super::squid::chmod;
+use super::pki::{Ca, Cert, Validity};
+use super::squid::ProxyCa;
 
 pub const ORIGIN_CA_CN: &str = "egressgen test origin CA";
 pub const PROXY_CA_CN: &str = "egressgen test proxy CA";
+const LEAF_CN: &str = "egressgen test origin";
 
-/// PEM files of the test PKI.
+/// The test PKI: the origin CA's certificate file, a leaf it signed and an
+/// expired one, and the proxy CA.
 pub struct Pki {
     pub origin_ca: PathBuf,
-    pub leaf: (String, String),
-    pub expired: (String, String),
-    /// The proxy CA's key and certificate in one file, as Squid's
-    /// `tls-cert` takes it.
-    pub proxy_pem: PathBuf,
-    pub proxy_ca: PathBuf,
-}
-
-fn ca(cn: &str) -> (CertificateParams, KeyPair, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let cert = params.self_signed(&key).unwrap();
-    (params, key, cert.pem())
-}
-
-fn leaf(names: &[String], issuer: &Issuer<'_, KeyPair>, expired: bool) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(names.to_vec()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "egressgen test origin");
-    if expired {
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2021, 1, 1);
-    }
-    let cert = params.signed_by(&key, issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
+    pub leaf: Cert,
+    pub expired: Cert,
+    pub proxy: ProxyCa,
 }
 
 /// An origin CA with a leaf for `names` (and an expired one), and a
 /// proxy CA, written into `dir`.
 pub fn pki(dir: &Path, names: &[String]) -> Pki {
-    let (params, key, origin_pem) = ca(ORIGIN_CA_CN);
-    let issuer = Issuer::new(params, key);
-    let origin_ca = dir.join("origin-ca.pem");
-    std::fs::write(&origin_ca, &origin_pem).unwrap();
-    let (_, proxy_key, proxy_cert) = ca(PROXY_CA_CN);
-    let proxy_pem = dir.join("proxy-bump.pem");
-    std::fs::write(
-        &proxy_pem,
-        format!("{}{proxy_cert}", proxy_key.serialize_pem()),
-    )
-    .unwrap();
-    chmod(&proxy_pem, 0o644);
-    let proxy_ca = dir.join("proxy-ca.pem");
-    std::fs::write(&proxy_ca, &proxy_cert).unwrap();
-    chmod(&origin_ca, 0o644);
+    let origin = Ca::new(ORIGIN_CA_CN);
     Pki {
-        origin_ca,
-        leaf: leaf(names, &issuer, false),
-        expired: leaf(names, &issuer, true),
-        proxy_pem,
-        proxy_ca,
+        origin_ca: origin.cert().write(dir, "origin-ca").crt,
+        leaf: origin.sign(LEAF_CN, names, Validity::Current),
+        expired: origin.sign(LEAF_CN, names, Validity::Expired),
+        proxy: ProxyCa::new(dir, PROXY_CA_CN),
     }
 }
 
@@ -92,13 +48,14 @@ pub enum Behaviour {
     Reset,
 }
 
-fn server_config(cert_key: &(String, String)) -> Arc<rustls::ServerConfig> {
+fn server_config(cert_key: &Cert) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_key.0.as_bytes())
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_slice(cert_key.1.as_bytes()).unwrap();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_key.cert.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(cert_key.key.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Arc::new(
         rustls::ServerConfig::builder_with_provider(provider)
@@ -133,7 +90,7 @@ fn answer<S: Read + Write>(stream: &mut S) {
 
 /// An origin on `addr`: HTTP on 80 (when `http`) and TLS on 443 with
 /// `cert_key`, behaving as told, for the rest of the test process.
-pub fn serve(addr: &str, http: bool, cert_key: &(String, String), behaviour: Behaviour) {
+pub fn serve(addr: &str, http: bool, cert_key: &Cert, behaviour: Behaviour) {
     if http {
         let listener = bind(addr, 80);
         std::thread::spawn(move || {

@@ -1,6 +1,7 @@
 //! A real Squid on loopback for the live tests: the generated
 //! configuration included from a small wrapper that puts logs, pid and a
-//! `hosts_file` in a temporary directory.
+//! `hosts_file` in a temporary directory; for ssl-bump, the proxy CA, a
+//! certificate database per Squid and the ruleset lines that ask for them.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::pki::Ca;
 use super::tools::{require, squid_parse_problems};
 
 pub struct SquidProcess {
@@ -110,6 +112,107 @@ pub fn start_squid(dir: &Path, out: &Path, port: u16, w: &Wrapper) -> SquidProce
         std::thread::sleep(Duration::from_millis(50));
     }
     proc
+}
+
+/// The CA a bumping Squid signs with, written into a directory: `pem`
+/// holds its key and certificate in one file (Squid's `tls-cert`, our
+/// `bump_cert`), `crt` the certificate alone, for a client to trust.
+pub struct ProxyCa {
+    pub pem: PathBuf,
+    pub crt: PathBuf,
+}
+
+impl ProxyCa {
+    /// A proxy CA named `cn` in `dir`.
+    pub fn new(dir: &Path, cn: &str) -> ProxyCa {
+        let ca = Ca::new(cn).cert();
+        ProxyCa {
+            pem: ca.write_combined(dir, "proxy-ca"),
+            crt: ca.write(dir, "proxy-ca").crt,
+        }
+    }
+}
+
+/// What turns ssl-bump on for one live Squid: the proxy CA's PEM and a
+/// certificate database of its own.
+pub struct Bump {
+    pub pem: PathBuf,
+    pub ssl_db: PathBuf,
+}
+
+impl Bump {
+    /// Bumping with `ca`, a fresh certificate database in `dir`.
+    pub fn new(dir: &Path, ca: &ProxyCa) -> Bump {
+        Bump {
+            pem: ca.pem.clone(),
+            ssl_db: init_ssl_db(dir),
+        }
+    }
+
+    /// The `bump_cert` and `ssl_db` lines of an `[outputs.squid]` table.
+    pub fn settings(&self) -> String {
+        format!(
+            "bump_cert = \"{}\"\nssl_db = \"{}\"\n",
+            self.pem.display(),
+            self.ssl_db.display()
+        )
+    }
+}
+
+/// The `[outputs.squid]` table of a live test: listening on `port` for
+/// 127.0.0.1, and bumping when `bump` is given.
+pub fn live_outputs(port: u16, bump: Option<&Bump>) -> String {
+    format!(
+        "[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n{}",
+        bump.map(Bump::settings).unwrap_or_default()
+    )
+}
+
+/// Wrapper directives for a bumping Squid in front of a test origin:
+/// trust `cafile` (the origin's own certificate, or its CA) and let
+/// certificate errors pass, since a self-signed origin names no probe
+/// host, so that Squid talks to the origin once it has bumped.
+pub fn trust_origin(cafile: &Path) -> String {
+    format!(
+        "tls_outgoing_options cafile={}\nsslproxy_cert_error allow all\n",
+        cafile.display()
+    )
+}
+
+/// `security_file_certgen`'s database, initialised empty and writable by
+/// the user Squid switches to.
+pub fn init_ssl_db(dir: &Path) -> PathBuf {
+    let db = dir.join("ssl_db");
+    let certgen = Path::new("/usr/lib/squid/security_file_certgen");
+    assert!(
+        certgen.is_file(),
+        "{} is missing: run scripts/test, which installs squid-openssl",
+        certgen.display()
+    );
+    let out = Command::new(certgen)
+        .args(["-c", "-s"])
+        .arg(&db)
+        .args(["-M", "4MB"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for entry in walk(&db) {
+        chmod(&entry, if entry.is_dir() { 0o777 } else { 0o666 });
+    }
+    db
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Answers any HTTP request with 200 on `addr`:80, and with `tls_port`

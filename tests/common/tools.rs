@@ -84,37 +84,3 @@ pub fn squid_parse_problems(conf: &Path) -> Vec<String> {
     }
     problems
 }
-
-/// A throwaway self-signed certificate named `cn`, as `NAME.key` and
-/// `NAME.crt` in `dir`; with `ca`, marked as a certificate authority (what
-/// Squid needs to sign the certificates it makes when it bumps).
-pub fn throwaway_named_cert(dir: &Path, name: &str, cn: &str, ca: bool) -> (PathBuf, PathBuf) {
-    let openssl = require("openssl", "openssl");
-    let key = dir.join(format!("{name}.key"));
-    let crt = dir.join(format!("{name}.crt"));
-    let mut cmd = Command::new(openssl);
-    cmd.args([
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-    ])
-    .arg("-subj")
-    .arg(format!("/CN={cn}"))
-    .arg("-keyout")
-    .arg(&key)
-    .arg("-out")
-    .arg(&crt);
-    if ca {
-        cmd.args([
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-    }
-    let out = cmd.output().expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (key, crt)
-}
