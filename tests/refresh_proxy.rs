@@ -7,81 +7,15 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pki::{Ca, Validity};
 use common::squid::{Wrapper, free_port, start_squid};
 use common::tools::require;
 
 const PAGE: &str = "docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
-
-/// A CA and a certificate for `localhost` it signed: (ca.pem, cert, key).
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let openssl = require("openssl", "openssl");
-    let run = |args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=egressgen test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
-}
 
 struct Https(Child);
 
@@ -174,12 +108,17 @@ fn connects(log: &Path, target: &str) -> usize {
 fn a_refresh_goes_through_squid_by_connect_and_no_proxy_bypasses_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (ca, cert, key) = certificates(dir);
+    // A throwaway CA, and the server's certificate for localhost it signed.
+    let issuer = Ca::new("egressgen test CA");
+    let ca = issuer.cert().write(dir, "ca").crt;
+    let server = issuer
+        .sign("localhost", &["localhost".to_string()], Validity::Current)
+        .write(dir, "server");
     let root = dir.join("www");
     std::fs::create_dir_all(root.join("docs/defender-endpoint")).unwrap();
     std::fs::copy(common::fixture("refresh/learn-v1.md"), root.join(PAGE)).unwrap();
     let tls_port = free_port();
-    let _https = https_server(&root, &cert, &key, tls_port);
+    let _https = https_server(&root, &server.crt, &server.key, tls_port);
 
     let squid_port = free_port();
     let conf_dir = dir.join("squid-conf");

@@ -9,8 +9,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::data;
-use common::squid::{Wrapper, ask, connect, free_port, get, live_outputs, origin, start_squid};
-use common::tools::{squid_parse_problems, throwaway_cert};
+use common::squid::{
+    ProxyCa, Wrapper, ask, connect, free_port, get, live_outputs, origin, start_squid,
+};
+use common::tools::squid_parse_problems;
 use egressgen::generate;
 use egressgen::model::Via;
 use egressgen::policy::Policy;
@@ -45,7 +47,7 @@ fn assert_parses(out: &Path) {
 #[test]
 fn squid_parses_every_generated_configuration() {
     let tmp = tempfile::tempdir().unwrap();
-    let pem = throwaway_cert(tmp.path());
+    let pem = ProxyCa::new(tmp.path(), "egressgen test").pem;
     let bump = format!("[outputs.squid]\nbump_cert = \"{}\"\n", pem.display());
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
     for entry in std::fs::read_dir(examples).unwrap() {

@@ -19,40 +19,6 @@ pub fn require(tool: &str, package: &str) -> PathBuf {
     panic!("{tool} is missing: run scripts/test, which installs {package}");
 }
 
-/// A throwaway self-signed certificate and key in one PEM file.
-pub fn throwaway_cert(dir: &Path) -> PathBuf {
-    let openssl = require("openssl", "openssl");
-    let pem = dir.join("bump.pem");
-    let status = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=egressgen test",
-        ])
-        .arg("-keyout")
-        .arg(&pem)
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .output()
-        .expect("openssl");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let cert = std::fs::read(dir.join("cert.pem")).unwrap();
-    let mut both = std::fs::read(&pem).unwrap();
-    both.extend(cert);
-    std::fs::write(&pem, both).unwrap();
-    pem
-}
-
 /// `squid -k parse`: the lines that say ERROR, FATAL or WARNING (Squid
 /// exits 0 on some errors, so the exit status alone proves nothing).
 pub fn squid_parse_problems(conf: &Path) -> Vec<String> {
