@@ -604,8 +604,12 @@ fn merge(into: &mut Test, more: Test) {
             },
             Test::Domains { values: b, .. },
         ) => {
-            a.extend(b);
-            *i = index(a);
+            // The index grows with the values: rebuilding it for every
+            // `acl` line would be quadratic in the lines of one ACL.
+            for (v, o) in b {
+                i.entry(v.clone()).or_insert(a.len());
+                a.push((v, o));
+            }
         }
         (Test::HostRegex { values: a, .. }, Test::HostRegex { values: b, .. }) => a.extend(b),
         (Test::UrlRegex { values: a, .. }, Test::UrlRegex { values: b, .. }) => a.extend(b),
