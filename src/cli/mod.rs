@@ -265,6 +265,20 @@ impl Verbosity {
     }
 }
 
+/// A bar on stderr when it is a terminal (indicatif draws nothing
+/// otherwise, so logs and timers see none); none at all with `--quiet` or
+/// `-v`, whose log lines it would garble.
+fn progress_bar(v: Verbosity) -> indicatif::ProgressBar {
+    if v.quiet || v.verbose > 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the normalized catalog of endpoints and prefixes, and what was rejected

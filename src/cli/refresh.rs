@@ -102,7 +102,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .collect::<Result<_, _>>()?;
     let targets = targets(args, &rulesets)?;
     let settings = settings(args)?;
-    let bar = progress_bar(v);
+    let bar = super::progress_bar(v);
     let done = run::run_with(&targets, &settings, &|p| {
         bar.set_length(p.steps as u64);
         bar.set_position(p.step as u64);
@@ -145,20 +145,6 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         }
     }
     Ok(exit)
-}
-
-/// A bar on stderr when it is a terminal (indicatif draws nothing
-/// otherwise, so logs and timers see none); none at all with `--quiet` or
-/// `-v`, whose log lines it would garble.
-pub(super) fn progress_bar(v: super::Verbosity) -> indicatif::ProgressBar {
-    if v.quiet || v.verbose > 0 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// The rulesets and their output directories, as `generate` places them.

@@ -13,11 +13,9 @@ use super::args::{Format, Formats};
 use crate::generate;
 use crate::ruleset::Ruleset;
 use crate::values::Resolve;
-use crate::verify::certs::Trust;
-use crate::verify::net::Context;
 use crate::verify::report::{to_json, to_junit, to_text};
 use crate::verify::setup::{self, Request, RouteKind, SetupError};
-use crate::verify::{Limits, Report, Status, Verdict, plan};
+use crate::verify::{Limits, Report, Status, Verdict};
 
 use super::{Exit, Failure};
 
@@ -87,46 +85,29 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let ruleset = Ruleset::load(&args.ruleset)?;
     let policy = generate::policy_for(&ruleset)?;
-    let targets =
-        plan::targets(&policy, &ruleset.verify).map_err(|e| Failure::new(Exit::Input, e))?;
     let request = Request {
         kinds: &args.routes,
         proxy: args.proxy.as_deref(),
         pac: args.pac.as_deref(),
         client: args.client,
         resolve: &args.resolve,
-    };
-    let routes = setup::routes(&request, &ruleset, &policy)?;
-    let trust = Trust::new(args.ca_file.as_deref(), args.origin_ca.as_deref())
-        .map_err(|e| Failure::new(Exit::Input, e))?;
-    if trust.public_roots == 0 {
-        tracing::warn!(
-            "the system holds no public root certificates: no chain can count as Microsoft's"
-        );
-    }
-    let resolver = setup::resolver(&args.resolve);
-    let cx = Context {
-        resolver: &resolver,
-        trust: &trust,
+        ca_file: args.ca_file.as_deref(),
+        origin_ca: args.origin_ca.as_deref(),
     };
     let limits = Limits {
         timeout: Duration::from_secs_f64(args.timeout),
         deadline: Duration::from_secs_f64(args.deadline),
         jobs: usize::from(args.jobs),
     };
-    let bar = super::refresh::progress_bar(v);
-    bar.set_length((targets.len() * routes.len()) as u64);
-    bar.set_message("probes");
+    let bar = super::progress_bar(v);
+    let start = |n: usize| {
+        bar.set_length(n as u64);
+        bar.set_message("probes");
+    };
     let tick = || bar.inc(1);
-    let report = crate::verify::run(
-        ruleset.site.name.as_str(),
-        targets,
-        &routes,
-        &cx,
-        limits,
-        &tick,
-    );
+    let report = setup::run(&request, &ruleset, &policy, limits, start, &tick);
     bar.finish_and_clear();
+    let report = report?;
     if !v.quiet || args.format != Format::Text {
         let text = match args.format {
             Format::Json => to_json(&report),

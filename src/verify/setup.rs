@@ -5,15 +5,18 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::Path;
 
 use crate::generate::GenerateError;
 use crate::policy::Policy;
 use crate::ruleset::Ruleset;
 use crate::values::Resolve;
 
-use super::net::{Hop, Resolver};
+use super::certs::Trust;
+use super::net::{Context, Hop, Resolver};
 use super::pac::PacError;
 use super::route::{EnvProxies, Route, proxy_from_url, proxy_hop};
+use super::{Limits, Report, plan};
 
 /// The kinds of route `--route` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -38,6 +41,11 @@ pub struct Request<'a> {
     pub client: IpAddr,
     /// Lookup answers (`--resolve`).
     pub resolve: &'a [Resolve],
+    /// CA certificates devices trust besides the public ones (an
+    /// inspecting proxy's).
+    pub ca_file: Option<&'a Path>,
+    /// CA certificates that stand for the endpoints' own, in a lab.
+    pub origin_ca: Option<&'a Path>,
 }
 
 /// Why the routes cannot be set up.
@@ -46,12 +54,43 @@ pub enum SetupError {
     /// A route asked for that the ruleset or the flags do not give.
     #[error("{0}")]
     Usage(String),
-    /// A proxy address, the environment's proxy or the PAC script is bad.
+    /// A probe setting, a proxy address, the environment's proxy, a CA
+    /// file or the PAC script is bad.
     #[error("{0}")]
     Input(String),
     /// Rendering the ruleset's own PAC output failed.
     #[error(transparent)]
     Render(#[from] GenerateError),
+}
+
+/// Probes every endpoint of the policy on every route asked for, at most
+/// `limits.jobs` at once. `start` is told how many probes there will be,
+/// `tick` of each one done.
+pub fn run(
+    req: &Request,
+    ruleset: &Ruleset,
+    policy: &Policy,
+    limits: Limits,
+    start: impl FnOnce(usize),
+    tick: &(dyn Fn() + Sync),
+) -> Result<Report, SetupError> {
+    let targets =
+        plan::targets(policy, &ruleset.verify).map_err(|e| SetupError::Input(e.to_string()))?;
+    let routes = routes(req, ruleset, policy)?;
+    let trust = Trust::new(req.ca_file, req.origin_ca).map_err(SetupError::Input)?;
+    if trust.public_roots == 0 {
+        tracing::warn!(
+            "the system holds no public root certificates: no chain can count as Microsoft's"
+        );
+    }
+    let resolver = resolver(req.resolve);
+    let cx = Context {
+        resolver: &resolver,
+        trust: &trust,
+    };
+    start(targets.len() * routes.len());
+    let name = ruleset.site.name.as_str();
+    Ok(super::run(name, targets, &routes, &cx, limits, tick))
 }
 
 /// The fixed lookup answers of a run: (host, port or any) -> address.
