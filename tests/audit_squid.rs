@@ -1,4 +1,4 @@
-//! `audit` against a real Squid: for our generated configurations and five
+//! `audit` against a real Squid: for our generated configurations and six
 //! hand-written ones (fixtures/audit/squid), the audit's answer for every
 //! one of more than 300 host:port:path requests equals what a live Squid
 //! on loopback does: 403 or not, and for TLS, spliced or bumped as told by
@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use common::squid::{
-    Bump, Wrapper, ask, chmod, free_port, get, live_outputs, origin, start_squid, trust_origin,
+    Bump, ProxyCa, Wrapper, ask, chmod, free_port, get, live_outputs, origin, start_squid,
+    trust_origin,
 };
 use common::tls::{BumpCerts, bump_certs, probe as tls_probe, start_origin};
 use egressgen::audit::probe::sample_hosts;
@@ -256,6 +257,11 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
             dir: fixtures.clone(),
             conf: "overlapping-paths.conf",
         },
+        Case {
+            name: "habits",
+            dir: fixtures.clone(),
+            conf: "habits.conf",
+        },
     ];
     let probes = probes(&policy);
     assert!(probes.len() >= 300, "{} probes", probes.len());
@@ -316,4 +322,97 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
         drop(squid);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Squid's own verdict on a configuration: `squid -k parse` exits 0 and
+/// prints no FATAL line.
+fn squid_accepts(conf: &Path) -> Result<(), String> {
+    let out = std::process::Command::new("squid")
+        .args(["-k", "parse", "-f"])
+        .arg(conf)
+        .output()
+        .expect("run squid -k parse");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() && !text.contains("FATAL") {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+/// The configuration Debian's squid package installs, read where the
+/// package put it (not a copy): Squid accepts it and so does the audit.
+/// It holds comments after the words of a line, one quoting a word.
+#[test]
+fn the_stock_debian_squid_conf_is_read_as_squid_reads_it() {
+    let stock = Path::new("/etc/squid/squid.conf");
+    assert!(
+        stock.is_file(),
+        "the squid package installs {}",
+        stock.display()
+    );
+    squid_accepts(stock).unwrap_or_else(|e| panic!("squid -k parse: {e}"));
+    let text = std::fs::read_to_string(stock).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("acl ") && l.contains('#') && l.contains('"')),
+        "the stock file still has a trailing comment quoting a word"
+    );
+    let config = read_config(stock, None, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    // Its own rules: localhost may use the proxy, the rest of the world not.
+    let probe = |host: &str, client: &str| Probe {
+        host: host.to_string(),
+        port: 80,
+        scheme: Scheme::Http,
+        path: "/".to_string(),
+        client: client.parse().unwrap(),
+    };
+    assert_eq!(
+        config.decide(&probe("example.com", "127.0.0.1")).access,
+        Access::Allowed
+    );
+    assert_eq!(
+        config.decide(&probe("example.com", "192.0.2.1")).access,
+        Access::Denied
+    );
+}
+
+/// Every hand-written fixture and both generated configurations are
+/// accepted by Squid and by the audit alike; a configuration Squid refuses
+/// (an ACL used but never defined) is refused by the audit at the same
+/// line.
+#[test]
+fn the_audit_reads_a_file_exactly_when_squid_accepts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    chmod(tmp.path(), 0o755);
+    let bump = Bump::new(tmp.path(), &ProxyCa::new(tmp.path(), "accept test CA"));
+    let port = free_port();
+    let (_, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump)));
+    let fixtures = fixture_copy(tmp.path(), port, &bump);
+    let mut confs: Vec<PathBuf> = vec![out.join("squid.conf"), out.join("squid-sslbump.conf")];
+    for e in std::fs::read_dir(&fixtures).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "conf") {
+            confs.push(e.path());
+        }
+    }
+    assert!(confs.len() >= 8, "{confs:?}");
+    for conf in &confs {
+        squid_accepts(conf).unwrap_or_else(|e| panic!("{}: squid: {e}", conf.display()));
+        read_config(conf, None, &Options::default())
+            .unwrap_or_else(|e| panic!("{}: audit: {e}", conf.display()));
+    }
+    let bad = tmp.path().join("undefined.conf");
+    std::fs::write(
+        &bad,
+        "http_port 3128\nacl a dstdomain .a.com # fine\nhttp_access allow a undefined_acl\nhttp_access deny all\n",
+    )
+    .unwrap();
+    let squid = squid_accepts(&bad).unwrap_err();
+    assert!(squid.contains("undefined_acl"), "{squid}");
+    let ours = read_config(&bad, None, &Options::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(ours.contains("undefined.conf:3:"), "{ours}");
+    assert!(squid.contains("line 3"), "{squid}");
 }

@@ -316,8 +316,8 @@ impl Parser {
         }
     }
 
-    /// ACL values, with `"file"` values read from their files (one value
-    /// per line, `#` comments).
+    /// ACL values, with `"file"` (or `'file'`) values read from their
+    /// files (one value per line, `#` comments, as [`acl_file_value`]).
     fn values(
         &mut self,
         path: &Path,
@@ -326,7 +326,7 @@ impl Parser {
     ) -> Result<Vec<(String, Origin)>, ReadError> {
         let mut out = Vec::new();
         for v in values {
-            let Some(file) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+            let Some(file) = quoted_file(v) else {
                 out.push((v.to_string(), at.clone()));
                 continue;
             };
@@ -340,15 +340,14 @@ impl Parser {
             })?;
             let name = shown(&full);
             for (i, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
+                let Some(value) = acl_file_value(line) else {
                     continue;
-                }
+                };
                 let origin = Origin {
                     file: name.clone(),
                     line: i + 1,
                 };
-                out.push((line.to_string(), origin));
+                out.push((value.to_string(), origin));
             }
         }
         Ok(out)
@@ -387,35 +386,79 @@ impl Parser {
 fn is_builtin(name: &str) -> bool {
     matches!(
         name,
-        "all" | "localhost" | "to_localhost" | "manager" | "to_linklocal"
+        "all" | "localhost" | "to_localhost" | "manager" | "to_linklocal" | "CONNECT"
     )
 }
 
-/// Logical lines (`\` continues a line), comment and blank lines
-/// dropped, each with its first physical line number and its words.
+/// Logical lines as Squid's `parseOneConfigFile` builds them, each with
+/// its first physical line number and its words. A line whose last
+/// character is `\\` continues on the next (a space after the backslash
+/// ends it); blank lines and lines starting with `#` are skipped, also
+/// between the parts of a continued line, whose leading whitespace is
+/// dropped.
 fn logical_lines(text: &str) -> Vec<(usize, Vec<&str>)> {
     let mut out = Vec::new();
     let mut pending: Option<(usize, Vec<&str>)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let (body, continues) = match raw.trim_end().strip_suffix('\\') {
+    for (i, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let body = raw.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let (body, continues) = match body.strip_suffix('\\') {
             Some(b) => (b, true),
-            None => (raw, false),
+            None => (body, false),
         };
-        let starts_comment = pending.is_none() && body.trim_start().starts_with('#');
         let (line, mut words) = pending.take().unwrap_or((i + 1, Vec::new()));
-        if !starts_comment {
-            words.extend(body.split_whitespace());
-        }
-        if continues && !starts_comment {
+        words.extend(body.split_whitespace());
+        if continues {
             pending = Some((line, words));
-        } else if !words.is_empty() {
-            out.push((line, words));
+        } else {
+            out.push((line, tokens(words)));
         }
     }
-    if let Some((line, words)) = pending.filter(|(_, w)| !w.is_empty()) {
-        out.push((line, words));
+    if let Some((line, words)) = pending {
+        out.push((line, tokens(words)));
     }
+    out.retain(|(_, words)| !words.is_empty());
     out
+}
+
+/// The words of a line up to a trailing comment: as Squid's `TokenParse`
+/// reads them, a word that starts with `#` starts a comment, while a `#`
+/// inside a word is part of it (`http://a/#x`).
+fn tokens(words: Vec<&str>) -> Vec<&str> {
+    words
+        .into_iter()
+        .take_while(|w| !w.starts_with('#'))
+        .collect()
+}
+
+/// The value on one line of an ACL file, as Squid's `strtokFile` reads
+/// it: leading whitespace skipped, the words up to one that starts with
+/// `#` (with the spaces between them), nothing for a blank or comment line.
+fn acl_file_value(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let mut end = 0;
+    let mut rest = line;
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        let word = &rest[start..];
+        if word.starts_with('#') {
+            break;
+        }
+        let len = word.find(char::is_whitespace).unwrap_or(word.len());
+        end = line.len() - rest.len() + start + len;
+        rest = &word[len..];
+    }
+    let value = &line[..end];
+    (!value.is_empty()).then_some(value)
+}
+
+/// The file a quoted ACL value names: `"path"` or `'path'`, up to the next
+/// quote of either kind (Squid's `strtokFile`).
+fn quoted_file(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix(['"', '\''])?;
+    Some(rest.split(['"', '\'']).next().unwrap_or(rest))
 }
 
 /// `-i`, `+i`, `-n` and `--` before the values.
@@ -789,6 +832,8 @@ impl SquidConfig {
         let yes = |b: bool| if b { Tri::Yes(None) } else { Tri::No };
         match name {
             "all" => Tri::Yes(None),
+            // Predefined since Squid 4 as `acl CONNECT method CONNECT`.
+            "CONNECT" => yes(req.method == "CONNECT"),
             "localhost" => yes(req.client.is_loopback()),
             "manager" => yes(req.url.starts_with("cache_object:")
                 || req.path.starts_with("/squid-internal-mgr/")),
@@ -1231,6 +1276,36 @@ mod tests {
             path: "/".to_string(),
             client: "10.0.0.1".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn lines_and_words_are_read_as_squid_reads_them() {
+        let text = "acl a src 10.0.0.0/8  # RFC 1918 \"this\" network\n\
+                    acl b dstdomain .a.com \\\n\
+                    # a comment between the parts\n\
+                    \x20  .b.com\r\n\
+                    acl c dstdomain .c.com \\ \n\
+                    acl d dstdomain .d.com#x\n\
+                    \x20  # indented comment\n";
+        let lines = logical_lines(text);
+        let words: Vec<(usize, Vec<&str>)> = lines;
+        assert_eq!(
+            words,
+            [
+                (1, vec!["acl", "a", "src", "10.0.0.0/8"]),
+                (2, vec!["acl", "b", "dstdomain", ".a.com", ".b.com"]),
+                (5, vec!["acl", "c", "dstdomain", ".c.com", "\\"]),
+                (6, vec!["acl", "d", "dstdomain", ".d.com#x"]),
+            ]
+        );
+        assert_eq!(acl_file_value("  .e.com   # note"), Some(".e.com"));
+        assert_eq!(acl_file_value(".f.com#g"), Some(".f.com#g"));
+        assert_eq!(acl_file_value("two words  # c"), Some("two words"));
+        assert_eq!(acl_file_value("   # whole"), None);
+        assert_eq!(acl_file_value("  "), None);
+        assert_eq!(quoted_file("\"/etc/x\""), Some("/etc/x"));
+        assert_eq!(quoted_file("'/etc/y'"), Some("/etc/y"));
+        assert_eq!(quoted_file(".a.com"), None);
     }
 
     #[test]
