@@ -325,8 +325,8 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
 }
 
 /// Squid's own verdict on a configuration: `squid -k parse` exits 0 and
-/// prints no FATAL line.
-fn squid_accepts(conf: &Path) -> Result<(), String> {
+/// prints no FATAL line; what it printed either way.
+fn squid_accepts(conf: &Path) -> Result<String, String> {
     let out = std::process::Command::new("squid")
         .args(["-k", "parse", "-f"])
         .arg(conf)
@@ -334,10 +334,24 @@ fn squid_accepts(conf: &Path) -> Result<(), String> {
         .expect("run squid -k parse");
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.status.success() && !text.contains("FATAL") {
-        Ok(())
+        Ok(text)
     } else {
         Err(text)
     }
+}
+
+/// The `FILE:LINE` of every line Squid called unrecognized
+/// (`FILE(LINE): unrecognized: 'NAME'`).
+fn unrecognized(squid: &str) -> BTreeSet<String> {
+    squid
+        .lines()
+        .filter_map(|l| {
+            let (head, _) = l.split_once("): unrecognized: ")?;
+            let (file, line) = head.rsplit_once('(')?;
+            let file = file.rsplit("| ").next()?;
+            Some(format!("{file}:{line}"))
+        })
+        .collect()
 }
 
 /// The configuration Debian's squid package installs, read where the
@@ -397,10 +411,34 @@ fn the_audit_reads_a_file_exactly_when_squid_accepts_it() {
     }
     assert!(confs.len() >= 8, "{confs:?}");
     for conf in &confs {
-        squid_accepts(conf).unwrap_or_else(|e| panic!("{}: squid: {e}", conf.display()));
-        read_config(conf, None, &Options::default())
+        let squid =
+            squid_accepts(conf).unwrap_or_else(|e| panic!("{}: squid: {e}", conf.display()));
+        let config = read_config(conf, None, &Options::default())
             .unwrap_or_else(|e| panic!("{}: audit: {e}", conf.display()));
+        assert!(unrecognized(&squid).is_empty(), "{squid}");
+        assert!(config.ignored().is_empty(), "{}", conf.display());
     }
+    // A misspelt directive: `squid -k parse` fails on it (exit 1) naming
+    // the line; the audit reads the rest and reports the same line, with
+    // the directive meant.
+    let misspelt = fixtures.join("misspelt.conf");
+    std::fs::write(
+        &misspelt,
+        "http_port 3128\nacl a dstdomain .a.com\nhttp_acess allow a\nhttp_access deny all\n",
+    )
+    .unwrap();
+    let squid = squid_accepts(&misspelt).unwrap_err();
+    assert_eq!(
+        unrecognized(&squid),
+        BTreeSet::from([format!("{}:3", misspelt.display())])
+    );
+    let config = read_config(&misspelt, None, &Options::default()).unwrap();
+    let ours: BTreeSet<String> = config.ignored().iter().map(|i| i.at.to_string()).collect();
+    assert_eq!(ours, unrecognized(&squid));
+    assert_eq!(
+        config.ignored()[0].why,
+        "http_acess is not a Squid directive (did you mean http_access?): the line has no effect, and squid -k parse fails on it"
+    );
     let bad = tmp.path().join("undefined.conf");
     std::fs::write(
         &bad,

@@ -125,6 +125,8 @@ pub enum LineIssue {
     Shadowed,
     /// Read but not evaluable here.
     Undecidable,
+    /// Ignored by the product itself (a misspelt directive).
+    Ignored,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -154,6 +156,8 @@ pub struct Summary {
     pub duplicate_lines: usize,
     pub shadowed_lines: usize,
     pub undecidable_lines: usize,
+    /// Lines the product ignores (misspelt directives).
+    pub ignored_lines: usize,
 }
 
 /// The audit of one configuration against one policy.
@@ -592,6 +596,15 @@ fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Vec<Li
             ),
         });
     }
+    for i in config.ignored() {
+        out.push(LineFinding {
+            issue: LineIssue::Ignored,
+            at: i.at,
+            rule: None,
+            text: String::new(),
+            why: i.why,
+        });
+    }
     for u in config.undecidable() {
         out.push(LineFinding {
             issue: LineIssue::Undecidable,
@@ -722,6 +735,7 @@ fn summarize(entries: &[EntryFinding], tls: &[TlsFinding], lines: &[LineFinding]
             LineIssue::Duplicate => s.duplicate_lines += 1,
             LineIssue::Shadowed => s.shadowed_lines += 1,
             LineIssue::Undecidable => s.undecidable_lines += 1,
+            LineIssue::Ignored => s.ignored_lines += 1,
         }
     }
     s

@@ -180,6 +180,7 @@ pub fn line_issue(i: LineIssue) -> &'static str {
         LineIssue::Duplicate => "duplicate",
         LineIssue::Shadowed => "shadowed",
         LineIssue::Undecidable => "undecidable",
+        LineIssue::Ignored => "ignored",
     }
 }
 

@@ -220,6 +220,14 @@ pub struct Undecidable {
     pub why: String,
 }
 
+/// A line the product itself ignores (a misspelt directive): it looks
+/// like configuration but does nothing, which its author rarely means.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct IgnoredLine {
+    pub at: Origin,
+    pub why: String,
+}
+
 /// A foreign configuration, read.
 pub trait Config {
     /// The reader's name (`squid`, `pac`, …).
@@ -236,6 +244,10 @@ pub trait Config {
     fn rule_matches(&self, grant: &Grant, probe: &Probe) -> bool;
     /// Lines read but not evaluable.
     fn undecidable(&self) -> Vec<Undecidable>;
+    /// Lines the product ignores.
+    fn ignored(&self) -> Vec<IgnoredLine> {
+        Vec::new()
+    }
     /// Rules one request may be checked against, to bound the work an
     /// audit spends on a huge configuration.
     fn size(&self) -> usize;

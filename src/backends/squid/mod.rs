@@ -10,6 +10,7 @@
 //! `.a.x` with `.x`), so each ACL file is collapsed once more with Squid's
 //! own semantics (`.x` admits `x`).
 
+pub mod directives;
 pub mod read;
 
 use std::collections::BTreeMap;

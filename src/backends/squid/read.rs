@@ -16,8 +16,8 @@ use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 
 use crate::backends::reader::{
-    Access, Config, Decision, Grant, GrantHost, Limits, Options, Origin, PortRange, Probe,
-    ReadError, TlsSeen, Tri, Undecidable, relative_to, shown,
+    Access, Config, Decision, Grant, GrantHost, IgnoredLine, Limits, Options, Origin, PortRange,
+    Probe, ReadError, TlsSeen, Tri, Undecidable, relative_to, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
 use crate::model::Scheme;
@@ -123,6 +123,7 @@ pub struct SquidConfig {
     /// An `http_port` or `https_port` with `ssl-bump`.
     bump_port: Option<Origin>,
     undecidable: Vec<Undecidable>,
+    ignored: Vec<IgnoredLine>,
 }
 
 struct Parser {
@@ -232,7 +233,19 @@ impl Parser {
                 });
                 Ok(())
             }
-            _ => Ok(()),
+            known if super::directives::known(known) => Ok(()),
+            unknown => {
+                let hint = super::directives::suggestion(unknown)
+                    .map(|d| format!(" (did you mean {d}?)"))
+                    .unwrap_or_default();
+                self.conf.ignored.push(IgnoredLine {
+                    at,
+                    why: format!(
+                        "{unknown} is not a Squid directive{hint}: the line has no effect, and squid -k parse fails on it"
+                    ),
+                });
+                Ok(())
+            }
         }
     }
 
@@ -1058,6 +1071,10 @@ impl Config for SquidConfig {
         self.requests(&host, probe)
             .iter()
             .any(|req| matches!(self.all(&rule.conds, req, 0), Tri::Yes(_)))
+    }
+
+    fn ignored(&self) -> Vec<IgnoredLine> {
+        self.ignored.clone()
     }
 
     fn undecidable(&self) -> Vec<Undecidable> {
