@@ -899,3 +899,67 @@ fn lookups_from_a_hosts_file_and_tags_from_a_service_tag_file() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad-hosts:2"));
 }
+
+/// Copies `from` to `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the proxy's files taken off the box: the generated squid.conf
+/// names its ACL files by absolute paths on the proxy, which `--root`
+/// maps below the copy. Without it the copy cannot be read; with it the
+/// audit's JSON is the one of the original, but for the file names.
+#[test]
+fn root_reads_a_copy_of_the_proxys_files_taken_off_the_box() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = commercial_eu();
+    let on_box = tmp.path().join("proxy/etc/squid");
+    generate_example(&ruleset, &on_box);
+    let audit_json = |conf: &Path, root: Option<&Path>| {
+        let mut args = vec![
+            "audit".to_string(),
+            "--format".to_string(),
+            "json".to_string(),
+            "--ruleset".to_string(),
+            ruleset.display().to_string(),
+        ];
+        if let Some(r) = root {
+            args.extend(["--root".to_string(), r.display().to_string()]);
+        }
+        args.push(conf.display().to_string());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        egressgen(&refs)
+    };
+    let original = audit_json(&on_box.join("squid.conf"), None);
+    assert_eq!(original.status.code(), Some(0));
+    // The copy: the proxy's tree below another root, the original gone.
+    let root = tmp.path().join("copy");
+    let copy = root.join(on_box.strip_prefix("/").unwrap());
+    copy_tree(&on_box, &copy);
+    std::fs::remove_dir_all(tmp.path().join("proxy")).unwrap();
+    let without = audit_json(&copy.join("squid.conf"), None);
+    assert_eq!(
+        without.status.code(),
+        Some(4),
+        "the ACL files are not where the copy says"
+    );
+    let with = audit_json(&copy.join("squid.conf"), Some(&root));
+    assert_eq!(
+        with.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let shown = |out: &std::process::Output, dir: &Path| {
+        String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "DIR")
+    };
+    assert_eq!(shown(&with, &copy), shown(&original, &on_box));
+}

@@ -34,6 +34,8 @@ pub struct Request<'a> {
     pub hosts: Option<&'a Path>,
     /// Service-tag JSON for tags the policy does not hold.
     pub service_tags: Option<&'a Path>,
+    /// The proxy's `/`, for a copy of its files ([`Options::root`]).
+    pub root: Option<&'a Path>,
 }
 
 /// Why an audit could not run.
@@ -54,6 +56,7 @@ pub enum SetupError {
 pub fn run(req: &Request, ruleset: &Ruleset, policy: &Policy) -> Result<Report, SetupError> {
     let client = req.client.unwrap_or_else(|| default_client(ruleset));
     let mut options = Options::for_policy(policy);
+    options.root = req.root.map(Path::to_path_buf);
     if let Some(path) = req.hosts {
         options.resolve = read_hosts(path)?;
     }

@@ -321,6 +321,9 @@ pub struct Options {
     pub tag_hosts: Vec<(String, HostPattern)>,
     /// The prefixes of the policy's service tags.
     pub tag_prefixes: std::collections::BTreeMap<String, Vec<ipnet::IpNet>>,
+    /// Where the proxy's `/` is, for a copy of its files taken off the
+    /// box: an absolute path in the configuration is read below it.
+    pub root: Option<PathBuf>,
 }
 
 impl Options {
@@ -405,6 +408,18 @@ pub fn relative_to(base: &Path, path: &Path) -> PathBuf {
         path.to_path_buf()
     } else {
         base.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+impl Options {
+    /// Where a file a configuration names is read: relative to the naming
+    /// file's directory, and an absolute path below [`Options::root`] when
+    /// one is given (`/etc/squid/x` is `ROOT/etc/squid/x`).
+    pub fn locate(&self, base: &Path, path: &Path) -> PathBuf {
+        match (&self.root, path.strip_prefix("/")) {
+            (Some(root), Ok(below)) => root.join(below),
+            _ => relative_to(base, path),
+        }
     }
 }
 

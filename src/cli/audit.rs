@@ -53,6 +53,11 @@ pub struct Args {
     /// --resolve wins over it
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
+    /// Where the proxy's `/` is when auditing a copy of its files taken off
+    /// the box: absolute paths in the configuration (`include
+    /// /etc/squid/conf.d/*.conf`, ACL files) are read below DIR
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Service-tag JSON whose prefixes answer for tags a firewall rule
     /// names that the ruleset's sources do not hold
     #[arg(long, value_name = "FILE")]
@@ -76,6 +81,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         resolve: &args.resolve,
         hosts: args.hosts.as_deref(),
         service_tags: args.service_tags.as_deref(),
+        root: args.root.as_deref(),
     };
     let report =
         setup::run(&request, &ruleset, &policy).map_err(|e| Failure::new(Exit::Input, e))?;

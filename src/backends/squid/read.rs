@@ -17,7 +17,7 @@ use regex::{Regex, RegexBuilder};
 
 use crate::backends::reader::{
     Access, Config, Decision, Grant, GrantHost, IgnoredLine, Limits, Options, Origin, PortRange,
-    Probe, ReadError, TlsSeen, Tri, Undecidable, relative_to, shown,
+    Probe, ReadError, TlsSeen, Tri, Undecidable, shown,
 };
 use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
 use crate::model::Scheme;
@@ -41,6 +41,7 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
 /// Reads a configuration and everything it includes.
 pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let mut p = Parser {
+        options: options.clone(),
         limits: options.limits,
         conf: SquidConfig::default(),
         stack: Vec::new(),
@@ -127,6 +128,7 @@ pub struct SquidConfig {
 }
 
 struct Parser {
+    options: Options,
     limits: Limits,
     conf: SquidConfig,
     /// Files being read, for include loops.
@@ -251,7 +253,7 @@ impl Parser {
 
     fn include(&mut self, path: &Path, at: &Origin, args: &[&str]) -> Result<(), ReadError> {
         for pattern in args {
-            let full = relative_to(path, Path::new(pattern));
+            let full = self.options.locate(path, Path::new(pattern));
             let text = full.to_string_lossy().into_owned();
             let matches: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
                 let found = glob::glob(&text).map_err(|e| ReadError::Syntax {
@@ -343,7 +345,7 @@ impl Parser {
                 out.push((v.to_string(), at.clone()));
                 continue;
             };
-            let full = relative_to(path, Path::new(file));
+            let full = self.options.locate(path, Path::new(file));
             let text = self.load(&full).map_err(|e| match e {
                 ReadError::Read { file, detail } => ReadError::Syntax {
                     at: at.clone(),
