@@ -963,3 +963,73 @@ fn root_reads_a_copy_of_the_proxys_files_taken_off_the_box() {
     };
     assert_eq!(shown(&with, &copy), shown(&original, &on_box));
 }
+
+/// An Azure rule collection group of `(action, collection priority, rule)`
+/// filter collections.
+fn azure_group(collections: &[(&str, u64, serde_json::Value)]) -> String {
+    let cs: Vec<serde_json::Value> = collections
+        .iter()
+        .enumerate()
+        .map(|(i, (action, priority, rule))| {
+            serde_json::json!({
+                "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
+                "name": format!("c{i}"),
+                "priority": priority,
+                "action": {"type": action},
+                "rules": [rule],
+            })
+        })
+        .collect();
+    serde_json::json!({"properties": {"priority": 100, "ruleCollections": cs}}).to_string()
+}
+
+/// A rule the reader cannot evaluate (an FQDN tag) decides nothing by
+/// itself: before an Allow that certainly matches, the request is allowed
+/// either way; with no later rule, or before a Deny, it is undecidable;
+/// an unknown Deny before a certain Allow is undecidable too.
+#[test]
+fn an_unreadable_azure_rule_only_matters_when_its_action_could_change_the_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = |name: &str, key: &str, value: &str| {
+        serde_json::json!({
+            "ruleType": "ApplicationRule", "name": name,
+            "protocols": [{"protocolType": "Https", "port": 443}],
+            "sourceAddresses": ["*"], key: [value],
+        })
+    };
+    let tag = app("wu", "fqdnTags", "WindowsUpdate");
+    let gw = app("gw", "targetFqdns", "winatp-gw-weu.microsoft.com");
+    let decide = |name: &str, group: String, host: &str| {
+        let path = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&path, group).unwrap();
+        let c = read_config(&path, Some("azure-firewall"), &Options::default()).unwrap();
+        let probe = egressgen::backends::reader::Probe {
+            host: host.to_string(),
+            port: 443,
+            scheme: egressgen::model::Scheme::Https,
+            path: "/".to_string(),
+            client: client(),
+        };
+        c.decide(&probe).access
+    };
+    use egressgen::backends::reader::Access;
+    let undecidable =
+        |a: &Access| matches!(a, Access::Undecidable(why) if why.contains("fqdnTags"));
+    let allow_then_allow = azure_group(&[("Allow", 100, tag.clone()), ("Allow", 200, gw.clone())]);
+    assert_eq!(
+        decide(
+            "aa",
+            allow_then_allow.clone(),
+            "winatp-gw-weu.microsoft.com"
+        ),
+        Access::Allowed
+    );
+    let other = decide("aa2", allow_then_allow, "other.example.com");
+    assert!(undecidable(&other), "{other:?}");
+    let deny_then_allow = azure_group(&[("Deny", 100, tag.clone()), ("Allow", 200, gw.clone())]);
+    let d = decide("da", deny_then_allow, "winatp-gw-weu.microsoft.com");
+    assert!(undecidable(&d), "{d:?}");
+    let allow_then_deny = azure_group(&[("Allow", 100, tag), ("Deny", 200, gw)]);
+    let d = decide("ad", allow_then_deny, "winatp-gw-weu.microsoft.com");
+    assert!(undecidable(&d), "{d:?}");
+}

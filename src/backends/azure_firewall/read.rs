@@ -428,6 +428,48 @@ fn port_in(spec: &str, port: u16) -> bool {
     PortRange::parse(spec, &['-']).is_some_and(|r| r.contains(port))
 }
 
+impl AzConfig {
+    fn undecidable_at(&self, i: usize, why: String) -> Decision {
+        let mut v = Decision::denied(Some(self.rules[i].at.clone()), Some(i));
+        v.access = Access::Undecidable(why);
+        v
+    }
+
+    /// Allowed by rule `i`. An earlier rule that cannot be evaluated
+    /// (`unknown`) would allow too, but may decrypt where rule `i` does
+    /// not, or the other way round: then the TLS answer is undecidable.
+    fn allowed(
+        &self,
+        i: usize,
+        granted: (GrantHost, Origin),
+        probe: &Probe,
+        unknown: Option<usize>,
+    ) -> Decision {
+        let r = &self.rules[i];
+        let mut v = Decision::denied(Some(r.at.clone()), Some(i));
+        v.access = Access::Allowed;
+        v.granted_by = Some(granted);
+        if probe.scheme == Scheme::Https && r.application {
+            v.tls = if r.terminate_tls {
+                TlsSeen::Inspected
+            } else {
+                TlsSeen::Spliced
+            };
+            v.tls_by = Some(r.at.clone());
+            if let Some(u) = unknown.map(|j| &self.rules[j])
+                && u.application
+                && u.terminate_tls != r.terminate_tls
+            {
+                v.tls = TlsSeen::Undecidable(format!(
+                    "{} may match first and handles TLS otherwise",
+                    u.at
+                ));
+            }
+        }
+        v
+    }
+}
+
 impl Config for AzConfig {
     fn kind(&self) -> &'static str {
         "azure-firewall"
@@ -438,34 +480,43 @@ impl Config for AzConfig {
     }
 
     fn decide(&self, probe: &Probe) -> Decision {
+        // A rule that cannot be evaluated changes a verdict only if its
+        // action differs from the one that decides: an unknown Allow
+        // before a certain Allow still allows, and before a Deny (or the
+        // default deny) makes the answer undecidable; a Deny the other way
+        // round.
+        let mut unknown_allow: Option<(usize, String)> = None;
+        let mut unknown_deny: Option<(usize, String)> = None;
         for (i, r) in self.rules.iter().enumerate() {
             match self.matches(r, probe) {
                 Ok(None) => continue,
                 Err(why) => {
-                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
-                    v.access = Access::Undecidable(why);
-                    return v;
+                    let slot = if r.allow {
+                        &mut unknown_allow
+                    } else {
+                        &mut unknown_deny
+                    };
+                    slot.get_or_insert((i, why));
                 }
-                Ok(Some(g)) => {
-                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
-                    if r.allow {
-                        v.access = Access::Allowed;
-                        v.granted_by = Some(g);
-                        if probe.scheme == Scheme::Https && r.application {
-                            v.tls = if r.terminate_tls {
-                                TlsSeen::Inspected
-                            } else {
-                                TlsSeen::Spliced
-                            };
-                            v.tls_by = Some(r.at.clone());
-                        }
+                Ok(Some(g)) if r.allow => {
+                    if let Some((j, why)) = unknown_deny {
+                        return self.undecidable_at(j, why);
                     }
-                    return v;
+                    return self.allowed(i, g, probe, unknown_allow.map(|(j, _)| j));
+                }
+                Ok(Some(_)) => {
+                    if let Some((j, why)) = unknown_allow {
+                        return self.undecidable_at(j, why);
+                    }
+                    return Decision::denied(Some(r.at.clone()), Some(i));
                 }
             }
         }
         // Azure Firewall denies what no rule allows.
-        Decision::denied(None, Some(self.rules.len()))
+        match unknown_allow {
+            Some((j, why)) => self.undecidable_at(j, why),
+            None => Decision::denied(None, Some(self.rules.len())),
+        }
     }
 
     fn grants(&self) -> Vec<Grant> {
