@@ -1033,3 +1033,39 @@ fn an_unreadable_azure_rule_only_matters_when_its_action_could_change_the_answer
     let d = decide("ad", allow_then_deny, "winatp-gw-weu.microsoft.com");
     assert!(undecidable(&d), "{d:?}");
 }
+
+/// Three rules named alike in three collections are each found at their
+/// own line, not all at the first one's; the text is the oracle.
+#[test]
+fn azure_rules_sharing_a_name_are_each_at_their_own_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let crl = |fqdn: &str| {
+        serde_json::json!({
+            "ruleType": "ApplicationRule", "name": "CRL",
+            "protocols": [{"protocolType": "Http", "port": 80}],
+            "sourceAddresses": ["*"], "targetFqdns": [fqdn],
+        })
+    };
+    let group = azure_group(&[
+        ("Allow", 100, crl("crl.microsoft.com")),
+        ("Allow", 200, crl("ctldl.windowsupdate.com")),
+        ("Allow", 300, crl("www.microsoft.com")),
+    ]);
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&group).unwrap())
+            .unwrap();
+    let path = tmp.path().join("crl.json");
+    std::fs::write(&path, &pretty).unwrap();
+    let expected: Vec<usize> = pretty
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "\"name\": \"CRL\",")
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(expected.len(), 3, "{pretty}");
+    let c = read_config(&path, Some("azure-firewall"), &Options::default()).unwrap();
+    let mut lines: Vec<usize> = c.grants().iter().map(|g| g.rule.line).collect();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines, expected);
+}

@@ -13,7 +13,7 @@
 //! policy holds them; other addresses need `--resolve`. FQDN tags, IP
 //! groups and `targetUrls` are reported as undecidable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -119,31 +119,52 @@ fn find_groups<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a Value>) {
     }
 }
 
-/// Line numbers of rule names in the text, so a finding names a line
-/// (JSON values carry no positions).
-struct LineFinder<'a> {
-    text: &'a str,
+/// Line numbers of collection and rule names in the text, so a finding
+/// names a line (JSON values carry no positions). Names repeat (a rule
+/// "CRL" in three collections): the k-th object asked for by a name, in
+/// document order, gets the k-th `"name": "<name>"` of the text. The
+/// text is scanned once, whatever the number of rules.
+struct LineFinder {
+    /// Each name's lines, in order.
+    lines: HashMap<String, Vec<usize>>,
+    /// How many times each name was asked for.
+    asked: std::cell::RefCell<HashMap<String, usize>>,
 }
 
-impl<'a> LineFinder<'a> {
-    fn new(text: &'a str) -> Self {
-        LineFinder { text }
+impl LineFinder {
+    fn new(text: &str) -> Self {
+        let mut lines: HashMap<String, Vec<usize>> = HashMap::new();
+        let (mut line, mut counted) = (1, 0);
+        for (at, _) in text.match_indices("\"name\"") {
+            let rest = text[at + 6..].trim_start();
+            let Some(value) = rest.strip_prefix(':').map(str::trim_start) else {
+                continue;
+            };
+            let mut de = serde_json::Deserializer::from_str(value);
+            let Ok(name) = <String as serde::Deserialize>::deserialize(&mut de) else {
+                continue;
+            };
+            line += text[counted..at].matches('\n').count();
+            counted = at;
+            lines.entry(name).or_default().push(line);
+        }
+        LineFinder {
+            lines,
+            asked: Default::default(),
+        }
     }
 
-    /// The line of the first `"name": "<name>"`, or 0.
+    /// The line of the next `"name": "<name>"` not yet given out (the
+    /// first again when there are fewer), or 0.
     fn of_name(&self, name: &str) -> usize {
-        let quoted = serde_json::to_string(name).unwrap_or_default();
-        let mut from = 0;
-        while let Some(i) = self.text[from..].find(&quoted) {
-            let at = from + i;
-            let before = self.text[..at].trim_end();
-            if before.ends_with(':') && before[..before.len() - 1].trim_end().ends_with("\"name\"")
-            {
-                return self.text[..at].matches('\n').count() + 1;
-            }
-            from = at + quoted.len();
-        }
-        0
+        let Some(lines) = self.lines.get(name) else {
+            return 0;
+        };
+        let mut asked = self.asked.borrow_mut();
+        let k = asked.entry(name.to_string()).or_insert(0);
+        let line = lines.get(*k).or(lines.first()).copied().unwrap_or(0);
+        *k += 1;
+        line
     }
 }
 
