@@ -347,13 +347,23 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
     );
     let e = read_config(&conf, None, &limits).err().unwrap();
     assert!(e.to_string().contains("regex.conf:1"), "{e}");
-    // 100,000 ACL values and 100,000 allow lines: a bounded, reported result.
+    // 100,000 ACL values and 100,000 allow lines: every line is judged
+    // (the duplicate and shadow checks go by index, with no budget), so
+    // the three lines written again at the end, and the one under a
+    // domain allowed earlier, are each found.
     let mut text = String::new();
     for i in 0..100_000 {
         text.push_str(&format!(
             "acl a{i} dstdomain host{i}.example.com\nhttp_access allow a{i}\n"
         ));
     }
+    text.push_str("acl wide dstdomain .wide.example.net\nhttp_access allow wide\n");
+    for i in [7, 5_000, 99_999] {
+        text.push_str(&format!(
+            "acl again{i} dstdomain host{i}.example.com\nhttp_access allow again{i}\n"
+        ));
+    }
+    text.push_str("acl under dstdomain x.wide.example.net\nhttp_access allow under\n");
     text.push_str("http_access deny all\n");
     let conf = write(d, "huge.conf", &text);
     let ruleset = examples().into_iter().next().unwrap();
@@ -363,13 +373,17 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
         a.summary.missing + a.summary.partly,
         a.summary.entries - a.summary.direct_route
     );
-    assert!(
+    let found = |issue: LineIssue| -> Vec<usize> {
         a.lines
             .iter()
-            .any(|l| l.issue == LineIssue::Undecidable
-                && l.why.contains("not checked for shadowing")),
-        "the skipped checks are reported"
-    );
+            .filter(|l| l.issue == issue)
+            .map(|l| l.at.line)
+            .collect()
+    };
+    // `acl againN` sits at line 200,003 + 2k for the k-th repeat.
+    assert_eq!(found(LineIssue::Duplicate), [200_003, 200_005, 200_007]);
+    assert_eq!(found(LineIssue::Shadowed), [200_009]);
+    assert!(found(LineIssue::Undecidable).is_empty(), "{:?}", a.lines);
 }
 
 #[test]

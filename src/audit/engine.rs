@@ -5,13 +5,16 @@
 //! and the answers are read with the policy's own matching relations
 //! (`covers`, `overlaps`), the same ones `explain` and collapse use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::lines::grant_text;
 use super::probe::{LABEL, entry_probes, sample_hosts};
-use crate::backends::reader::{Access, Config, Decision, Grant, GrantHost, Origin, Probe, TlsSeen};
+use crate::backends::reader::{
+    Access, Change, Config, Decision, GrantHost, Origin, Probe, TlsSeen,
+};
 use crate::model::Scheme;
 use crate::model::{HostPattern, Provenance, TlsHandling, Via};
 use crate::policy::matching::{admits, covers, overlaps};
@@ -86,6 +89,10 @@ pub struct EntryFinding {
     pub detail: Vec<String>,
     /// The configuration lines that decided.
     pub lines: Vec<Origin>,
+    /// For a gap: the change that closes it, in the configuration's own
+    /// syntax and naming where (`add x to acl gw at squid.conf:6`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     pub provenance: Vec<Provenance>,
 }
 
@@ -110,7 +117,42 @@ pub struct TlsFinding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<Origin>,
     pub why: String,
+    /// The change that ends it, in the configuration's own syntax (the
+    /// splice rule to add).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     pub provenance: Vec<Provenance>,
+}
+
+/// A hole an administrator of the product would want closed, whatever
+/// the policy: reported before the policy's own findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityIssue {
+    /// A line admits every destination for clients beyond the proxy host
+    /// itself: the policy's own lines decide nothing it covers.
+    AllowAll,
+    /// A client outside every network the configuration names is let
+    /// through: an open proxy wherever its port is reachable.
+    OpenProxy,
+    /// A tunnel (CONNECT) to a port other than 443 is let through: clients
+    /// can reach mail, SSH or anything else through the proxy.
+    ConnectAnyPort,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurityFinding {
+    pub issue: SecurityIssue,
+    /// The line that lets it through.
+    pub at: Origin,
+    pub text: String,
+    pub why: String,
+    /// The change that closes it, in the configuration's own syntax.
+    pub fix: String,
+    /// Policy entries whose requests only this line lets through (an
+    /// allow-all in front of the policy's own lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covers: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -158,6 +200,7 @@ pub struct Summary {
     pub undecidable_lines: usize,
     /// Lines the product ignores (misspelt directives).
     pub ignored_lines: usize,
+    pub security_findings: usize,
 }
 
 /// The audit of one configuration against one policy.
@@ -171,14 +214,10 @@ pub struct ConfigAudit {
     pub summary: Summary,
     pub entries: Vec<EntryFinding>,
     pub tls: Vec<TlsFinding>,
+    /// Holes whatever the policy, most severe first.
+    pub security: Vec<SecurityFinding>,
     pub lines: Vec<LineFinding>,
 }
-
-/// Host tests checked for shadowing, each with a few requests: enough for
-/// any hand-written configuration, bounded for a hostile one.
-const MAX_SHADOW_CHECKS: usize = 5000;
-/// Rule evaluations the shadowing checks may spend in all.
-const SHADOW_BUDGET: usize = 20_000_000;
 
 /// Audits one configuration against a policy, for a device at `client`.
 pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudit {
@@ -194,6 +233,7 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
             let open = f.coverage.is_gap() || f.coverage == Coverage::Undecidable;
             if let (true, Some(why)) = (open, cannot.get(&f.entry)) {
                 f.coverage = Coverage::NotExpressible;
+                f.fix = None;
                 f.detail.insert(0, format!("{} {why}", config.kind()));
             }
             f
@@ -202,8 +242,12 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
     if config.inspects() {
         tls.extend(storage_exemptions(policy, config, client));
     }
-    let lines = line_findings(policy, config, client);
-    let summary = summarize(&entries, &tls, &lines);
+    let mut lines = super::lines::line_findings(policy, config, client);
+    let (security, local) = super::security::findings(policy, config, client, &entries);
+    lines.extend(local);
+    lines.sort_by(|a, b| (a.issue, &a.at).cmp(&(b.issue, &b.at)));
+    let mut summary = summarize(&entries, &tls, &lines);
+    summary.security_findings = security.len();
     ConfigAudit {
         kind: config.kind(),
         files: config.files(),
@@ -212,6 +256,7 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
         summary,
         entries,
         tls,
+        security,
         lines,
     }
 }
@@ -234,6 +279,7 @@ fn entry_finding(
         coverage: Coverage::Unresolved,
         detail: Vec::new(),
         lines: Vec::new(),
+        fix: None,
         provenance: e.provenance.clone(),
     };
     if e.route == Via::Direct && config.is_proxy() {
@@ -269,7 +315,14 @@ fn entry_finding(
     } else {
         coverage(e, config, &answers, &mut f.detail)
     };
-    check_tls(e, &answers, tls);
+    if f.coverage.is_gap() {
+        let ports: Vec<u16> = e.ports.iter().copied().collect();
+        f.fix = config.spell(&Change::Admit {
+            host: &e.host,
+            ports: &ports,
+        });
+    }
+    check_tls(e, config, &answers, tls);
     f
 }
 
@@ -430,14 +483,6 @@ fn by(v: &Decision) -> String {
         .unwrap_or_else(|| "the default".to_string())
 }
 
-fn grant_text(g: &Grant) -> String {
-    match &g.host {
-        GrantHost::Any => "a line that tests no destination".to_string(),
-        GrantHost::Pattern(p) => format!("{p}{}", g.path.as_deref().unwrap_or("")),
-        GrantHost::Other(text) => text.clone(),
-    }
-}
-
 /// Every request passed: exact, or through a line that admits more.
 fn breadth(e: &PolicyEntry, answers: &[(Probe, Decision)], detail: &mut Vec<String>) -> Coverage {
     let mut broader = false;
@@ -490,7 +535,12 @@ fn wider(entry: &HostPattern, line: &HostPattern) -> String {
 
 /// A must-not-inspect entry whose requests are decrypted, or whose
 /// inspection a line decides that cannot be evaluated.
-fn check_tls(e: &PolicyEntry, answers: &[(Probe, Decision)], out: &mut Vec<TlsFinding>) {
+fn check_tls(
+    e: &PolicyEntry,
+    config: &dyn Config,
+    answers: &[(Probe, Decision)],
+    out: &mut Vec<TlsFinding>,
+) {
     if e.tls != TlsHandling::MustNotInspect {
         return;
     }
@@ -503,12 +553,21 @@ fn check_tls(e: &PolicyEntry, answers: &[(Probe, Decision)], out: &mut Vec<TlsFi
             TlsSeen::Undecidable(why) => (TlsIssue::Undecidable, why.clone()),
             TlsSeen::Spliced | TlsSeen::NotApplicable => continue,
         };
+        let fix = (issue == TlsIssue::Inspected)
+            .then(|| {
+                config.spell(&Change::Splice {
+                    host: &e.host,
+                    by: v.tls_by.as_ref(),
+                })
+            })
+            .flatten();
         out.push(TlsFinding {
             issue,
             subject: e.key(),
             request: p.to_string(),
             by: v.tls_by.clone(),
             why,
+            fix,
             provenance: e.provenance.clone(),
         });
         // One request shows it; the others would say the same.
@@ -544,167 +603,13 @@ fn storage_exemptions(policy: &Policy, config: &dyn Config, client: IpAddr) -> V
                         "any host under {} is exempt from inspection: anyone can create a storage account there",
                         n.host
                     ),
+                    fix: None,
                     provenance: n.provenance.clone(),
                 });
             }
         }
     }
     out
-}
-
-fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Vec<LineFinding> {
-    let grants = config.grants();
-    let checks = MAX_SHADOW_CHECKS.min(SHADOW_BUDGET / (4 * config.size().max(1)));
-    let mut out = Vec::new();
-    let mut judged = BTreeSet::new();
-    // The first grant of each (host, ports, path), for duplicates.
-    let mut first: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, g) in grants.iter().enumerate() {
-        // One ACL value may serve several rules: judge what is written
-        // once, where it is written.
-        if judged.insert((g.at.clone(), g.rule.clone(), g.text.clone()))
-            && let Some(why) = over_broad(policy, g)
-            && !out.iter().any(|f: &LineFinding| {
-                f.issue == LineIssue::OverBroad && f.at == g.at && f.text == g.text
-            })
-        {
-            out.push(line(LineIssue::OverBroad, g, why));
-        }
-        // The same test written twice; not one value used by two rules.
-        let key = format!("{:?} {:?} {:?} {:?}", g.host, g.ports, g.path, g.inspect);
-        let earlier = *first.entry(key).or_insert(i);
-        let o = &grants[earlier];
-        if earlier != i && o.at != g.at {
-            let why = format!("the same as {} ({})", grant_text(o), o.at);
-            out.push(line(LineIssue::Duplicate, g, why));
-        } else if i < checks
-            && let Some(why) = shadowed(config, g, client)
-        {
-            out.push(line(LineIssue::Shadowed, g, why));
-        }
-    }
-    if grants.len() > checks {
-        let g = &grants[checks];
-        out.push(LineFinding {
-            issue: LineIssue::Undecidable,
-            at: g.at.clone(),
-            rule: Some(g.rule.clone()),
-            text: g.text.clone(),
-            why: format!(
-                "{} host tests from here on were not checked for shadowing (only the first {checks} are, in a configuration this large)",
-                grants.len() - checks
-            ),
-        });
-    }
-    for i in config.ignored() {
-        out.push(LineFinding {
-            issue: LineIssue::Ignored,
-            at: i.at,
-            rule: None,
-            text: String::new(),
-            why: i.why,
-        });
-    }
-    for u in config.undecidable() {
-        out.push(LineFinding {
-            issue: LineIssue::Undecidable,
-            at: u.at,
-            rule: None,
-            text: String::new(),
-            why: u.why,
-        });
-    }
-    out.sort_by(|a, b| (a.issue, &a.at).cmp(&(b.issue, &b.at)));
-    out
-}
-
-fn line(issue: LineIssue, g: &Grant, why: String) -> LineFinding {
-    LineFinding {
-        issue,
-        at: g.at.clone(),
-        rule: Some(g.rule.clone()),
-        text: g.text.clone(),
-        why,
-    }
-}
-
-/// Why a line admits more than a site needs, if it does: every
-/// destination, a public suffix, a whole registrable domain, or a storage
-/// wildcard, when no policy entry needs as much.
-fn over_broad(policy: &Policy, g: &Grant) -> Option<String> {
-    let p = match &g.host {
-        GrantHost::Any => return Some("admits every destination".to_string()),
-        GrantHost::Pattern(p) => p,
-        GrantHost::Other(_) => return None,
-    };
-    if matches!(p, HostPattern::Exact(_) | HostPattern::Template(_)) {
-        return None;
-    }
-    // What the policy needs; `*.x` needs `.x` but for the apex, which is
-    // as close as some formats (Squid) can say it.
-    let needed = |e: &PolicyEntry| {
-        covers(&e.host, p)
-            || matches!((&e.host, p), (HostPattern::Subdomains(a), HostPattern::Domain(b)) if a == b)
-    };
-    if policy.entries.iter().any(needed) {
-        return None;
-    }
-    let name = p.name().as_str();
-    if crate::model::host::is_public_suffix(name) {
-        return Some(format!(
-            "{p} admits every domain under the public suffix {name}"
-        ));
-    }
-    if psl::domain_str(name) == Some(name) {
-        return Some(format!(
-            "{p} admits the whole registrable domain {name}, beyond what the policy needs"
-        ));
-    }
-    if let Some(n) = policy.tls.never_bypass.iter().find(|n| covers(p, &n.host)) {
-        return Some(format!(
-            "{p} admits every storage account under {}, beyond what the policy needs",
-            n.host
-        ));
-    }
-    None
-}
-
-/// Whether every request the grant would allow is decided by an earlier
-/// line; the deciding line, if so.
-fn shadowed(config: &dyn Config, g: &Grant, client: IpAddr) -> Option<String> {
-    let GrantHost::Pattern(p) = &g.host else {
-        return None;
-    };
-    let ports = g.ports.clone().unwrap_or_else(|| vec![443]);
-    let mut deciders = BTreeSet::new();
-    for host in sample_hosts(p) {
-        for &port in &ports {
-            let probe = Probe {
-                host: host.clone(),
-                port,
-                scheme: Scheme::for_port(port),
-                path: g.path.clone().unwrap_or_else(|| "/".to_string()),
-                client,
-            };
-            if !config.rule_matches(g, &probe) {
-                return None;
-            }
-            let v = config.decide(&probe);
-            // A rule that decides TLS differently in front of this one
-            // is layering (an exemption before an inspecting rule).
-            let layered = g.inspect.is_some()
-                && v.tls != TlsSeen::NotApplicable
-                && (v.tls == TlsSeen::Inspected) != g.inspect.unwrap_or(false);
-            match (v.rank, &v.by) {
-                (Some(rank), Some(by)) if rank < g.rank && !layered => {
-                    deciders.insert(by.clone());
-                }
-                _ => return None,
-            }
-        }
-    }
-    let list: Vec<String> = deciders.iter().map(|o| o.to_string()).collect();
-    (!list.is_empty()).then(|| format!("decided earlier by {}", list.join(", ")))
 }
 
 fn summarize(entries: &[EntryFinding], tls: &[TlsFinding], lines: &[LineFinding]) -> Summary {

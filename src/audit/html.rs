@@ -296,6 +296,7 @@ mod tests {
                 summary: Summary::default(),
                 entries: Vec::new(),
                 tls: Vec::new(),
+                security: Vec::new(),
                 lines: Vec::new(),
             }],
         );

@@ -11,8 +11,10 @@
 
 pub mod engine;
 pub mod html;
+pub mod lines;
 pub mod probe;
 pub mod report;
+pub mod security;
 pub mod setup;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::engine::{ConfigAudit, Coverage, EntryFinding, LineIssue, TlsIssue};
+use super::engine::{ConfigAudit, Coverage, EntryFinding, LineIssue, SecurityIssue, TlsIssue};
 use crate::model::text::{md_code, md_text, terminal_safe};
 
 pub const AUDIT_VERSION: u32 = 1;
@@ -46,6 +46,10 @@ impl Report {
 
     pub fn has_tls_violations(&self) -> bool {
         self.configs.iter().any(|c| c.summary.tls_violations > 0)
+    }
+
+    pub fn has_security_findings(&self) -> bool {
+        self.configs.iter().any(|c| c.summary.security_findings > 0)
     }
 
     pub fn has_over_broad(&self) -> bool {
@@ -107,6 +111,15 @@ pub fn to_text(r: &Report, colour: bool) -> String {
             s.undecidable_lines,
             if c.inspects { "" } else { " (no TLS inspection configured)" }
         ));
+        for f in &c.security {
+            out.push_str(&format!(
+                "  security {}: {}: {}\n      fix: {}\n",
+                security_issue(f.issue),
+                terminal_safe(&f.at.to_string()),
+                terminal_safe(&f.why),
+                terminal_safe(&f.fix)
+            ));
+        }
         for e in c.entries.iter().filter(|e| notable(e)) {
             let label = paint(e.coverage.as_str(), e.coverage, colour);
             if e.coverage == Coverage::Broader {
@@ -171,6 +184,14 @@ pub fn tls_issue(i: TlsIssue) -> &'static str {
         TlsIssue::Inspected => "inspected",
         TlsIssue::StorageWildcardExempted => "storage wildcard exempted",
         TlsIssue::Undecidable => "undecidable",
+    }
+}
+
+pub fn security_issue(i: SecurityIssue) -> &'static str {
+    match i {
+        SecurityIssue::AllowAll => "allow-all",
+        SecurityIssue::OpenProxy => "open proxy",
+        SecurityIssue::ConnectAnyPort => "CONNECT to any port",
     }
 }
 
@@ -248,6 +269,18 @@ pub fn to_markdown(r: &Report) -> String {
                     md_code(&t.request),
                     md_text(&t.by.as_ref().map(|o| o.to_string()).unwrap_or_default()),
                     md_text(&t.why)
+                ));
+            }
+        }
+        if !c.security.is_empty() {
+            out.push_str("\n| security finding | line | why | fix |\n|---|---|---|---|\n");
+            for f in &c.security {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    security_issue(f.issue),
+                    md_text(&f.at.to_string()),
+                    md_text(&f.why),
+                    md_text(&f.fix)
                 ));
             }
         }

@@ -228,6 +228,39 @@ pub struct IgnoredLine {
     pub why: String,
 }
 
+/// Whom a rule lets through, as far as its client tests say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Clients {
+    /// It tests no client address: anyone who reaches the port.
+    Any,
+    /// Only clients on the product's own host (Squid `localhost`).
+    ProxyHost,
+    /// Clients its tests name, in words (`acl localnet: 10.0.0.0/8, …`).
+    Named(String),
+    /// The reader cannot say.
+    Unknown,
+}
+
+/// A change the audit asks a reader to spell in its own syntax, so a
+/// finding says what to write and where.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// Let `host` through on `ports`.
+    Admit {
+        host: &'a HostPattern,
+        ports: &'a [u16],
+    },
+    /// Stop decrypting `host`; `by` is the line that decrypts it.
+    Splice {
+        host: &'a HostPattern,
+        by: Option<&'a Origin>,
+    },
+    /// Refuse tunnels to ports other than 443 before the allowing line.
+    DenyConnect { allow: &'a Origin },
+    /// Limit the allowing line to the site's own clients.
+    RestrictClients { allow: &'a Origin },
+}
+
 /// A foreign configuration, read.
 pub trait Config {
     /// The reader's name (`squid`, `pac`, …).
@@ -242,11 +275,27 @@ pub trait Config {
     /// product makes for `probe` (so an earlier line deciding it means
     /// the grant's line is shadowed, not merely not asked).
     fn rule_matches(&self, grant: &Grant, probe: &Probe) -> bool;
+    /// Whether `earlier`'s line matches every request the product makes
+    /// for `probe` that `later`'s line matches: a probe may stand for
+    /// several requests (a tunnel and the requests decrypted inside it),
+    /// and a line shadows another only request by request.
+    fn matched_before(&self, earlier: &Grant, later: &Grant, probe: &Probe) -> bool {
+        !self.rule_matches(later, probe) || self.rule_matches(earlier, probe)
+    }
     /// Lines read but not evaluable.
     fn undecidable(&self) -> Vec<Undecidable>;
     /// Lines the product ignores.
     fn ignored(&self) -> Vec<IgnoredLine> {
         Vec::new()
+    }
+    /// Whom the rule at `rule` lets through.
+    fn clients(&self, _rule: &Origin) -> Clients {
+        Clients::Unknown
+    }
+    /// The change, written as this product's configuration, with where
+    /// to make it; `None` when the reader cannot spell it.
+    fn spell(&self, _change: &Change) -> Option<String> {
+        None
     }
     /// Rules one request may be checked against, to bound the work an
     /// audit spends on a huge configuration.

@@ -28,6 +28,8 @@ pub enum FailOn {
     Broad,
     /// An entry or line the reader cannot evaluate
     Undecidable,
+    /// An allow-all line, an open proxy, or tunnels to any port
+    Security,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,7 +69,7 @@ pub struct Args {
     #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json, Format::Markdown, Format::Html]))]
     pub format: Format,
     /// What fails the run (repeat or comma-separate)
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FailOn::Gaps, FailOn::Tls])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FailOn::Gaps, FailOn::Tls, FailOn::Security])]
     pub fail_on: Vec<FailOn>,
 }
 
@@ -97,11 +99,14 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     Ok(exit_of(&report, &args.fail_on))
 }
 
-/// The exit status: TLS violations first, then gaps, then lines.
+/// The exit status: TLS violations first, then security findings, then
+/// gaps, then lines.
 fn exit_of(r: &Report, fail_on: &[FailOn]) -> Exit {
     let on = |f: FailOn| fail_on.contains(&f);
     if on(FailOn::Tls) && r.has_tls_violations() {
         Exit::AuditTls
+    } else if on(FailOn::Security) && r.has_security_findings() {
+        Exit::AuditSecurity
     } else if on(FailOn::Gaps) && r.has_gaps() {
         Exit::AuditGaps
     } else if on(FailOn::Broad) && r.has_over_broad() {

@@ -46,6 +46,8 @@ pub enum Exit {
     AuditBroad,
     /// `audit --fail-on undecidable`: something could not be evaluated.
     AuditUndecidable,
+    /// `audit`: a security finding (an allow-all line, an open proxy, tunnels to any port).
+    AuditSecurity,
     /// `verify`: a required endpoint is reachable on no route.
     VerifyUnreachable,
     /// `verify`: a must-not-inspect endpoint was shown a private chain.
@@ -55,7 +57,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub const ALL: [Exit; 18] = [
+    pub const ALL: [Exit; 19] = [
         Exit::Success,
         Exit::No,
         Exit::Usage,
@@ -71,6 +73,7 @@ impl Exit {
         Exit::AuditTls,
         Exit::AuditBroad,
         Exit::AuditUndecidable,
+        Exit::AuditSecurity,
         Exit::VerifyUnreachable,
         Exit::VerifyInspected,
         Exit::VerifyIncomplete,
@@ -93,6 +96,7 @@ impl Exit {
             Exit::AuditTls => 21,
             Exit::AuditBroad => 22,
             Exit::AuditUndecidable => 23,
+            Exit::AuditSecurity => 24,
             Exit::VerifyUnreachable => 30,
             Exit::VerifyInspected => 31,
             Exit::VerifyIncomplete => 32,
@@ -139,6 +143,9 @@ impl Exit {
             }
             Exit::AuditUndecidable => {
                 "`audit --fail-on undecidable`: an entry or line depends on something the reader cannot evaluate"
+            }
+            Exit::AuditSecurity => {
+                "`audit`: a security finding: a line admits every destination for more than the proxy host, a client from outside the site's networks is let through (open proxy), or a tunnel to a port other than 443 is (takes precedence over 20)"
             }
             Exit::VerifyUnreachable => {
                 "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed"

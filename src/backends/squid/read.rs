@@ -22,6 +22,8 @@ use crate::backends::reader::{
 use crate::backends::spelling::{Syntax, read as read_pattern, read_url_regex};
 use crate::model::Scheme;
 
+mod hints;
+
 /// Recognises a Squid configuration by its directives.
 pub fn recognise(path: &Path, head: &[u8]) -> bool {
     let name = path
@@ -1046,7 +1048,14 @@ impl Config for SquidConfig {
                     self.host_tests(name, &mut hosts, 0);
                 }
             }
-            if hosts.is_empty() {
+            // A line with a destination test that lists nothing (an empty
+            // ACL file) matches no request; only a line with no destination
+            // test at all admits every host.
+            let tests_host = r
+                .conds
+                .iter()
+                .any(|(negated, name)| !negated && self.tests_host(name, 0));
+            if hosts.is_empty() && !tests_host {
                 hosts.push((GrantHost::Any, None, r.at.clone(), String::new()));
             }
             for (host, path, at, text) in hosts {
@@ -1075,8 +1084,30 @@ impl Config for SquidConfig {
             .any(|req| matches!(self.all(&rule.conds, req, 0), Tri::Yes(_)))
     }
 
+    fn matched_before(&self, earlier: &Grant, later: &Grant, probe: &Probe) -> bool {
+        let (Some(e), Some(l)) = (
+            self.http_access.get(earlier.rank),
+            self.http_access.get(later.rank),
+        ) else {
+            return false;
+        };
+        let host = probe.host.to_ascii_lowercase();
+        let yes = |r: &Rule, req: &Request| matches!(self.all(&r.conds, req, 0), Tri::Yes(_));
+        self.requests(&host, probe)
+            .iter()
+            .all(|req| !yes(l, req) || yes(e, req))
+    }
+
     fn ignored(&self) -> Vec<IgnoredLine> {
         self.ignored.clone()
+    }
+
+    fn clients(&self, rule: &Origin) -> crate::backends::reader::Clients {
+        hints::clients(self, rule)
+    }
+
+    fn spell(&self, change: &crate::backends::reader::Change) -> Option<String> {
+        hints::spell(self, change)
     }
 
     fn undecidable(&self) -> Vec<Undecidable> {
@@ -1216,6 +1247,19 @@ impl SquidConfig {
             });
         }
         ports.map(|p| p.into_iter().collect())
+    }
+
+    /// Whether an ACL tests the destination host (or names one that does).
+    fn tests_host(&self, name: &str, depth: usize) -> bool {
+        match self.acls.get(name).map(|a| &a.test) {
+            _ if depth > 16 => false,
+            Some(Test::Domains { .. } | Test::HostRegex { .. }) => true,
+            Some(Test::UrlRegex { path_only, .. }) => !path_only,
+            Some(Test::AnyOf(names) | Test::AllOf(names)) => {
+                names.iter().any(|n| self.tests_host(n, depth + 1))
+            }
+            _ => false,
+        }
     }
 
     /// The host tests of an ACL (and of the ACLs an any-of names).
