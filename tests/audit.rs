@@ -1083,3 +1083,82 @@ fn azure_rules_sharing_a_name_are_each_at_their_own_line() {
     lines.dedup();
     assert_eq!(lines, expected);
 }
+
+/// Duplicate and shadowed need an earlier line certain to match every
+/// request the later one matches. Not: a Squid rule whose other test
+/// cannot be evaluated (an external helper), one for other clients, an
+/// Azure network rule whose prefix a name may or may not resolve into, an
+/// FQDN-tag rule. Yes: a rule for the same clients whose domain covers
+/// the later host, and the same host test written again.
+#[test]
+fn only_a_line_certain_to_match_makes_a_later_one_shadowed_or_duplicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let policy = generate_example(&commercial_eu(), &d.join("out"));
+    let lines = |a: &ConfigAudit, issue: LineIssue| -> Vec<usize> {
+        a.lines
+            .iter()
+            .filter(|l| l.issue == issue)
+            .map(|l| l.at.line)
+            .collect()
+    };
+    let conf = write(
+        d,
+        "certain.conf",
+        "acl mine src 10.0.0.0/8\n\
+         acl theirs src 192.168.0.0/16\n\
+         acl helper external nosuch\n\
+         acl wide dstdomain .wns.windows.com\n\
+         acl gw dstdomain client.wns.windows.com\n\
+         acl gw2 dstdomain client.wns.windows.com\n\
+         acl gw3 dstdomain client.wns.windows.com\n\
+         acl gw4 dstdomain client.wns.windows.com\n\
+         acl sub dstdomain .client.wns.windows.com\n\
+         acl sub2 dstdomain x.client.wns.windows.com\n\
+         http_access allow mine helper wide\n\
+         http_access allow theirs gw\n\
+         http_access allow mine gw2\n\
+         http_access allow mine gw3\n\
+         http_access allow mine wide gw4\n\
+         http_access allow mine sub\n\
+         http_access allow mine sub2\n\
+         http_access deny all\n",
+    );
+    let a = audit_file(&policy, &conf);
+    // Nothing follows the helper line for certain, nor the line for other
+    // clients (gw, gw2, sub stand). gw3 repeats gw2 for the same clients;
+    // so does gw4, whose line also tests `wide`: narrower, so dead too.
+    // sub2 lies under sub, allowed earlier for the same clients.
+    assert_eq!(lines(&a, LineIssue::Duplicate), [7, 8], "{:#?}", a.lines);
+    assert_eq!(lines(&a, LineIssue::Shadowed), [10], "{:#?}", a.lines);
+
+    // Azure: a network rule to a prefix is no certain match for a name,
+    // with or without a lookup that puts the name inside it.
+    let net = serde_json::json!({
+        "ruleType": "NetworkRule", "name": "wns-net",
+        "ipProtocols": ["TCP"], "sourceAddresses": ["*"],
+        "destinationAddresses": ["20.202.0.0/16"], "destinationPorts": ["443"],
+    });
+    let app = serde_json::json!({
+        "ruleType": "ApplicationRule", "name": "wns-app",
+        "protocols": [{"protocolType": "Https", "port": 443}],
+        "sourceAddresses": ["*"], "targetFqdns": ["client.wns.windows.com"],
+    });
+    let group = azure_group(&[("Allow", 100, net), ("Allow", 200, app)]);
+    let path = write(d, "wns.json", &group);
+    for resolve in [None, Some("20.202.1.1")] {
+        let mut options = Options::for_policy(&policy);
+        if let Some(ip) = resolve {
+            options
+                .resolve
+                .insert("client.wns.windows.com".into(), ip.parse().unwrap());
+        }
+        let c = read_config(&path, Some("azure-firewall"), &options).unwrap();
+        let a = audit(&policy, c.as_ref(), client());
+        assert!(
+            lines(&a, LineIssue::Shadowed).is_empty() && lines(&a, LineIssue::Duplicate).is_empty(),
+            "{resolve:?}: {:#?}",
+            a.lines
+        );
+    }
+}

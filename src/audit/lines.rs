@@ -81,8 +81,9 @@ pub fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Ve
     let mut out = Vec::new();
     let mut judged = BTreeSet::new();
     let mut earlier = Earlier::default();
-    // The first grant of each (host, ports, path, inspection), for duplicates.
-    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    // The earlier grants of each (host, ports, path, inspection), for
+    // duplicates: the same test may be written for other clients first.
+    let mut same: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, g) in grants.iter().enumerate() {
         // One ACL value may serve several rules: judge what is written
         // once, where it is written.
@@ -93,12 +94,19 @@ pub fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Ve
         }
         let probes = own_requests(config, g, client);
         let key = format!("{:?} {:?} {:?} {:?}", g.host, g.ports, g.path, g.inspect);
-        let o = &grants[*first.entry(key).or_insert(i)];
-        if o.at != g.at && o.rank <= g.rank && certain(config, o, g, &probes) {
+        let before = same.entry(key).or_default();
+        let twin = before
+            .iter()
+            .map(|&j| &grants[j])
+            .find(|o| o.at != g.at && o.rank <= g.rank && certain(config, o, g, &probes));
+        if let Some(o) = twin {
             let why = format!("the same as {} ({})", grant_text(o), o.at);
             out.push(line(LineIssue::Duplicate, g, why));
         } else if let Some(why) = shadowed(config, &grants, &earlier, g, &probes) {
             out.push(line(LineIssue::Shadowed, g, why));
+        }
+        if before.len() < PER_NAME {
+            before.push(i);
         }
         earlier.add(i, g);
     }
