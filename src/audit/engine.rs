@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::lines::grant_text;
 use super::probe::{LABEL, entry_probes, sample_hosts};
 use crate::backends::reader::{
-    Access, Change, Config, Decision, GrantHost, Origin, Probe, TlsSeen,
+    Access, Change, Config, Decision, Grant, GrantHost, Origin, Probe, TlsSeen,
 };
 use crate::model::Scheme;
 use crate::model::{HostPattern, Provenance, TlsHandling, Via};
@@ -223,11 +223,20 @@ pub struct ConfigAudit {
 pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudit {
     let mut tls = Vec::new();
     let cannot = super::inexpressible(policy, config.kind());
+    // Built once: a configuration may hold 100,000 host tests.
+    let grants = config.grants();
     let entries: Vec<EntryFinding> = policy
         .entries
         .iter()
         .map(|e| {
-            let mut f = entry_finding(e, &policy.ruleset.proxies, config, client, &mut tls);
+            let mut f = entry_finding(
+                e,
+                &policy.ruleset.proxies,
+                config,
+                &grants,
+                client,
+                &mut tls,
+            );
             // What the format cannot say is no gap of this configuration,
             // and no wonder when only a lookup could tell.
             let open = f.coverage.is_gap() || f.coverage == Coverage::Undecidable;
@@ -242,8 +251,8 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
     if config.inspects() {
         tls.extend(storage_exemptions(policy, config, client));
     }
-    let mut lines = super::lines::line_findings(policy, config, client);
-    let (security, local) = super::security::findings(policy, config, client, &entries);
+    let mut lines = super::lines::line_findings(policy, config, &grants, client);
+    let (security, local) = super::security::findings(policy, config, &grants, client, &entries);
     lines.extend(local);
     lines.sort_by(|a, b| (a.issue, &a.at).cmp(&(b.issue, &b.at)));
     let mut summary = summarize(&entries, &tls, &lines);
@@ -265,6 +274,7 @@ fn entry_finding(
     e: &PolicyEntry,
     proxies: &[String],
     config: &dyn Config,
+    grants: &[Grant],
     client: IpAddr,
     tls: &mut Vec<TlsFinding>,
 ) -> EntryFinding {
@@ -313,7 +323,7 @@ fn entry_finding(
     f.coverage = if config.routes() {
         route_coverage(e, proxies, &answers, &mut f.detail)
     } else {
-        coverage(e, config, &answers, &mut f.detail)
+        coverage(e, config, grants, &answers, &mut f.detail)
     };
     if f.coverage.is_gap() {
         let ports: Vec<u16> = e.ports.iter().copied().collect();
@@ -395,6 +405,7 @@ fn route_coverage(
 fn coverage(
     e: &PolicyEntry,
     config: &dyn Config,
+    grants: &[Grant],
     answers: &[(Probe, Decision)],
     detail: &mut Vec<String>,
 ) -> Coverage {
@@ -425,19 +436,16 @@ fn coverage(
     // No probe passed: a line that lets some of the entry's hosts through
     // (a single name under a wildcard) still covers part of it.
     let client = answers.first().map(|(p, _)| p.client);
-    let partial = config
-        .grants()
-        .into_iter()
-        .find(|g| match (&g.host, client) {
-            (GrantHost::Pattern(p), Some(client)) => {
-                overlaps(p, &e.host) && lets_some_through(config, e, p, client)
-            }
-            _ => false,
-        });
+    let partial = grants.iter().find(|g| match (&g.host, client) {
+        (GrantHost::Pattern(p), Some(client)) => {
+            overlaps(p, &e.host) && lets_some_through(config, e, p, client)
+        }
+        _ => false,
+    });
     if let Some(g) = partial {
         detail.push(format!(
             "only {} ({}) admits part of it",
-            grant_text(&g),
+            grant_text(g),
             g.at
         ));
         return Coverage::Partly;

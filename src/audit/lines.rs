@@ -76,8 +76,12 @@ impl Earlier {
 /// Every line finding of a configuration: over-broad tests, duplicates,
 /// shadowed tests, lines the product ignores and lines the reader cannot
 /// evaluate, ordered by kind and line.
-pub fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Vec<LineFinding> {
-    let grants = config.grants();
+pub fn line_findings(
+    policy: &Policy,
+    config: &dyn Config,
+    grants: &[Grant],
+    client: IpAddr,
+) -> Vec<LineFinding> {
     let mut out = Vec::new();
     let mut judged = BTreeSet::new();
     let mut earlier = Earlier::default();
@@ -102,7 +106,7 @@ pub fn line_findings(policy: &Policy, config: &dyn Config, client: IpAddr) -> Ve
         if let Some(o) = twin {
             let why = format!("the same as {} ({})", grant_text(o), o.at);
             out.push(line(LineIssue::Duplicate, g, why));
-        } else if let Some(why) = shadowed(config, &grants, &earlier, g, &probes) {
+        } else if let Some(why) = shadowed(config, grants, &earlier, g, &probes) {
             out.push(line(LineIssue::Shadowed, g, why));
         }
         if before.len() < PER_NAME {

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::engine::{EntryFinding, LineFinding, LineIssue, SecurityFinding, SecurityIssue};
 use super::probe::entry_probes;
-use crate::backends::reader::{Access, Change, Clients, Config, GrantHost, Origin, Probe};
+use crate::backends::reader::{Access, Change, Clients, Config, Grant, GrantHost, Origin, Probe};
 use crate::model::{Scheme, Via};
 use crate::policy::Policy;
 
@@ -30,10 +30,11 @@ pub const TUNNEL_PORTS: [u16; 2] = [25, 2525];
 pub fn findings(
     policy: &Policy,
     config: &dyn Config,
+    grants: &[Grant],
     client: IpAddr,
     entries: &[EntryFinding],
 ) -> (Vec<SecurityFinding>, Vec<LineFinding>) {
-    let (mut out, local) = allow_all(config, entries);
+    let (mut out, local) = allow_all(config, grants, entries);
     if config.is_proxy() {
         out.extend(open_proxy(policy, config));
         out.extend(connect_any_port(policy, config, client));
@@ -56,12 +57,13 @@ fn whom(clients: &Clients) -> String {
 /// covered by them, not by the policy's own lines.
 fn allow_all(
     config: &dyn Config,
+    grants: &[Grant],
     entries: &[EntryFinding],
 ) -> (Vec<SecurityFinding>, Vec<LineFinding>) {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut local = Vec::new();
-    for g in config.grants() {
+    for g in grants {
         if g.host != GrantHost::Any || !seen.insert(g.rule.clone()) {
             continue;
         }
