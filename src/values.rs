@@ -170,6 +170,16 @@ crate::checked_string!(
     }
 );
 
+impl ProxyAddress {
+    /// The port (checked when the address was read).
+    pub fn port(&self) -> u16 {
+        self.as_str()
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 crate::checked_string!(
     /// A plain file name inside the output directory: no directories, no
     /// dot files.

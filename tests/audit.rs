@@ -438,7 +438,9 @@ fn reports_in_every_format_and_tls_exit_code() {
     let ruleset = commercial_eu();
     let out = tmp.path().join("out");
     generate_example(&ruleset, &out);
-    // Bump everything: TLS violations, exit 21 even with gaps.
+    // Bump everything on 3128, where devices are sent (`--port`; the
+    // generated squid.conf's own 8080 does not bump): TLS violations,
+    // exit 21 even with gaps.
     let conf = write(
         tmp.path(),
         "bump.conf",
@@ -454,6 +456,8 @@ fn reports_in_every_format_and_tls_exit_code() {
             ruleset.to_str().unwrap(),
             "--format",
             format,
+            "--port",
+            "3128",
             conf.to_str().unwrap(),
         ])
     };

@@ -36,6 +36,9 @@ pub struct Request<'a> {
     pub service_tags: Option<&'a Path>,
     /// The proxy's `/`, for a copy of its files ([`Options::root`]).
     pub root: Option<&'a Path>,
+    /// The proxy port devices use; default the ports of the ruleset's
+    /// `[proxy]` addresses ([`Options::ports`]).
+    pub port: Option<u16>,
 }
 
 /// Why an audit could not run.
@@ -57,6 +60,18 @@ pub fn run(req: &Request, ruleset: &Ruleset, policy: &Policy) -> Result<Report, 
     let client = req.client.unwrap_or_else(|| default_client(ruleset));
     let mut options = Options::for_policy(policy);
     options.root = req.root.map(Path::to_path_buf);
+    options.ports = match req.port {
+        Some(port) => vec![port],
+        None => ruleset
+            .site
+            .proxy
+            .addresses
+            .iter()
+            .map(|a| a.port())
+            .collect(),
+    };
+    options.ports.sort_unstable();
+    options.ports.dedup();
     if let Some(path) = req.hosts {
         options.resolve = read_hosts(path)?;
     }

@@ -373,6 +373,10 @@ pub struct Options {
     /// Where the proxy's `/` is, for a copy of its files taken off the
     /// box: an absolute path in the configuration is read below it.
     pub root: Option<PathBuf>,
+    /// The proxy ports devices send to (the ruleset's `[proxy]`, or
+    /// `--port`): a Squid inspects only what arrives on a bumping one.
+    /// Empty: unknown.
+    pub ports: Vec<u16>,
 }
 
 impl Options {

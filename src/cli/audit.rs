@@ -60,6 +60,11 @@ pub struct Args {
     /// /etc/squid/conf.d/*.conf`, ACL files) are read below DIR
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// The proxy port devices send to: TLS inspection is judged by the
+    /// Squid `http_port` listening there (default: the ports of the
+    /// ruleset's `[proxy]` addresses)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// Service-tag JSON whose prefixes answer for tags a firewall rule
     /// names that the ruleset's sources do not hold
     #[arg(long, value_name = "FILE")]
@@ -84,6 +89,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         hosts: args.hosts.as_deref(),
         service_tags: args.service_tags.as_deref(),
         root: args.root.as_deref(),
+        port: args.port,
     };
     let report =
         setup::run(&request, &ruleset, &policy).map_err(|e| Failure::new(Exit::Input, e))?;

@@ -51,7 +51,19 @@ pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError
     };
     p.file(path)?;
     p.check_names()?;
+    p.conf.device_ports = options.ports.clone();
+    p.conf.check_device_ports();
     Ok(Box::new(p.conf))
+}
+
+/// The port of an `http_port` address: `3128`, `127.0.0.1:3128`,
+/// `[::1]:3128`, `name:3128`.
+fn listen_port(address: &str) -> Option<u16> {
+    address
+        .rsplit_once(':')
+        .map_or(address, |(_, port)| port)
+        .parse()
+        .ok()
 }
 
 /// What an ACL tests, with its values.
@@ -125,6 +137,11 @@ pub struct SquidConfig {
     ssl_bump: Vec<Rule>,
     /// An `http_port` or `https_port` with `ssl-bump`.
     bump_port: Option<Origin>,
+    /// Every `http_port`/`https_port`: its port, whether it bumps, where.
+    listens: Vec<(Option<u16>, bool, Origin)>,
+    /// The ports devices send to (the ruleset's `[proxy]`, or `--port`);
+    /// empty: judge TLS by any bumping port, as before one was known.
+    device_ports: Vec<u16>,
     undecidable: Vec<Undecidable>,
     ignored: Vec<IgnoredLine>,
 }
@@ -225,9 +242,12 @@ impl Parser {
                 Ok(())
             }
             "http_port" | "https_port" => {
-                if args.contains(&"ssl-bump") && self.conf.bump_port.is_none() {
-                    self.conf.bump_port = Some(at);
+                let bumps = args.contains(&"ssl-bump");
+                if bumps && self.conf.bump_port.is_none() {
+                    self.conf.bump_port = Some(at.clone());
                 }
+                let port = args.first().and_then(|a| listen_port(a));
+                self.conf.listens.push((port, bumps, at));
                 Ok(())
             }
             "if" | "else" | "endif" => {
@@ -938,11 +958,59 @@ impl SquidConfig {
         }
     }
 
+    /// Whether what devices send is accepted on a bumping port: `ssl_bump`
+    /// rules apply only there (`ssl-bump` on 3129 does not inspect what
+    /// devices send to 3128). Devices on several ports, some bumping and
+    /// some not: undecidable.
+    fn devices_bumped(&self) -> Result<bool, String> {
+        if self.device_ports.is_empty() {
+            return Ok(self.bump_port.is_some());
+        }
+        let bumps: BTreeSet<bool> = self
+            .listens
+            .iter()
+            .filter(|(port, _, _)| port.is_some_and(|p| self.device_ports.contains(&p)))
+            .map(|(_, bumps, _)| *bumps)
+            .collect();
+        match bumps.len() {
+            2 => Err(format!(
+                "devices use ports {:?}, some with ssl-bump and some without",
+                self.device_ports
+            )),
+            _ => Ok(bumps.contains(&true)),
+        }
+    }
+
+    /// Devices told to use a port no `http_port` listens on reach no
+    /// Squid: said once, at the first `http_port` line.
+    fn check_device_ports(&mut self) {
+        let heard = self
+            .listens
+            .iter()
+            .any(|(port, _, _)| port.is_some_and(|p| self.device_ports.contains(&p)));
+        if self.device_ports.is_empty() || heard {
+            return;
+        }
+        let at = self.listens.first().map(|(_, _, at)| at.clone());
+        self.undecidable.push(Undecidable {
+            at: at.unwrap_or_else(|| Origin {
+                file: self.files.first().cloned().unwrap_or_default(),
+                line: 0,
+            }),
+            why: format!(
+                "devices are told to use port {:?} (the ruleset's [proxy], or --port), but no http_port listens on it: what they send reaches no Squid",
+                self.device_ports
+            ),
+        });
+    }
+
     /// The ssl_bump decision for a CONNECT: spliced, bumped, terminated,
     /// or undecidable, with the deciding line.
     fn bump(&self, req: &mut Request) -> (Bump, Option<Origin>) {
-        if self.bump_port.is_none() {
-            return (Bump::Splice, None);
+        match self.devices_bumped() {
+            Ok(true) => {}
+            Ok(false) => return (Bump::Splice, None),
+            Err(why) => return (Bump::Unknown(why), None),
         }
         let mut last_peek: Option<&str> = None;
         let mut at = None;
@@ -1115,7 +1183,7 @@ impl Config for SquidConfig {
     }
 
     fn inspects(&self) -> bool {
-        self.bump_port.is_some()
+        self.devices_bumped() != Ok(false)
     }
 
     fn size(&self) -> usize {
