@@ -262,3 +262,35 @@ fn an_allow_all_line_says_whom_it_admits_and_what_passes_only_through_it() {
     let c = &report["configs"][0];
     assert!(c["security"][0]["covers"].as_u64().unwrap() > 20, "{c:#}");
 }
+
+/// The configuration Debian's squid package installs (read in place) has
+/// no hole: only clients on the proxy host may use it. The audit finds no
+/// security finding, and its one allow-all line, `http_access allow
+/// localhost`, is over-broad only, found at the line the file has it
+/// (the cache manager's line, `allow localhost manager`, admits no
+/// destination).
+#[test]
+fn the_stock_debian_squid_conf_has_no_hole_and_its_localhost_line_is_named() {
+    let stock = Path::new("/etc/squid/squid.conf");
+    let text = std::fs::read_to_string(stock).expect("the squid package installs it");
+    let want: Vec<u64> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.split_whitespace().collect::<Vec<_>>() == ["http_access", "allow", "localhost"]
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    assert_eq!(want.len(), 1, "the stock file allows localhost once");
+    let (_, report) = audit(stock);
+    let c = &report["configs"][0];
+    assert!(findings(&report).is_empty(), "{:#}", c["security"]);
+    let broad: Vec<u64> = c["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["issue"] == "over-broad")
+        .map(|l| l["at"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(broad, want, "{:#}", c["lines"]);
+}

@@ -450,11 +450,16 @@ pub fn suggestion(name: &str) -> Option<&'static str> {
             .take_while(|(a, b)| a == b)
             .count()
     };
+    // Edits are at least the difference in length: only names within two
+    // characters of its length are compared, so a hostile file of
+    // unknown lines costs a few comparisons per line, not 400.
+    let len = name.chars().count();
     DIRECTIVES
         .iter()
+        .filter(|d| d.len().abs_diff(len) <= 2)
         .map(|d| {
             (
-                strsim::damerau_levenshtein(name, d),
+                strsim::osa_distance(name, d),
                 std::cmp::Reverse(shared(d)),
                 *d,
             )

@@ -40,6 +40,10 @@ pub fn recognise(path: &Path, head: &[u8]) -> bool {
     })
 }
 
+/// Unknown directives that get a "did you mean": the rest are reported
+/// without one.
+const MAX_SUGGESTIONS: usize = 16;
+
 /// Reads a configuration and everything it includes.
 pub fn read(path: &Path, options: &Options) -> Result<Box<dyn Config>, ReadError> {
     let mut p = Parser {
@@ -259,7 +263,11 @@ impl Parser {
             }
             known if super::directives::known(known) => Ok(()),
             unknown => {
-                let hint = super::directives::suggestion(unknown)
+                // A suggestion for the first lines only: a file of garbage
+                // costs a bounded number of comparisons.
+                let hint = (self.conf.ignored.len() < MAX_SUGGESTIONS)
+                    .then(|| super::directives::suggestion(unknown))
+                    .flatten()
                     .map(|d| format!(" (did you mean {d}?)"))
                     .unwrap_or_default();
                 self.conf.ignored.push(IgnoredLine {
@@ -1321,6 +1329,8 @@ impl SquidConfig {
     fn tests_host(&self, name: &str, depth: usize) -> bool {
         match self.acls.get(name).map(|a| &a.test) {
             _ if depth > 16 => false,
+            // The predefined `manager` admits only the cache manager's URLs.
+            None => name == "manager",
             Some(Test::Domains { .. } | Test::HostRegex { .. }) => true,
             Some(Test::UrlRegex { path_only, .. }) => !path_only,
             Some(Test::AnyOf(names) | Test::AllOf(names)) => {
