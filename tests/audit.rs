@@ -1166,3 +1166,86 @@ fn only_a_line_certain_to_match_makes_a_later_one_shadowed_or_duplicate() {
         );
     }
 }
+
+/// Squid, three-valued: a line whose match the reader cannot decide (an
+/// external helper) changes an answer only if its action could: an
+/// unknown allow before a certain allow still allows, an unknown deny
+/// before the final deny still denies; otherwise the answer is
+/// undecidable, at the unknown line.
+#[test]
+fn an_unknown_squid_line_only_matters_when_its_action_could_change_the_answer() {
+    use egressgen::backends::reader::{Access, Probe};
+    let tmp = tempfile::tempdir().unwrap();
+    let decide = |action: &str, host: &str| {
+        let conf = write(
+            tmp.path(),
+            &format!("{action}.conf"),
+            &format!(
+                "acl ext external nosuch\nacl ms dstdomain .microsoft.com\n\
+                 http_access {action} ext\nhttp_access allow ms\nhttp_access deny all\n"
+            ),
+        );
+        let c = read_config(&conf, None, &Options::default()).unwrap();
+        let v = c.decide(&Probe {
+            host: host.to_string(),
+            port: 80,
+            scheme: egressgen::model::Scheme::Http,
+            path: "/".to_string(),
+            client: client(),
+        });
+        (v.access, v.by.map(|o| o.line))
+    };
+    let undecidable = |(a, by): (Access, Option<usize>)| {
+        matches!(a, Access::Undecidable(ref why) if why.contains("ext")) && by == Some(3)
+    };
+    assert_eq!(
+        decide("allow", "a.microsoft.com"),
+        (Access::Allowed, Some(4))
+    );
+    assert!(undecidable(decide("allow", "other.example.com")));
+    assert!(undecidable(decide("deny", "a.microsoft.com")));
+    assert_eq!(
+        decide("deny", "other.example.com"),
+        (Access::Denied, Some(5))
+    );
+}
+
+/// pfSense, three-valued like Squid and Azure: a rule to an interface
+/// network (which the reader cannot evaluate) changes an answer only if
+/// its action could.
+#[test]
+fn an_unknown_pfsense_rule_only_matters_when_its_action_could_change_the_answer() {
+    use egressgen::backends::reader::{Access, Probe};
+    let tmp = tempfile::tempdir().unwrap();
+    let rule = |action: &str, destination: &str| {
+        format!(
+            "<rule><type>{action}</type><interface>lan</interface><protocol>tcp</protocol>\
+             <source><any/></source><destination>{destination}<port>443</port></destination></rule>"
+        )
+    };
+    let decide = |first: &str, host: &str| {
+        let xml = format!(
+            "<pfsense><filter>{}{}</filter></pfsense>",
+            rule(first, "<network>opt1</network>"),
+            rule("pass", "<address>winatp-gw-weu.microsoft.com</address>")
+        );
+        let path = write(tmp.path(), &format!("{first}.xml"), &xml);
+        let c = read_config(&path, Some("pfsense"), &Options::default()).unwrap();
+        c.decide(&Probe {
+            host: host.to_string(),
+            port: 443,
+            scheme: egressgen::model::Scheme::Https,
+            path: "/".to_string(),
+            client: client(),
+        })
+        .access
+    };
+    let undecidable = |a: Access| matches!(a, Access::Undecidable(ref why) if why.contains("opt1"));
+    assert_eq!(
+        decide("pass", "winatp-gw-weu.microsoft.com"),
+        Access::Allowed
+    );
+    assert!(undecidable(decide("pass", "other.example.com")));
+    assert!(undecidable(decide("block", "winatp-gw-weu.microsoft.com")));
+    assert_eq!(decide("block", "other.example.com"), Access::Denied);
+}

@@ -9,7 +9,7 @@
 //! answers; anything else (a URL table, a floating rule, a destination that
 //! is an interface address) is reported as undecidable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -396,6 +396,24 @@ fn is_alias_name(a: &str) -> bool {
         && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The certain answer `v`, or undecidable at the first unknown rule when
+/// one of the unknown rules would answer otherwise.
+fn unless_changed(
+    v: Decision,
+    unknown: Option<(usize, &Rule, String)>,
+    passes: &BTreeSet<bool>,
+) -> Decision {
+    let allowed = v.access == Access::Allowed;
+    match unknown {
+        Some((i, r, why)) if passes.iter().any(|p| *p != allowed) => {
+            let mut u = Decision::denied(Some(r.at.clone()), Some(i));
+            u.access = Access::Undecidable(why);
+            u
+        }
+        _ => v,
+    }
+}
+
 impl Config for PfConfig {
     fn kind(&self) -> &'static str {
         "pfsense"
@@ -405,14 +423,18 @@ impl Config for PfConfig {
         vec![self.file.clone()]
     }
 
+    /// First match, three-valued: a rule whose match cannot be decided
+    /// makes the answer undecidable only if it would pass what the rules
+    /// after it block, or block what they pass.
     fn decide(&self, probe: &Probe) -> Decision {
+        let mut unknown: Option<(usize, &Rule, String)> = None;
+        let mut passes = BTreeSet::new();
         for (i, r) in self.rules.iter().enumerate() {
             match self.rule_matches(r, probe) {
                 Tri::No => continue,
                 Tri::Unknown(why) => {
-                    let mut v = Decision::denied(Some(r.at.clone()), Some(i));
-                    v.access = Access::Undecidable(why);
-                    return v;
+                    passes.insert(r.action == "pass");
+                    unknown = unknown.or(Some((i, r, why)));
                 }
                 Tri::Yes(g) => {
                     let mut v = Decision::denied(Some(r.at.clone()), Some(i));
@@ -423,12 +445,16 @@ impl Config for PfConfig {
                             (h, at)
                         });
                     }
-                    return v;
+                    return unless_changed(v, unknown, &passes);
                 }
             }
         }
         // pfSense blocks what no rule passes.
-        Decision::denied(None, Some(self.rules.len()))
+        unless_changed(
+            Decision::denied(None, Some(self.rules.len())),
+            unknown,
+            &passes,
+        )
     }
 
     fn grants(&self) -> Vec<Grant> {

@@ -932,10 +932,56 @@ impl SquidConfig {
         FirstMatch::None
     }
 
-    /// `http_access` for one request.
+    /// `http_access` for one request, three-valued: a line whose match
+    /// cannot be decided only makes the answer undecidable if its action
+    /// differs from what the lines after it (or the default) decide; an
+    /// unknown `allow` before a certain `allow` still allows.
     fn access(&self, req: &Request) -> Decision {
+        let mut unknown: Option<(usize, &Rule, String)> = None;
+        let mut actions = BTreeSet::new();
+        for (i, r) in self.http_access.iter().enumerate() {
+            match self.all(&r.conds, req, 0) {
+                Tri::No => continue,
+                Tri::Yes(g) => {
+                    let v = self.certain_access(FirstMatch::Rule(i, r, g));
+                    return self.unless_changed(v, &r.action, unknown, &actions);
+                }
+                Tri::Unknown(w) => {
+                    actions.insert(r.action.as_str());
+                    unknown = unknown.or(Some((i, r, w)));
+                }
+            }
+        }
+        let v = self.certain_access(FirstMatch::None);
+        let default = if v.access == Access::Allowed {
+            "allow"
+        } else {
+            "deny"
+        };
+        self.unless_changed(v, default, unknown, &actions)
+    }
+
+    /// The certain answer `v` (of `action`), or undecidable at the first
+    /// unknown line when one of the unknown lines has another action.
+    fn unless_changed(
+        &self,
+        v: Decision,
+        action: &str,
+        unknown: Option<(usize, &Rule, String)>,
+        actions: &BTreeSet<&str>,
+    ) -> Decision {
+        match unknown {
+            Some((i, r, why)) if actions.iter().any(|a| *a != action) => {
+                self.certain_access(FirstMatch::Unknown(i, r, why))
+            }
+            _ => v,
+        }
+    }
+
+    /// The answer of one matched line, or of Squid's default.
+    fn certain_access(&self, matched: FirstMatch) -> Decision {
         let rank = |i: usize| Some(i);
-        match self.first_match(&self.http_access, req) {
+        match matched {
             FirstMatch::Rule(i, r, g) => {
                 let mut v = Decision::denied(Some(r.at.clone()), rank(i));
                 if r.action == "allow" {
