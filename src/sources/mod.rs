@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod catalog_json;
 pub mod catalog_text;
 pub mod file;
+pub mod fqdn_tags;
 pub mod learn_table;
 pub mod live;
 pub mod m365;
@@ -68,6 +69,7 @@ pub fn read_source(spec: &SourceSpec, opts: &ReadOptions) -> Result<Catalog> {
         SourceSpec::Builtin(Builtin::Mdi) => Ok(builtin::mdi()),
         SourceSpec::Builtin(Builtin::TlsGuidance) => Ok(tls_guidance::catalog()),
         SourceSpec::Builtin(Builtin::TagHosts) => Ok(tag_hosts::catalog()),
+        SourceSpec::Builtin(Builtin::FqdnTags) => Ok(fqdn_tags::catalog()),
         SourceSpec::Url(url) => Err(Error::UrlSource(crate::model::text::display_escape(url))),
         SourceSpec::Live(live) => Err(Error::LiveSource(live.to_string())),
         SourceSpec::Path(path) => read_file(path, opts),

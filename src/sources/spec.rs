@@ -22,14 +22,18 @@ pub enum Builtin {
     /// Which service tag stands for which host pattern (joins every
     /// catalog).
     TagHosts,
+    /// Which hosts each Azure Firewall FQDN tag is documented to hold
+    /// (read by the Azure Firewall reader, shown by `catalog`).
+    FqdnTags,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 4] = [
+    pub const ALL: [Builtin; 5] = [
         Builtin::Mma,
         Builtin::Mdi,
         Builtin::TlsGuidance,
         Builtin::TagHosts,
+        Builtin::FqdnTags,
     ];
 
     /// The spec and the `file` its provenance shows: `builtin:mma`.
@@ -39,6 +43,7 @@ impl Builtin {
             Builtin::Mdi => "builtin:mdi",
             Builtin::TlsGuidance => "builtin:tls-guidance",
             Builtin::TagHosts => "builtin:tag-hosts",
+            Builtin::FqdnTags => "builtin:fqdn-tags",
         }
     }
 }
@@ -176,7 +181,7 @@ mod tests {
         let err = SourceSpec::parse("builtin:mme").unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown built-in source \"builtin:mme\" (known: baseline, builtin:mma, builtin:mdi, builtin:tls-guidance, builtin:tag-hosts)"
+            "unknown built-in source \"builtin:mme\" (known: baseline, builtin:mma, builtin:mdi, builtin:tls-guidance, builtin:tag-hosts, builtin:fqdn-tags)"
         );
     }
 }

@@ -7,11 +7,14 @@
 //! none allows is denied.
 //!
 //! Application rules match `targetFqdns` (glob syntax, read with the same
-//! spelling code the backend writes with) on their protocol and port; a
-//! network rule's service tag admits the names the tag stands for
-//! (`builtin:tag-hosts`) and the addresses of its prefixes when the
-//! policy holds them; other addresses need `--resolve`. FQDN tags, IP
-//! groups and `targetUrls` are reported as undecidable.
+//! spelling code the backend writes with) on their protocol and port, and
+//! `fqdnTags` by the hosts Microsoft documents for each tag
+//! (`builtin:fqdn-tags`): a listed host matches; a host outside a tag
+//! documented completely does not; any other host leaves the rule
+//! undecidable for that request. A network rule's service tag admits the
+//! names the tag stands for (`builtin:tag-hosts`) and the addresses of its
+//! prefixes when the policy holds them; other addresses need `--resolve`.
+//! IP groups, web categories and `targetUrls` are reported as undecidable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -28,6 +31,7 @@ use crate::backends::spelling::{Syntax, read as read_pattern};
 use crate::model::Scheme;
 use crate::model::{DnsName, HostPattern};
 use crate::policy::matching::admits;
+use crate::sources::fqdn_tags::{self, FqdnTag, Listing};
 
 pub fn recognise(path: &Path, head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
@@ -182,6 +186,8 @@ struct Rule {
     protocols: Vec<(String, u16)>,
     /// Application rule FQDN globs, or network rule FQDNs.
     fqdns: Vec<String>,
+    /// Application rules: the FQDN tags named, with what is known of them.
+    tags: Vec<TagUse>,
     /// Network rules: addresses, prefixes, service tags, `*`.
     addresses: Vec<String>,
     /// Network rules: port specs (`443`, `80-443`, `*`).
@@ -190,6 +196,78 @@ struct Rule {
     terminate_tls: bool,
     /// Why the rule cannot be evaluated, if it cannot.
     undecidable: Option<String>,
+}
+
+/// An FQDN tag as a rule names it, with the table's row when it has one
+/// and that row's hosts as patterns (parsed once, not per request).
+#[derive(Clone, Debug)]
+struct TagUse {
+    name: String,
+    known: Option<&'static FqdnTag>,
+    hosts: Vec<HostPattern>,
+    /// Listed suffix globs the model cannot hold (`*-umwatsonc.…`).
+    globs: Vec<&'static str>,
+}
+
+impl TagUse {
+    fn new(name: String) -> TagUse {
+        let known = fqdn_tags::find(&name);
+        let hosts = known.map(FqdnTag::patterns).unwrap_or_default();
+        let globs = known.map(FqdnTag::globs).unwrap_or_default();
+        TagUse {
+            name,
+            known,
+            hosts,
+            globs,
+        }
+    }
+
+    /// The listed host test that admits `host`, if one does.
+    fn listed(&self, host: &str) -> Option<GrantHost> {
+        let name = DnsName::parse(host).ok();
+        let pattern = self
+            .hosts
+            .iter()
+            .find(|p| name.as_ref().is_some_and(|n| admits(p, n)));
+        if let Some(p) = pattern {
+            return Some(GrantHost::Pattern(p.clone()));
+        }
+        let glob = self.globs.iter().find(|g| fqdn_tags::glob_admits(g, host));
+        glob.map(|g| GrantHost::Other(g.to_string()))
+    }
+
+    /// Whether the tag holds `host`, as far as Microsoft says: the listed
+    /// host test that admits it, none (outside a completely listed tag),
+    /// or why it cannot be told.
+    fn holds(&self, rule: &str, host: &str) -> Result<Option<GrantHost>, String> {
+        match (self.listed(host), self.unknown(rule)) {
+            (Some(g), _) => Ok(Some(g)),
+            (None, None) => Ok(None),
+            (None, Some(why)) => Err(why),
+        }
+    }
+
+    /// Why a host outside the listed ones may still be in the tag; `None`
+    /// when the tag is listed completely. Reported once for the rule too.
+    fn unknown(&self, rule: &str) -> Option<String> {
+        let tag = &self.name;
+        let Some(t) = self.known else {
+            return Some(format!(
+                "rule {rule} uses fqdnTags {tag}, which builtin:fqdn-tags does not know"
+            ));
+        };
+        match t.listing {
+            Listing::Complete => None,
+            Listing::AtLeast => Some(format!(
+                "rule {rule} uses fqdnTags {tag}, of which Microsoft lists only some hosts ({})",
+                t.source()
+            )),
+            Listing::Unlisted => Some(format!(
+                "rule {rule} uses fqdnTags {tag}, whose hosts Microsoft does not publish ({})",
+                t.source()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -215,6 +293,36 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An application rule's `(protocol type, port)` pairs.
+fn protocols(r: &Value) -> Vec<(String, u16)> {
+    let Some(ps) = r.get("protocols").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    ps.iter()
+        .map(|p| {
+            let kind = p.get("protocolType").and_then(Value::as_str).unwrap_or("");
+            let port = p.get("port").and_then(Value::as_u64).unwrap_or(0);
+            (kind.to_string(), u16::try_from(port).unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Why a rule cannot be evaluated at all: a destination or source this
+/// reader has no table for (an FQDN tag outside an application rule).
+fn unevaluated(r: &Value, name: &str, application: bool) -> Option<String> {
+    let keys = [
+        "targetUrls",
+        "sourceIpGroups",
+        "destinationIpGroups",
+        "webCategories",
+    ];
+    let tags = (!application).then_some("fqdnTags");
+    keys.into_iter()
+        .chain(tags)
+        .find(|key| !strings(r, key).is_empty())
+        .map(|key| format!("rule {name} uses {key}, which this reader does not evaluate"))
 }
 
 impl AzConfig {
@@ -245,73 +353,63 @@ impl AzConfig {
             .unwrap_or(u64::MAX);
         let empty = Vec::new();
         for r in c.get("rules").and_then(Value::as_array).unwrap_or(&empty) {
-            let rule_name = r
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let at = Origin {
-                file: self.file.clone(),
-                line: lines.of_name(&rule_name),
-            };
-            let application = r.get("ruleType").and_then(Value::as_str) == Some("ApplicationRule");
-            let protocols = r
-                .get("protocols")
-                .and_then(Value::as_array)
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| {
-                            (
-                                p.get("protocolType")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_string(),
-                                p.get("port").and_then(Value::as_u64).unwrap_or(0) as u16,
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut undecidable = None;
-            for key in [
-                "fqdnTags",
-                "targetUrls",
-                "sourceIpGroups",
-                "destinationIpGroups",
-                "webCategories",
-            ] {
-                if !strings(r, key).is_empty() {
-                    undecidable = Some(format!(
-                        "rule {rule_name} uses {key}, which this reader does not evaluate"
-                    ));
-                }
-            }
-            if let Some(why) = &undecidable {
-                self.undecidable.push(Undecidable {
-                    at: at.clone(),
-                    why: why.clone(),
-                });
-            }
-            let mut fqdns = strings(r, "targetFqdns");
-            fqdns.extend(strings(r, "destinationFqdns"));
-            out.push(Rule {
-                application,
-                order: (group, priority),
-                allow,
-                at,
-                name: rule_name,
-                sources: strings(r, "sourceAddresses"),
-                protocols,
-                fqdns,
-                addresses: strings(r, "destinationAddresses"),
-                ports: strings(r, "destinationPorts"),
-                ip_protocols: strings(r, "ipProtocols"),
-                terminate_tls: r
-                    .get("terminateTLS")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                undecidable,
-            });
+            let rule = self.rule(r, (group, priority), allow, lines);
+            out.push(rule);
+        }
+    }
+
+    /// One rule of a filter collection; what cannot be evaluated of it is
+    /// noted as undecidable.
+    fn rule(&mut self, r: &Value, order: (u64, u64), allow: bool, lines: &LineFinder) -> Rule {
+        let name = r
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let at = Origin {
+            file: self.file.clone(),
+            line: lines.of_name(&name),
+        };
+        let application = r.get("ruleType").and_then(Value::as_str) == Some("ApplicationRule");
+        let undecidable = unevaluated(r, &name, application);
+        // FQDN tags belong to application rules; elsewhere they stay an
+        // unknown the line above reports.
+        let tags: Vec<TagUse> = if application {
+            strings(r, "fqdnTags")
+                .into_iter()
+                .map(TagUse::new)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let whys = undecidable
+            .iter()
+            .cloned()
+            .chain(tags.iter().filter_map(|t| t.unknown(&name)));
+        self.undecidable.extend(whys.map(|why| Undecidable {
+            at: at.clone(),
+            why,
+        }));
+        let mut fqdns = strings(r, "targetFqdns");
+        fqdns.extend(strings(r, "destinationFqdns"));
+        Rule {
+            application,
+            order,
+            allow,
+            at,
+            name,
+            sources: strings(r, "sourceAddresses"),
+            protocols: protocols(r),
+            fqdns,
+            tags,
+            addresses: strings(r, "destinationAddresses"),
+            ports: strings(r, "destinationPorts"),
+            ip_protocols: strings(r, "ipProtocols"),
+            terminate_tls: r
+                .get("terminateTLS")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            undecidable,
         }
     }
 
@@ -365,7 +463,10 @@ impl AzConfig {
             {
                 return Ok(None);
             }
-            return Ok(self.fqdn_match(&r.fqdns, &host).map(|g| (g, r.at.clone())));
+            if let Some(g) = self.fqdn_match(&r.fqdns, &host) {
+                return Ok(Some((g, r.at.clone())));
+            }
+            return tag_match(r, &host).map(|g| g.map(|g| (g, r.at.clone())));
         }
         let tcp = r
             .ip_protocols
@@ -441,6 +542,23 @@ impl AzConfig {
     }
 }
 
+/// Whether one of the rule's FQDN tags holds `host`: yes as soon as one
+/// does; no when none may; otherwise why it cannot be told, since a tag
+/// that may hold it could make the rule match.
+fn tag_match(r: &Rule, host: &str) -> Result<Option<GrantHost>, String> {
+    let mut unknown = None;
+    for t in &r.tags {
+        match t.holds(&r.name, host) {
+            Ok(Some(p)) => return Ok(Some(p)),
+            Ok(None) => {}
+            Err(why) => {
+                unknown.get_or_insert(why);
+            }
+        }
+    }
+    unknown.map_or(Ok(None), Err)
+}
+
 /// Whether a destination port spec (`443`, `80-443`, `*`) holds `port`.
 fn port_in(spec: &str, port: u16) -> bool {
     if spec == "*" {
@@ -489,6 +607,63 @@ impl AzConfig {
         }
         v
     }
+}
+
+/// The ports a rule's grants hold: its protocols' ports, or its
+/// destination ports (`None`: any).
+fn grant_ports(r: &Rule) -> Option<Vec<u16>> {
+    if r.application {
+        Some(r.protocols.iter().map(|(_, p)| *p).collect())
+    } else if r.ports.iter().any(|s| s == "*") {
+        None
+    } else {
+        Some(
+            r.ports
+                .iter()
+                .filter_map(|s| s.parse::<u16>().ok())
+                .collect(),
+        )
+    }
+}
+
+/// Every host test of a rule with its text: FQDNs, the hosts of its FQDN
+/// tags as far as Microsoft lists them (marked with the tag, so a finding
+/// on one says where it comes from), and addresses.
+fn host_tests(r: &Rule) -> Vec<(GrantHost, String)> {
+    let fqdns = r.fqdns.iter().map(|f| {
+        let h = if f == "*" {
+            GrantHost::Any
+        } else {
+            read_pattern(Syntax::Glob, f)
+                .map(GrantHost::Pattern)
+                .unwrap_or_else(|| GrantHost::Other(f.clone()))
+        };
+        (h, format!("{} {f}", r.name))
+    });
+    let tags = r.tags.iter().flat_map(|t| {
+        let from = t.known.map(FqdnTag::source).unwrap_or_default();
+        let patterns = t
+            .hosts
+            .iter()
+            .map(|p| (GrantHost::Pattern(p.clone()), p.to_string()));
+        let globs = t
+            .globs
+            .iter()
+            .map(|g| (GrantHost::Other(g.to_string()), g.to_string()));
+        patterns.chain(globs).map(move |(h, shown)| {
+            let text = format!("{} {shown} (from FQDN tag {}: {from})", r.name, t.name);
+            (h, text)
+        })
+    });
+    let addresses = r.addresses.iter().map(|a| {
+        let h = if a == "*" {
+            GrantHost::Any
+        } else {
+            GrantHost::Other(a.clone())
+        };
+        (h, format!("{} {a}", r.name))
+    });
+    fqdns.chain(tags).chain(addresses).collect()
 }
 
 impl Config for AzConfig {
@@ -546,41 +721,8 @@ impl Config for AzConfig {
             if !r.allow {
                 continue;
             }
-            let ports: Option<Vec<u16>> = if r.application {
-                Some(r.protocols.iter().map(|(_, p)| *p).collect())
-            } else if r.ports.iter().any(|s| s == "*") {
-                None
-            } else {
-                Some(
-                    r.ports
-                        .iter()
-                        .filter_map(|s| s.parse::<u16>().ok())
-                        .collect(),
-                )
-            };
-            let mut hosts: Vec<(GrantHost, String)> = r
-                .fqdns
-                .iter()
-                .map(|f| {
-                    let h = if f == "*" {
-                        GrantHost::Any
-                    } else {
-                        read_pattern(Syntax::Glob, f)
-                            .map(GrantHost::Pattern)
-                            .unwrap_or_else(|| GrantHost::Other(f.clone()))
-                    };
-                    (h, format!("{} {f}", r.name))
-                })
-                .collect();
-            hosts.extend(r.addresses.iter().map(|a| {
-                let h = if a == "*" {
-                    GrantHost::Any
-                } else {
-                    GrantHost::Other(a.clone())
-                };
-                (h, format!("{} {a}", r.name))
-            }));
-            for (host, text) in hosts {
+            let ports = grant_ports(r);
+            for (host, text) in host_tests(r) {
                 out.push(Grant {
                     rule: r.at.clone(),
                     rank,
@@ -627,5 +769,108 @@ impl Config for AzConfig {
         tags.sort();
         tags.dedup();
         tags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule collection group of `(action, rule)` collections, read back.
+    fn read_group(collections: &[(&str, Value)]) -> Box<dyn Config> {
+        let cs: Vec<Value> = collections
+            .iter()
+            .enumerate()
+            .map(|(i, (action, rule))| {
+                serde_json::json!({
+                    "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
+                    "name": format!("c{i}"), "priority": 100 + i,
+                    "action": {"type": action}, "rules": [rule],
+                })
+            })
+            .collect();
+        let group = serde_json::json!({"properties": {"priority": 100, "ruleCollections": cs}});
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&group).unwrap()).unwrap();
+        read(&path, &Options::default()).unwrap()
+    }
+
+    fn app(name: &str, key: &str, values: &[&str]) -> Value {
+        serde_json::json!({
+            "ruleType": "ApplicationRule", "name": name,
+            "protocols": [{"protocolType": "Https", "port": 443}],
+            "sourceAddresses": ["*"], key: values,
+        })
+    }
+
+    fn access(c: &dyn Config, host: &str) -> Access {
+        let probe = Probe {
+            host: host.to_string(),
+            port: 443,
+            scheme: Scheme::Https,
+            path: "/".to_string(),
+            client: "10.0.0.1".parse().unwrap(),
+        };
+        c.decide(&probe).access
+    }
+
+    fn undecidable_naming(a: &Access, tag: &str) -> bool {
+        matches!(a, Access::Undecidable(why) if why.contains(&format!("fqdnTags {tag}")))
+    }
+
+    /// A Deny rule's tag denies the hosts Microsoft lists for it; another
+    /// host may be in the tag too, so before an allow-all it is open.
+    #[test]
+    fn an_fqdn_tag_deny_decides_listed_hosts_and_leaves_others_open() {
+        let c = read_group(&[
+            ("Deny", app("wu", "fqdnTags", &["WindowsUpdate"])),
+            ("Allow", app("all", "targetFqdns", &["*"])),
+        ]);
+        assert_eq!(access(c.as_ref(), "a.update.microsoft.com"), Access::Denied);
+        let other = access(c.as_ref(), "winatp-gw-weu.microsoft.com");
+        assert!(undecidable_naming(&other, "WindowsUpdate"), "{other:?}");
+    }
+
+    /// Of two tags, one listing the host is enough; a host outside a
+    /// completely listed tag is outside it, unless another tag of the
+    /// rule may hold it.
+    #[test]
+    fn an_fqdn_tag_rule_matches_when_any_tag_lists_the_host() {
+        let both = read_group(&[(
+            "Allow",
+            app("t", "fqdnTags", &["AzureBackup", "WindowsDiagnostics"]),
+        )]);
+        assert_eq!(
+            access(both.as_ref(), "settings-win.data.microsoft.com"),
+            Access::Allowed
+        );
+        assert_eq!(
+            access(both.as_ref(), "eu-umwatsonc.events.data.microsoft.com"),
+            Access::Allowed
+        );
+        let open = access(both.as_ref(), "winatp-gw-weu.microsoft.com");
+        assert!(undecidable_naming(&open, "AzureBackup"), "{open:?}");
+        let complete = read_group(&[("Allow", app("t", "fqdnTags", &["WindowsDiagnostics"]))]);
+        let outside = access(complete.as_ref(), "winatp-gw-weu.microsoft.com");
+        assert_eq!(outside, Access::Denied);
+        assert!(complete.undecidable().is_empty());
+    }
+
+    /// FQDN tags belong to application rules: on a network rule the
+    /// reader has no meaning for them and says so.
+    #[test]
+    fn fqdn_tags_on_a_network_rule_stay_unevaluated() {
+        let net = serde_json::json!({
+            "ruleType": "NetworkRule", "name": "n", "ipProtocols": ["TCP"],
+            "sourceAddresses": ["*"], "destinationPorts": ["443"], "fqdnTags": ["WindowsUpdate"],
+        });
+        let c = read_group(&[("Allow", net)]);
+        let u = c.undecidable();
+        assert_eq!(u.len(), 1);
+        assert!(
+            u[0].why
+                .contains("uses fqdnTags, which this reader does not evaluate")
+        );
     }
 }
