@@ -11,7 +11,7 @@ use crate::sources::catalog_text::{to_csv, to_table};
 pub struct Args {
     /// A Microsoft file (.xlsx workbook, Learn-page .md table, service-tag
     /// or Microsoft 365 .json), `builtin:mma`, `builtin:mdi`, `builtin:tls-guidance`,
-    /// `builtin:tag-hosts` or `baseline`.
+    /// `builtin:tag-hosts`, `builtin:fqdn-tags` or `baseline`.
     /// Repeatable. Without any, the built-in baseline is shown.
     #[arg(long = "source", value_name = "FILE")]
     pub sources: Vec<crate::sources::SourceSpec>,
