@@ -248,19 +248,7 @@ crate::checked_string!(
     /// A data location (`EU`, `US`, ...), normalized like the workbooks'
     /// Geography column.
     GeoName,
-    |s| {
-        let g = Geography::parse(s);
-        let ok = !g.as_str().is_empty()
-            && g.as_str().len() <= 32
-            && g.as_str()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == ' ');
-        if ok {
-            Ok(g.as_str().to_string())
-        } else {
-            Err(format!("geography {s:?}: letters, digits and spaces only"))
-        }
-    }
+    |s| Geography::site_choice(s).map(|g| g.as_str().to_string())
 );
 
 /// A TCP port in a ruleset.

@@ -148,9 +148,11 @@ fn a_bad_ruleset_names_its_line() {
         "name = \"bad\"\n[scope]\ncloud = \"commercial\"\nregion = \"EU\"\n",
     );
     assert!(
-        err.contains("bad.toml:4:1: unknown field `region`"),
+        err.contains("bad.toml:4:1: unknown key \"region\" (did you mean geographies?); accepted: cloud, geographies,"),
         "{err}"
     );
+    // The line itself, under the message, as cargo shows it.
+    assert!(err.contains("\n4 | region = \"EU\"\n  | ^\n"), "{err}");
 }
 
 /// A backend that renders one good file and then one that the publisher

@@ -73,8 +73,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     generate::run(&loaded, &opts, Summary::of, |i, result| {
         let result = result.map_err(Failure::from);
         if let Err(f) = &result {
-            let message = crate::model::text::terminal_safe(&f.message);
-            eprintln!("egressgen: error: {message}");
+            f.print();
             first.get_or_insert(f.exit);
         }
         match args.format {

@@ -185,6 +185,20 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// `egressgen: error: MESSAGE` on stderr. File names in messages are
+    /// the user's: what a terminal would act on is escaped, line by line
+    /// (a ruleset error quotes its line under the message, as cargo does).
+    pub fn print(&self) {
+        let lines: Vec<String> = self
+            .message
+            .split('\n')
+            .map(crate::model::text::terminal_safe)
+            .collect();
+        eprintln!("egressgen: error: {}", lines.join("\n"));
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let exit = match e {

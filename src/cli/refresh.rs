@@ -136,10 +136,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         exit = Exit::PostChange;
     }
     if let Err(f) = write_reports(args, done.to_markdown().into_bytes(), json(&done)) {
-        eprintln!(
-            "egressgen: error: {}",
-            crate::model::text::terminal_safe(&f.message)
-        );
+        f.print();
         if exit == Exit::Success || exit == Exit::Changed {
             exit = Exit::Output;
         }

@@ -36,7 +36,76 @@ const LONG_NAMES: [(&str, &str); 2] = [("uae central", "AEC"), ("uae north", "AE
 static LABEL_WITH_CODE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9 ]+\(([A-Za-z]{2,4})\)$").expect("static regex"));
 
+/// The geographies a ruleset may name: those Microsoft's tables use (after
+/// normalization) and the groups above. WW is always included anyway.
+pub const SITE_CHOICES: [&str; 12] = [
+    "WW", "US", "EU", "UK", "AU", "AEC", "AEN", "UAE", "US Gov", "GCC", "GCC High", "DoD",
+];
+
+/// Names people write for a geography Microsoft labels otherwise: the
+/// ones a "did you mean" offers (a country inside the EU, a long name).
+const LOOKALIKES: [(&str, &str); 24] = [
+    ("europe", "EU"),
+    ("european union", "EU"),
+    ("emea", "EU"),
+    ("de", "EU"),
+    ("fr", "EU"),
+    ("nl", "EU"),
+    ("ie", "EU"),
+    ("se", "EU"),
+    ("it", "EU"),
+    ("es", "EU"),
+    ("gb", "UK"),
+    ("united kingdom", "UK"),
+    ("great britain", "UK"),
+    ("england", "UK"),
+    ("usa", "US"),
+    ("united states", "US"),
+    ("america", "US"),
+    ("north america", "US"),
+    ("australia", "AU"),
+    ("emirates", "UAE"),
+    ("united arab emirates", "UAE"),
+    ("worldwide", "WW"),
+    ("global", "WW"),
+    ("gcch", "GCC High"),
+];
+
 impl Geography {
+    /// A geography a ruleset names, checked against [`SITE_CHOICES`]: an
+    /// unknown one is refused with the accepted values and, where one is
+    /// close, a "did you mean" (`Europe` -> `EU`), since a site that
+    /// names no real geography silently gets none of its regional hosts.
+    pub fn site_choice(text: &str) -> Result<Geography, String> {
+        let accepted = SITE_CHOICES.join(", ");
+        if text.trim().is_empty() {
+            return Err(format!("geography \"\" is empty; accepted: {accepted}"));
+        }
+        let g = Geography::parse(text);
+        if SITE_CHOICES.contains(&g.as_str()) {
+            return Ok(g);
+        }
+        let key = text.trim().to_ascii_lowercase();
+        let near = LOOKALIKES
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, code)| *code)
+            .or_else(|| {
+                SITE_CHOICES
+                    .iter()
+                    .map(|c| (strsim::osa_distance(&key, &c.to_ascii_lowercase()), *c))
+                    .filter(|(d, c)| *d <= 1 || (*d <= 2 && c.len() > 3))
+                    .min()
+                    .map(|(_, c)| c)
+            });
+        let hint = near
+            .map(|c| format!(" (did you mean {c}?)"))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown geography {text:?}{hint}; accepted: {accepted}"
+        ))
+    }
+
     pub fn worldwide() -> Self {
         Geography("WW".to_string())
     }

@@ -7,6 +7,7 @@
 
 pub mod devices;
 pub mod verify;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 
@@ -21,13 +22,30 @@ use crate::values::{HostText, RulesetName};
 pub enum RulesetError {
     #[error("{}: cannot read: {detail}", path.display())]
     Unreadable { path: PathBuf, detail: String },
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    /// `quote` is the line itself under the message, with a caret.
+    #[error("{}:{line}:{column}: {message}{quote}", path.display())]
     Invalid {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
+        quote: String,
     },
+}
+
+impl RulesetError {
+    /// An error at `line`:`column` of `text`, in plain words, the line
+    /// quoted.
+    fn at(path: &Path, text: &str, (line, column): (usize, usize), message: &str) -> Self {
+        let shown = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+        RulesetError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: words::plain(message, shown),
+            quote: words::quote(text, line, column),
+        }
+    }
 }
 
 /// Where a setting is written: the first line that starts with it (past
@@ -102,16 +120,11 @@ impl Ruleset {
     /// relative source paths.
     pub fn parse(text: &str, path: &Path) -> Result<Ruleset, RulesetError> {
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
+            let at = e
                 .span()
                 .map(|span| line_col(text, span.start))
                 .unwrap_or((1, 1));
-            RulesetError::Invalid {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
+            RulesetError::at(path, text, at, e.message())
         })?;
         let ruleset = Ruleset {
             site: Site {
@@ -134,15 +147,10 @@ impl Ruleset {
         // What devices are told must agree with what the proxy serves.
         let mismatches = devices::mismatches(&ruleset.site, &ruleset.outputs);
         if let Some((key, message)) = mismatches.into_iter().next() {
-            let (line, column) = setting_line(text, key)
+            let at = setting_line(text, key)
                 .or_else(|| setting_line(text, "[devices]"))
                 .unwrap_or((1, 1));
-            return Err(RulesetError::Invalid {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            });
+            return Err(RulesetError::at(path, text, at, &message));
         }
         Ok(ruleset)
     }
@@ -217,7 +225,11 @@ mod tests {
     #[test]
     fn errors_name_line_and_key() {
         let e = parse(&format!("{MIN}colour = \"blue\"\n")).unwrap_err();
-        assert!(e.starts_with("r.toml:4:1: unknown field `colour`"), "{e}");
+        assert!(
+            e.starts_with("r.toml:4:1: unknown key \"colour\"; accepted: "),
+            "{e}"
+        );
+        assert!(e.ends_with("\n  |\n4 | colour = \"blue\"\n  | ^"), "{e}");
         let e = parse(&format!("{MIN}[site]\nworkspace_ids = [\"not-a-guid\"]\n")).unwrap_err();
         assert!(e.starts_with("r.toml:5:"), "{e}");
         assert!(e.contains("not a GUID"), "{e}");

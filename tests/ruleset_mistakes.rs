@@ -1,0 +1,148 @@
+//! Ruleset mistakes a person makes, each refused with the exact message:
+//! where (file:line:col), what in plain words, the accepted values and a
+//! "did you mean", and the line itself under a caret, as cargo shows it.
+//! Nothing is written.
+
+mod common;
+
+use common::egressgen;
+
+const HEAD: &str = "name = \"site\"\n[scope]\ncloud = \"commercial\"\n";
+const ACCEPTED: &str = "WW, US, EU, UK, AU, AEC, AEN, UAE, US Gov, GCC, GCC High, DoD";
+
+/// The stderr of `generate` on `text` (line 4 onward after HEAD), which
+/// must exit 4 and write nothing.
+fn refused(text: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("site.toml");
+    std::fs::write(&path, format!("{HEAD}{text}")).unwrap();
+    let out_dir = tmp.path().join("o");
+    let out = egressgen(&[
+        "generate",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(!out_dir.exists(), "nothing written");
+    String::from_utf8_lossy(&out.stderr).replace(path.to_str().unwrap(), "site.toml")
+}
+
+/// The message of line 4, column `col`, with the line quoted.
+fn message(col: usize, what: &str, line: &str) -> String {
+    format!(
+        "egressgen: error: site.toml:4:{col}: {what}\n  |\n4 | {line}\n  | {}^\n",
+        " ".repeat(col - 1)
+    )
+}
+
+#[test]
+fn a_geography_microsoft_does_not_use_is_refused_with_what_it_takes() {
+    for (given, hint) in [
+        ("Europe", " (did you mean EU?)"),
+        ("DE", " (did you mean EU?)"),
+        ("GB", " (did you mean UK?)"),
+        ("United Kingdom", " (did you mean UK?)"),
+        ("GCC Hihg", " (did you mean GCC High?)"),
+        ("Narnia", ""),
+    ] {
+        let line = format!("geographies = [\"{given}\"]");
+        let what = format!("unknown geography \"{given}\"{hint}; accepted: {ACCEPTED}");
+        assert_eq!(refused(&format!("{line}\n")), message(15, &what, &line));
+    }
+    let line = "geographies = [\"\"]";
+    let what = format!("geography \"\" is empty; accepted: {ACCEPTED}");
+    assert_eq!(refused(&format!("{line}\n")), message(15, &what, line));
+}
+
+/// Microsoft's own spellings and case are still read as the geography
+/// they stand for.
+#[test]
+fn microsofts_spellings_of_a_geography_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    for given in [
+        "eu",
+        " EU ",
+        "US Gov",
+        "usgov",
+        "GCC-High",
+        "uae",
+        "Azure UAE North (AEN)",
+    ] {
+        let path = tmp.path().join("site.toml");
+        std::fs::write(
+            &path,
+            format!("{HEAD}geographies = [{given:?}]\n[outputs.plain]\n"),
+        )
+        .unwrap();
+        let out = egressgen(&[
+            "generate",
+            path.to_str().unwrap(),
+            "--out",
+            tmp.path().join("o").to_str().unwrap(),
+            "--force",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{given}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn misspelt_names_get_a_did_you_mean_and_the_accepted_values() {
+    let products = "mde, mdav, smart-screen, mma, mdi, portal, m365";
+    for (text, col, what) in [
+        (
+            "products = [\"mde\", \"mdavv\"]",
+            20,
+            format!("products: unknown value \"mdavv\" (did you mean mdav?); accepted: {products}"),
+        ),
+        (
+            "prodcts = [\"mde\"]",
+            1,
+            "unknown key \"prodcts\" (did you mean products?); accepted: cloud, geographies, os, products, connectivity, include_optional".to_string(),
+        ),
+        (
+            "region = \"EU\"",
+            1,
+            "unknown key \"region\" (did you mean geographies?); accepted: cloud, geographies, os, products, connectivity, include_optional".to_string(),
+        ),
+    ] {
+        assert_eq!(refused(&format!("{text}\n")), message(col, &what, text));
+    }
+}
+
+#[test]
+fn type_errors_say_what_the_key_takes() {
+    let tmp_head = "[outputs.squid]\n";
+    let got = refused(&format!("{tmp_head}listen = \"x\"\n"));
+    assert_eq!(
+        got,
+        "egressgen: error: site.toml:5:10: listen: a port number such as 3128, not the text \"x\"\n  |\n5 | listen = \"x\"\n  |          ^\n"
+    );
+    let got = refused("include_optional = \"yes\"\n");
+    assert_eq!(
+        got,
+        message(
+            20,
+            "include_optional: true or false, not the text \"yes\"",
+            "include_optional = \"yes\""
+        )
+    );
+}
+
+#[test]
+fn an_unknown_output_is_named_with_the_ones_there_are() {
+    let got = refused("[outputs.squidd]\n");
+    assert!(
+        got.starts_with("egressgen: error: site.toml:4:10: unknown key \"squidd\" (did you mean squid?); accepted: dir, plain, squid, pac,"),
+        "{got}"
+    );
+    assert!(
+        got.ends_with("\n4 | [outputs.squidd]\n  |          ^\n"),
+        "{got}"
+    );
+}
