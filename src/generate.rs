@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::model::Catalog;
 use crate::policy::{self, Policy};
 use crate::publish::{self, PublishError};
+use crate::ruleset::warnings::Warning;
 use crate::ruleset::{Ruleset, RulesetError};
 use crate::sources::{ReadOptions, SourceSpec, read_source, with_builtin_facts};
 
@@ -51,6 +52,12 @@ pub enum GenerateError {
     /// A ruleset of the run could not be loaded; the others still run.
     #[error(transparent)]
     Ruleset(#[from] RulesetError),
+    /// `--strict`, and the ruleset has warnings: nothing is published.
+    #[error("ruleset {ruleset}: --strict: {} warning(s), nothing published:\n{}", warnings.len(), warnings.iter().map(|w| format!("  {w}")).collect::<Vec<_>>().join("\n"))]
+    Strict {
+        ruleset: String,
+        warnings: Vec<crate::ruleset::warnings::Warning>,
+    },
 }
 
 /// What one `generate` wrote. `policy` is the policy itself, or what a
@@ -59,6 +66,9 @@ pub struct Generated<T = Policy> {
     pub out_dir: PathBuf,
     pub files: Vec<String>,
     pub policy: T,
+    /// Ruleset choices that change what devices get (also in
+    /// `loss-report.md`).
+    pub warnings: Vec<Warning>,
     /// What publishing cleaned up or took over.
     pub published: publish::Published,
 }
@@ -265,6 +275,8 @@ pub struct RunOptions<'a> {
     /// Take over an output directory egressgen did not write.
     pub force: bool,
     pub skip_unknown_tables: bool,
+    /// Refuse to publish a ruleset with warnings ([`Warning`]).
+    pub strict: bool,
 }
 
 /// Generates every ruleset of a run, in order: each source is read once
@@ -292,6 +304,12 @@ pub fn run<T>(
                 targets.claim(&out, path, ruleset)?;
                 let backends = select_backends(ruleset, opts.only)?;
                 let p = prepare(&mut sources, ruleset, &backends, &out, opts.force)?;
+                if opts.strict && !p.warnings.is_empty() {
+                    return Err(GenerateError::Strict {
+                        ruleset: ruleset.site.name.to_string(),
+                        warnings: p.warnings,
+                    });
+                }
                 Ok(p.map(|policy| keep(&policy)))
             })
             .collect();
@@ -377,6 +395,8 @@ pub struct Prepared<T = Policy> {
     out_dir: PathBuf,
     files: Vec<String>,
     policy: T,
+    /// The ruleset's warnings (see [`crate::ruleset::warnings`]).
+    pub warnings: Vec<Warning>,
     staged: publish::Staged,
 }
 
@@ -389,6 +409,7 @@ impl<T> Prepared<T> {
             out_dir: self.out_dir,
             files: self.files,
             policy: f(self.policy),
+            warnings: self.warnings,
             staged: self.staged,
         }
     }
@@ -410,7 +431,8 @@ pub fn prepare(
         "policy resolved"
     );
     let rendered = render_all(&policy, ruleset, backends, out)?;
-    let files = output_files(&policy, &rendered);
+    let warnings = crate::ruleset::warnings::of(ruleset, &policy);
+    let files = output_files(&policy, &warnings, &rendered);
     drop(rendered);
     let staged =
         publish::stage(out, &files, &publish_request(ruleset, force)).map_err(|source| {
@@ -424,6 +446,7 @@ pub fn prepare(
         out_dir: out.to_path_buf(),
         files: files.into_iter().map(|(name, _)| name).collect(),
         policy,
+        warnings,
         staged,
     })
 }
@@ -435,17 +458,18 @@ pub fn finish<T>(batch: Vec<Prepared<T>>) -> Vec<Result<Generated<T>, GenerateEr
     let mut staged = Vec::with_capacity(batch.len());
     for p in batch {
         staged.push(p.staged);
-        rest.push((p.ruleset, p.out_dir, p.files, p.policy));
+        rest.push((p.ruleset, p.out_dir, p.files, p.policy, p.warnings));
     }
     publish::commit(staged)
         .into_iter()
         .zip(rest)
         .map(
-            |(published, (ruleset, out_dir, files, policy))| match published {
+            |(published, (ruleset, out_dir, files, policy, warnings))| match published {
                 Ok(published) => Ok(Generated {
                     out_dir,
                     files,
                     policy,
+                    warnings,
                     published,
                 }),
                 Err(source) => Err(GenerateError::Publish { ruleset, source }),
@@ -462,7 +486,7 @@ pub fn finish_all<T>(batch: Vec<Prepared<T>>) -> Result<Vec<Generated<T>>, Gener
     let mut staged = Vec::with_capacity(batch.len());
     for p in batch {
         staged.push(p.staged);
-        rest.push((p.ruleset, p.out_dir, p.files, p.policy));
+        rest.push((p.ruleset, p.out_dir, p.files, p.policy, p.warnings));
     }
     let names: Vec<String> = rest.iter().map(|r| r.0.clone()).collect();
     let published = publish::commit_all(staged).map_err(|source| GenerateError::Publish {
@@ -472,12 +496,15 @@ pub fn finish_all<T>(batch: Vec<Prepared<T>>) -> Result<Vec<Generated<T>>, Gener
     Ok(published
         .into_iter()
         .zip(rest)
-        .map(|(published, (_, out_dir, files, policy))| Generated {
-            out_dir,
-            files,
-            policy,
-            published,
-        })
+        .map(
+            |(published, (_, out_dir, files, policy, warnings))| Generated {
+                out_dir,
+                files,
+                policy,
+                warnings,
+                published,
+            },
+        )
         .collect())
 }
 
@@ -490,11 +517,16 @@ pub fn rendered_files(
 ) -> Result<Vec<(String, Vec<u8>)>, GenerateError> {
     let backends = select_backends(ruleset, None)?;
     let rendered = render_all(policy, ruleset, &backends, out)?;
-    Ok(output_files(policy, &rendered))
+    let warnings = crate::ruleset::warnings::of(ruleset, policy);
+    Ok(output_files(policy, &warnings, &rendered))
 }
 
 /// `policy.json`, the loss reports, then each backend's files.
-fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)> {
+fn output_files(
+    policy: &Policy,
+    warnings: &[Warning],
+    rendered: &[Rendered],
+) -> Vec<(String, Vec<u8>)> {
     let reports: Vec<&loss::LossReport> = rendered.iter().map(|r| &r.loss).collect();
     let loss_json = loss::LossReports {
         format: "egressgen-loss-report",
@@ -513,6 +545,7 @@ fn output_files(policy: &Policy, rendered: &[Rendered]) -> Vec<(String, Vec<u8>)
                 &policy.ruleset.name,
                 &policy.tls,
                 &policy.report.inconsistencies,
+                &warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
                 &reports,
             )
             .into_bytes(),

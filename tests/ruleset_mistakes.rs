@@ -146,3 +146,84 @@ fn an_unknown_output_is_named_with_the_ones_there_are() {
         "{got}"
     );
 }
+
+/// `generate` on a ruleset file written into a fresh directory: its
+/// exit code, its stderr (paths shown as `site.toml`), and the folder.
+fn generate(
+    text: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("site.toml");
+    std::fs::write(&path, text).unwrap();
+    let out_dir = tmp.path().join("o");
+    let mut args = vec![
+        "generate",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = egressgen(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(path.to_str().unwrap(), "site.toml");
+    (out.status.code(), stderr, out_dir, tmp)
+}
+
+/// A ruleset that is valid but does not give devices what it seems to:
+/// each choice is one warning on stderr with its line and the fix, the
+/// same lines open loss-report.md, and `--strict` refuses to publish.
+#[test]
+fn choices_that_change_what_devices_get_are_warned_and_strict_refuses_them() {
+    let text = "name = \"warn\"\n\
+                exclude = [\"nosuch.microsoft.com\"]\n\
+                [scope]\n\
+                cloud = \"commercial\"\n\
+                geographies = [\"EU\"]\n\
+                products = [\"mde\", \"mma\"]\n\
+                [site]\n\
+                mdi_instances = [\"contoso\"]\n\
+                [tls]\n\
+                bypass = [\"nothing.example.com\"]\n";
+    let want = [
+        "site.toml:2:1: exclude nosuch.microsoft.com matches nothing in scope; remove it, or exclude a host the sources list",
+        "site.toml:3:1: no [outputs.*] table: only policy.json and the loss report are written; add the outputs the site deploys, such as [outputs.squid] or [outputs.pac]",
+        "site.toml:7:1: 5 endpoints need site.workspace_ids and are left out: *.ods.opinsights.azure.com; add workspace_ids = [\"…\"] under [site]",
+        "site.toml:8:1: mdi_instances is set but mdi is not among products: nothing uses it; add \"mdi\" to products, or remove mdi_instances",
+        "site.toml:10:1: [tls] bypass nothing.example.com is exempt from inspection, but the policy allows no such host; add it to [[allow]] as well, or remove it from bypass",
+    ];
+    let (code, stderr, out, _tmp) = generate(text, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("egressgen: warn: warning: "))
+        .collect();
+    assert_eq!(warned, want, "{stderr}");
+    let report = std::fs::read_to_string(out.join("loss-report.md")).unwrap();
+    let section = report
+        .split("## Ruleset warnings\n\n")
+        .nth(1)
+        .and_then(|r| r.split("\n\n").next())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(section.lines().count(), want.len(), "{report}");
+    // -q keeps stderr to errors.
+    let (_, quiet, _, _tmp) = generate(text, &["-q"]);
+    assert!(!quiet.contains("warning: site.toml"), "{quiet}");
+
+    // --strict: exit 3, the same warnings, nothing published.
+    let (code, stderr, out, _tmp) = generate(text, &["--strict"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(!out.exists(), "nothing published");
+    for w in want {
+        assert!(stderr.contains(&format!("\n  {w}")), "{w}\n{stderr}");
+    }
+
+    // The same site with those choices fixed: no warning, and --strict
+    // publishes.
+    let fixed = "name = \"warn\"\n[scope]\ncloud = \"commercial\"\ngeographies = [\"EU\"]\n\
+                 products = [\"mde\", \"mma\"]\n[site]\n\
+                 workspace_ids = [\"3f2a9c1e-7b4d-4e8a-9f10-2c6d8e4b1a57\"]\n[outputs.plain]\n";
+    let (code, stderr, out, _tmp) = generate(fixed, &["--strict"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(out.join("policy.json").is_file());
+}

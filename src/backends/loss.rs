@@ -196,15 +196,31 @@ fn tls_markdown(tls: &TlsPolicy) -> String {
     out
 }
 
+/// Ruleset choices that change what devices get, first: each with its
+/// line and the fix.
+fn warnings_markdown(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## Ruleset warnings\n\n");
+    for w in warnings {
+        out.push_str(&format!("- {}\n", crate::model::text::md_text(w)));
+    }
+    out.push('\n');
+    out
+}
+
 /// The Markdown form: per backend, a summary line and every entry that is
 /// not exact.
 pub fn to_markdown(
     ruleset: &str,
     tls: &TlsPolicy,
     inconsistencies: &[Inconsistency],
+    warnings: &[String],
     reports: &[&LossReport],
 ) -> String {
     let mut out = format!("# Loss report: {ruleset}\n\n");
+    out.push_str(&warnings_markdown(warnings));
     out.push_str(&tls_markdown(tls));
     out.push_str(&inconsistencies_markdown(inconsistencies));
     if reports.is_empty() {

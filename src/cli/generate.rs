@@ -33,6 +33,11 @@ pub struct Args {
     /// recognised but which holds host names, instead of failing
     #[arg(long)]
     pub skip_unknown_tables: bool,
+    /// Refuse (exit 3, nothing published) a ruleset with warnings: a
+    /// placeholder left open, an exclude that applies to nothing, IDs for a
+    /// product not selected, no outputs, an exemption for a host nothing allows
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// One ruleset's line of `--format json`.
@@ -67,11 +72,18 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         only: args.only.as_deref(),
         force: args.force,
         skip_unknown_tables: args.skip_unknown_tables,
+        strict: args.strict,
     };
     let mut first: Option<Exit> = None;
     let mut json = Vec::new();
     generate::run(&loaded, &opts, Summary::of, |i, result| {
         let result = result.map_err(Failure::from);
+        if let (Ok(done), false) = (&result, v.quiet) {
+            for w in &done.warnings {
+                let line = format!("egressgen: {}: warning: {w}", done.policy.ruleset);
+                eprintln!("{}", crate::model::text::terminal_safe(&line));
+            }
+        }
         if let Err(f) = &result {
             f.print();
             first.get_or_insert(f.exit);

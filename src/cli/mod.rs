@@ -112,7 +112,9 @@ impl Exit {
             Exit::Usage => {
                 "usage: a bad argument (clap), `--only` naming an output the ruleset does not configure, two rulesets of one run writing one directory"
             }
-            Exit::Rejected => "`--strict` and cells were rejected",
+            Exit::Rejected => {
+                "`--strict`: cells were rejected (`catalog`), or the ruleset has warnings (`generate`: nothing is published)"
+            }
             Exit::Input => {
                 "an input is unreadable or invalid: a ruleset, a source file, the baseline, a host name to explain"
             }
@@ -224,6 +226,7 @@ impl From<GenerateError> for Failure {
             GenerateError::Select { .. } | GenerateError::SameOutput { .. } => Exit::Usage,
             GenerateError::Lost => Exit::Output,
             GenerateError::Ruleset(_) => Exit::Input,
+            GenerateError::Strict { .. } => Exit::Rejected,
         };
         Failure::new(exit, e)
     }

@@ -7,6 +7,7 @@
 
 pub mod devices;
 pub mod verify;
+pub mod warnings;
 pub mod words;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Ruleset {
     pub outputs: Outputs,
     /// The `[verify]` table.
     pub verify: verify::VerifySettings,
+    /// The file as written, to point warnings at their line.
+    pub text: String,
 }
 
 /// The file as written: one flat table.
@@ -143,6 +146,7 @@ impl Ruleset {
             },
             outputs: raw.outputs,
             verify: raw.verify,
+            text: text.to_string(),
         };
         // What devices are told must agree with what the proxy serves.
         let mismatches = devices::mismatches(&ruleset.site, &ruleset.outputs);
