@@ -631,7 +631,9 @@ fn a_device_told_something_the_proxy_does_not_serve_stops_generate_before_anythi
         String::from_utf8_lossy(&run.stderr)
     );
     std::fs::remove_dir_all(&out).unwrap();
-    // With the proxy left to its default, the error points at `listen`.
+    // With the proxy left to its default (the [proxy] addresses), the
+    // error points at those addresses and names the port Squid listens
+    // on: checked whether or not device outputs are configured.
     let text = site("").replace("listen = 8080", "listen = 3128");
     std::fs::write(&ruleset, &text).unwrap();
     let run = common::egressgen(&[
@@ -641,10 +643,15 @@ fn a_device_told_something_the_proxy_does_not_serve_stops_generate_before_anythi
         out.to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    let listen = text.lines().position(|l| l.starts_with("listen")).unwrap() + 1;
+    let addresses = text
+        .lines()
+        .position(|l| l.starts_with("addresses"))
+        .unwrap()
+        + 1;
     assert_eq!(run.status.code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains(&format!("devices.toml:{listen}:")) && stderr.contains("by default"),
+        stderr.contains(&format!("devices.toml:{addresses}:"))
+            && stderr.contains("listens on port 3128"),
         "{stderr}"
     );
     // A PAC URL a device setting cannot carry safely is refused by the

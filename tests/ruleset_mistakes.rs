@@ -227,3 +227,29 @@ fn choices_that_change_what_devices_get_are_warned_and_strict_refuses_them() {
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(out.join("policy.json").is_file());
 }
+
+/// `[proxy]` port, the Squid's `listen` and the PAC's answer must agree
+/// whether or not device outputs are configured: a PAC sending devices to
+/// 8080 of a Squid on 3128 is refused at the line that says so.
+#[test]
+fn the_proxy_port_squid_listen_and_pac_answer_agree_without_device_outputs() {
+    let base = "[proxy]\naddresses = [\"proxy.contoso.com:8080\"]\n[outputs.squid]\nlisten = 3128\n[outputs.pac]\n";
+    let got = refused(base);
+    assert!(
+        got.starts_with("egressgen: error: site.toml:5:1: [proxy] sends devices to proxy.contoso.com:8080, but the generated Squid listens on port 3128 ([outputs.squid] listen): use one port for both\n"),
+        "{got}"
+    );
+    let pac = base.replace("listen = 3128", "listen = 8080")
+        + "proxy = \"PROXY proxy.contoso.com:3128; DIRECT\"\n";
+    let got = refused(&pac);
+    assert!(
+        got.starts_with("egressgen: error: site.toml:9:1: the PAC ([outputs.pac] proxy) sends devices to proxy.contoso.com:3128, but the generated Squid listens on port 8080 ([outputs.squid] listen)\n"),
+        "{got}"
+    );
+    // Agreeing, it generates.
+    let (code, stderr, _, _tmp) = generate(
+        &format!("{HEAD}{}", base.replace("listen = 3128", "listen = 8080")),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}

@@ -38,40 +38,79 @@ pub fn mismatches(site: &Site, outputs: &Outputs) -> Vec<(&'static str, String)>
             ));
         }
     }
-    // Devices are told a proxy only by the device-side outputs.
-    let told = outputs.windows.is_some() || outputs.mdatp.is_some() || outputs.mdi_sensor.is_some();
-    if let Some(squid) = outputs.squid.as_ref().filter(|_| told) {
+    // Whether or not device outputs are configured, devices reach the
+    // generated Squid only on its own port: every [proxy] address and
+    // every proxy the PAC answers must name it.
+    if let Some(squid) = &outputs.squid {
         for (key, value) in named {
-            let Some(p) = value.as_ref().or(proxies.first()) else {
+            let Some(p) = value
+                .as_ref()
+                .filter(|p| port_of(p.as_str()) != Some(squid.listen.0))
+            else {
                 continue;
             };
-            let which = if value.is_some() {
-                format!("devices.{key}")
-            } else {
-                format!("devices.{key} (by default the first [proxy] address)")
-            };
-            let port = p
-                .as_str()
-                .rsplit(':')
-                .next()
-                .and_then(|t| t.parse::<u16>().ok());
-            if port != Some(squid.listen.0) {
-                out.push((
-                    if value.is_some() { key } else { "listen" },
-                    format!(
-                        "{which} sends devices to {p}, but the generated Squid listens on port {} ([outputs.squid] listen)",
-                        squid.listen.0
-                    ),
-                ));
-            }
+            out.push((
+                key,
+                format!(
+                    "devices.{key} sends devices to {}, but the generated Squid listens on port {} ([outputs.squid] listen)",
+                    p.as_str(),
+                    squid.listen.0
+                ),
+            ));
         }
     }
+    out.extend(port_mismatches(site, outputs));
     out.extend(pac_mismatch(devices, outputs));
     if devices.ssl_options.is_some() && !devices.offline {
         out.push((
             "ssl_options",
             "devices.ssl_options weakens Defender Antivirus's certificate checks and is only for offline devices: set devices.offline = true, or remove it".to_string(),
         ));
+    }
+    out
+}
+
+/// The port of `host:port`.
+fn port_of(address: &str) -> Option<u16> {
+    address.rsplit(':').next().and_then(|t| t.parse().ok())
+}
+
+/// The [proxy] addresses and the PAC's own answer against the generated
+/// Squid's `listen`.
+fn port_mismatches(site: &Site, outputs: &Outputs) -> Vec<(&'static str, String)> {
+    let Some(squid) = &outputs.squid else {
+        return Vec::new();
+    };
+    let listen = squid.listen.0;
+    let mut out: Vec<(&'static str, String)> = site
+        .proxy
+        .addresses
+        .iter()
+        .filter(|p| port_of(p.as_str()) != Some(listen))
+        .map(|p| {
+            (
+                "addresses",
+                format!(
+                    "[proxy] sends devices to {p}, but the generated Squid listens on port {listen} ([outputs.squid] listen): use one port for both",
+                    p = p.as_str()
+                ),
+            )
+        })
+        .collect();
+    let answer = outputs.pac.as_ref().and_then(|pac| pac.proxy.as_ref());
+    for part in answer.map(|a| a.as_str().split(';')).into_iter().flatten() {
+        let mut words = part.split_whitespace();
+        let (Some(kind), Some(address)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if kind.eq_ignore_ascii_case("PROXY") && port_of(address) != Some(listen) {
+            out.push((
+                "proxy",
+                format!(
+                    "the PAC ([outputs.pac] proxy) sends devices to {address}, but the generated Squid listens on port {listen} ([outputs.squid] listen)"
+                ),
+            ));
+        }
     }
     out
 }
