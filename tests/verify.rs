@@ -1051,3 +1051,38 @@ fn hostile_proxies_and_pac_files_get_bounded_verdicts() {
         );
     }
 }
+
+/// `--pac URL` obeys the run's `--timeout`: a server that accepts and
+/// never answers is given up on after the per-attempt timeout asked for
+/// (the message says which), not after a fixed 30 s of its own.
+#[test]
+fn a_pac_url_that_never_answers_is_given_up_on_within_the_timeout_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ruleset = write(tmp.path(), "stall", SITE);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept, read, never answer.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/proxy.pac");
+    let out = bounded(&[
+        "verify",
+        "--ruleset",
+        ruleset.to_str().unwrap(),
+        "--route",
+        "pac",
+        "--pac",
+        &url,
+        "--timeout",
+        "1",
+        "--deadline",
+        "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("within 1s"), "{stderr}");
+}

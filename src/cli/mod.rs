@@ -150,7 +150,7 @@ impl Exit {
                 "`audit`: a security finding: a line admits every destination for more than the proxy host, a client from outside the site's networks is let through (open proxy), or a tunnel to a port other than 443 is (takes precedence over 20)"
             }
             Exit::VerifyUnreachable => {
-                "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed"
+                "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed, or is sent to a proxy though it must go direct (an optional one is reported, not failed on)"
             }
             Exit::VerifyInspected => {
                 "`verify`: an endpoint Microsoft says must not be inspected was shown a certificate from a private CA (a TLS-inspecting proxy) on some route (takes precedence over 30)"

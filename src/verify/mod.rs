@@ -195,8 +195,17 @@ pub struct LimitsShown {
 
 impl Report {
     /// Endpoints that fail the run for want of a way there.
+    /// Endpoints that fail the run (exit 30): required ones reachable on
+    /// no route, or sent to a proxy though they must go direct. An
+    /// optional endpoint routed wrong is reported, not failed on.
     pub fn unreachable(&self) -> usize {
-        self.count(Status::Unreachable) + self.count(Status::RoutedWrong)
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.status == Status::Unreachable
+                    || (t.status == Status::RoutedWrong && t.target.required)
+            })
+            .count()
     }
 
     pub fn inspected(&self) -> usize {
@@ -539,5 +548,50 @@ fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
         (false, _) => Status::Untested,
         (true, true) => Status::Unreachable,
         (true, false) => Status::OptionalUnreachable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exit 30 counts required endpoints only, as the README says: an
+    /// optional one routed wrong is reported but does not fail the run.
+    #[test]
+    fn only_required_endpoints_fail_the_run() {
+        let target = |required: bool| Target {
+            entry: "e".into(),
+            pattern: "x.example.com".into(),
+            url: crate::values::ProbeUrl::parse("https://x.example.com/").unwrap(),
+            expect: Vec::new(),
+            url_from: UrlFrom::Entry,
+            source: String::new(),
+            required,
+            must_not_inspect: false,
+            direct: true,
+            products: Vec::new(),
+            provenance: String::new(),
+        };
+        let report = |required: bool, status: Status| Report {
+            format: "egressgen-verify",
+            version: 1,
+            ruleset: "r".into(),
+            routes: Vec::new(),
+            limits: LimitsShown {
+                timeout_ms: 1,
+                deadline_ms: 1,
+                jobs: 1,
+            },
+            elapsed_ms: 0,
+            targets: vec![TargetResult {
+                target: target(required),
+                routes: Vec::new(),
+                status,
+            }],
+        };
+        assert_eq!(report(true, Status::RoutedWrong).unreachable(), 1);
+        assert_eq!(report(false, Status::RoutedWrong).unreachable(), 0);
+        assert_eq!(report(true, Status::Unreachable).unreachable(), 1);
+        assert_eq!(report(false, Status::OptionalUnreachable).unreachable(), 0);
     }
 }

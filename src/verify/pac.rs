@@ -33,11 +33,12 @@ pub fn load(
     ruleset: &Ruleset,
     policy: &Policy,
     resolve: BTreeMap<String, IpAddr>,
+    limits: &super::Limits,
 ) -> Result<Option<PacConfig>, PacError> {
     let input = PacError::Input;
     let (name, source) = match given {
         Some(at) if at.starts_with("http://") || at.starts_with("https://") => {
-            (at.to_string(), fetch(at).map_err(input)?)
+            (at.to_string(), fetch(at, limits).map_err(input)?)
         }
         Some(path) => {
             let path = Path::new(path);
@@ -80,8 +81,9 @@ fn rendered(
 }
 
 /// A PAC file from a URL: the environment's proxy settings apply, the
-/// URL's host only, at most 1 MiB.
-fn fetch(url: &str) -> Result<Vec<u8>, String> {
+/// URL's host only, at most 1 MiB, within the run's `--timeout` per
+/// attempt and its `--deadline` in all.
+fn fetch(url: &str, limits: &super::Limits) -> Result<Vec<u8>, String> {
     use crate::refresh::fetch::{FetchConfig, Fetched, Fetcher};
     let host = url
         .split("://")
@@ -92,8 +94,9 @@ fn fetch(url: &str) -> Result<Vec<u8>, String> {
     let fetcher = Fetcher::new(FetchConfig {
         allowed_hosts: vec![host],
         retries: 1,
-        timeout: Duration::from_secs(30),
-        deadline: Duration::from_secs(60),
+        timeout: limits.timeout,
+        connect_timeout: limits.timeout.min(Duration::from_secs(15)),
+        deadline: limits.deadline,
         max_body: MAX_PAC_BYTES,
         ..FetchConfig::default()
     })

@@ -74,9 +74,16 @@ pub fn run(
     start: impl FnOnce(usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<Report, SetupError> {
+    let began = std::time::Instant::now();
     let targets =
         plan::targets(policy, &ruleset.verify).map_err(|e| SetupError::Input(e.to_string()))?;
-    let routes = routes(req, ruleset, policy)?;
+    let routes = routes(req, ruleset, policy, &limits)?;
+    // Fetching a PAC URL is part of the run: what it took is gone from
+    // the deadline the probes share.
+    let limits = Limits {
+        deadline: limits.deadline.saturating_sub(began.elapsed()),
+        ..limits
+    };
     let trust = Trust::new(req.ca_file, req.origin_ca).map_err(SetupError::Input)?;
     if trust.public_roots == 0 {
         tracing::warn!(
@@ -104,7 +111,12 @@ pub fn resolver(resolve: &[Resolve]) -> Resolver {
 }
 
 /// The routes asked for, or every configured one.
-pub fn routes(req: &Request, ruleset: &Ruleset, policy: &Policy) -> Result<Vec<Route>, SetupError> {
+pub fn routes(
+    req: &Request,
+    ruleset: &Ruleset,
+    policy: &Policy,
+    limits: &Limits,
+) -> Result<Vec<Route>, SetupError> {
     let named = |k: RouteKind| req.kinds.contains(&k);
     let asked = |k: RouteKind| req.kinds.is_empty() || named(k);
     let usage = |m: &str| SetupError::Usage(m.to_string());
@@ -127,7 +139,7 @@ pub fn routes(req: &Request, ruleset: &Ruleset, policy: &Policy) -> Result<Vec<R
         }
     }
     if asked(RouteKind::Pac) {
-        match pac(req, ruleset, policy)? {
+        match pac(req, ruleset, policy, limits)? {
             Some(pac) => out.push(Route::Pac {
                 label: "pac".to_string(),
                 pac: Box::new(pac),
@@ -180,6 +192,7 @@ fn pac(
     req: &Request,
     ruleset: &Ruleset,
     policy: &Policy,
+    limits: &Limits,
 ) -> Result<Option<crate::backends::pac::read::PacConfig>, SetupError> {
     // The PAC's lookups have no port: an answer for every port wins over
     // one for a single port.
@@ -189,7 +202,7 @@ fn pac(
     for r in any_port.into_iter().chain(one_port) {
         resolve.entry(r.host.clone()).or_insert(r.ip);
     }
-    super::pac::load(req.pac, ruleset, policy, resolve).map_err(|e| match e {
+    super::pac::load(req.pac, ruleset, policy, resolve, limits).map_err(|e| match e {
         PacError::Render(g) => SetupError::Render(g),
         PacError::Input(m) => SetupError::Input(m),
     })
