@@ -562,6 +562,24 @@ pub fn published_files(out: &Path) -> Option<std::collections::BTreeMap<String, 
     Some(m.files.into_iter().map(|f| (f.name, f.sha256)).collect())
 }
 
+/// Removes what killed runs left beside an output directory that is not
+/// being published now (`.NAME.tmp-*`, `.NAME.old-*` of ours, or empty),
+/// under the directory's lock so a run in progress keeps its own tree.
+/// Returns what was removed; nothing when the lock is not to be had.
+pub fn tidy(out: &Path) -> Vec<PathBuf> {
+    let Ok(target) = resolve(out) else {
+        return Vec::new();
+    };
+    let (Some(parent), Some(leaf)) = (target.parent(), target.file_name()) else {
+        return Vec::new();
+    };
+    let leaf = leaf.to_string_lossy().into_owned();
+    let Ok(_lock) = lock(parent, &leaf, out) else {
+        return Vec::new();
+    };
+    clean_leftovers(parent, &leaf)
+}
+
 fn read_manifest(dir: &Path) -> Option<Manifest> {
     let bytes = fs::read(dir.join(MANIFEST)).ok()?;
     let m: Manifest = serde_json::from_slice(&bytes).ok()?;

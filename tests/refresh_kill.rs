@@ -41,6 +41,23 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(ok);
 }
 
+/// The `.NAME.tmp-*` and `.NAME.old-*` directories beside each output.
+fn leftovers(outs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for out in outs {
+        let leaf = out.file_name().unwrap().to_string_lossy().into_owned();
+        let prefixes = [format!(".{leaf}.tmp-"), format!(".{leaf}.old-")];
+        for e in std::fs::read_dir(out.parent().unwrap()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                found.push(e.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 struct Fleet {
     dir: PathBuf,
     args: Vec<String>,
@@ -187,14 +204,33 @@ fn a_refresh_killed_at_any_rename_or_flush_leaves_every_output_whole() {
                 states.push(state);
             }
             *outcomes.entry(states.join("+")).or_default() += 1;
-            // The next run reads the cache it left and completes the change.
+            // The next run reads the cache it left and completes the change,
+            // and removes the trees the killed run left (saying so), also
+            // when there is nothing left to publish.
+            let before = leftovers(&fleet.outs);
             let next = fleet.run();
+            let stderr = String::from_utf8_lossy(&next.stderr);
             assert!(
                 matches!(next.status.code(), Some(0 | 10)),
-                "{syscall} #{when}: {}",
-                String::from_utf8_lossy(&next.stderr)
+                "{syscall} #{when}: {stderr}"
             );
             assert_eq!(fleet.trees(), new, "{syscall} #{when}: after the next run");
+            let after = leftovers(&fleet.outs);
+            for gone in before.iter().filter(|p| !after.contains(p)) {
+                assert!(
+                    stderr.contains(&format!("removed {}", gone.display())),
+                    "{syscall} #{when}: {} removed silently: {stderr}",
+                    gone.display()
+                );
+            }
+            for kept in &after {
+                let ours = kept.join(".egressgen-manifest.json").exists()
+                    || std::fs::read_dir(kept).is_ok_and(|mut d| d.next().is_none());
+                assert!(!ours, "{syscall} #{when}: {} left in place", kept.display());
+            }
+            if !before.is_empty() {
+                *outcomes.entry("leftovers cleaned".into()).or_default() += 1;
+            }
         }
     }
     // And at 24 moments spread over a whole run (fetch, vetting, cache

@@ -287,6 +287,13 @@ fn print(args: &Args, done: &Run, v: super::Verbosity) {
         }
     }
     for r in &done.rulesets {
+        for c in &r.cleaned {
+            eprintln!(
+                "egressgen: {}: removed {}, left by an earlier run that did not finish",
+                r.ruleset,
+                terminal_safe(&c.display().to_string())
+            );
+        }
         let line = format!(
             "{} ({}): {}",
             r.ruleset,

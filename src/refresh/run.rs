@@ -91,6 +91,9 @@ pub struct RulesetReport {
     pub state: RulesetState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangeReport>,
+    /// Leftovers of killed runs removed beside its output directory.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned: Vec<PathBuf>,
 }
 
 /// The whole run, for the change report and the exit code.
@@ -422,6 +425,7 @@ fn regenerate(
             out_dir: t.out_dir.clone(),
             state: RulesetState::Unchanged,
             changes: None,
+            cleaned: Vec::new(),
         };
         if let Some(missing) = live_sources(std::slice::from_ref(t))
             .into_iter()
@@ -447,6 +451,9 @@ fn regenerate(
                         continue;
                     }
                     Ok(files) if published.as_ref() == Some(&hashes(&files)) => {
+                        // Nothing to publish, but a killed run's trees
+                        // still go, as a publish would remove them.
+                        report.cleaned = crate::publish::tidy(&t.out_dir);
                         reports.push(report);
                         continue;
                     }
@@ -525,7 +532,10 @@ fn publish(run: &mut Run, changed: Vec<usize>, targets: &[Target], catalogs: &mu
         }
     }
     let failed = match generate::finish_all(batch) {
-        Ok(_) => {
+        Ok(done) => {
+            for (&i, g) in changed.iter().zip(done) {
+                run.rulesets[i].cleaned = g.published.cleaned;
+            }
             run.published = true;
             return;
         }
