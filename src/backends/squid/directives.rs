@@ -435,6 +435,166 @@ pub const DIRECTIVES: [&str; 421] = [
     "zph_sibling",
 ];
 
+/// Directives Squid 5.7 still knows but ignores, saying so with an ERROR:
+/// `ERROR: Directive 'NAME' is obsolete.` Found by running `squid -k
+/// parse` on a line of each directive above.
+pub const OBSOLETE: [&str; 55] = [
+    "balance_on_multiple_ip",
+    "broken_vary_encoding",
+    "cache_host_domain",
+    "cache_peer_domain",
+    "cache_vary",
+    "chunked_request_body_max_size",
+    "dns_testnames",
+    "dns_v4_fallback",
+    "dns_v4_first",
+    "emulate_httpd_log",
+    "error_map",
+    "extension_methods",
+    "external_refresh_check",
+    "forward_log",
+    "ftp_list_width",
+    "header_access",
+    "hierarchy_stoplist",
+    "httpd_accel_no_pmtu_disc",
+    "ie_refresh",
+    "ignore_expect_100",
+    "ignore_ims_on_miss",
+    "incoming_rate",
+    "location_rewrite_access",
+    "location_rewrite_children",
+    "location_rewrite_concurrency",
+    "location_rewrite_program",
+    "log_access",
+    "log_fqdn",
+    "log_icap",
+    "log_ip_on_direct",
+    "maximum_single_addr_tries",
+    "referer_log",
+    "referrer_log",
+    "refresh_stale_hit",
+    "server_http11",
+    "sslproxy_cafile",
+    "sslproxy_capath",
+    "sslproxy_cipher",
+    "sslproxy_client_certificate",
+    "sslproxy_client_key",
+    "sslproxy_flags",
+    "sslproxy_options",
+    "sslproxy_version",
+    "update_headers",
+    "upgrade_http0.9",
+    "url_rewrite_concurrency",
+    "useragent_log",
+    "wais_relay_host",
+    "wais_relay_port",
+    "zero_buffers",
+    "zph_local",
+    "zph_mode",
+    "zph_option",
+    "zph_parent",
+    "zph_sibling",
+];
+
+/// Directives Debian's Squid 5.7 was built without: it ignores them with
+/// `ERROR: 'NAME' requires WHAT` (found as [`OBSOLETE`] was).
+pub const UNBUILT: [(&str, &str); 7] = [
+    ("esi_parser", "--enable-esi"),
+    ("high_memory_warning", "GNU Malloc with mstats()"),
+    ("mcast_miss_addr", "-DMULTICAST_MISS_STREAM define"),
+    ("mcast_miss_encode_key", "-DMULTICAST_MISS_STREAM define"),
+    ("mcast_miss_port", "-DMULTICAST_MISS_STREAM define"),
+    ("mcast_miss_ttl", "-DMULTICAST_MISS_STREAM define"),
+    ("windows_ipaddrchangemonitor", "MS Windows"),
+];
+
+/// The ACL types Squid 5.7 (Debian's squid-openssl build) accepts; any
+/// other is fatal (`FATAL: Invalid ACL type 'NAME'`). Found by running
+/// `squid -k parse` on `acl a NAME` for every word in its binary and in
+/// squid.conf.documented.
+pub const ACL_TYPES: [&str; 63] = [
+    "adaptation_service",
+    "all-of",
+    "annotate_client",
+    "annotate_transaction",
+    "any-of",
+    "arp",
+    "at_step",
+    "browser",
+    "ca_cert",
+    "client_connection_mark",
+    "clientside_mark",
+    "connections_encrypted",
+    "dst",
+    "dst_as",
+    "dstdom_regex",
+    "dstdomain",
+    "eui64",
+    "ext_user",
+    "ext_user_regex",
+    "external",
+    "has",
+    "hier_code",
+    "http_status",
+    "ident",
+    "ident_regex",
+    "localip",
+    "localport",
+    "max_user_ip",
+    "maxconn",
+    "method",
+    "myip",
+    "myport",
+    "myportname",
+    "note",
+    "peername",
+    "peername_regex",
+    "port",
+    "proto",
+    "proxy_auth",
+    "proxy_auth_regex",
+    "random",
+    "referer_regex",
+    "rep_header",
+    "rep_mime_type",
+    "req_header",
+    "req_mime_type",
+    "server_cert_fingerprint",
+    "snmp_community",
+    "squid_error",
+    "src",
+    "src_as",
+    "srcdom_regex",
+    "srcdomain",
+    "ssl::server_name",
+    "ssl::server_name_regex",
+    "ssl_error",
+    "tag",
+    "time",
+    "transaction_initiator",
+    "url_regex",
+    "urllogin",
+    "urlpath_regex",
+    "user_cert",
+];
+
+/// Why Squid ignores a directive it knows, in its own words; `None` when
+/// it takes the directive.
+pub fn ignored(name: &str) -> Option<String> {
+    if OBSOLETE.binary_search(&name).is_ok() {
+        return Some(format!("ERROR: Directive '{name}' is obsolete."));
+    }
+    UNBUILT
+        .iter()
+        .find(|(d, _)| *d == name)
+        .map(|(_, what)| format!("ERROR: '{name}' requires {what}"))
+}
+
+/// Whether Squid knows `name` as an ACL type.
+pub fn acl_type(name: &str) -> bool {
+    ACL_TYPES.binary_search(&name).is_ok()
+}
+
 /// Whether Squid knows `name` as a directive.
 pub fn known(name: &str) -> bool {
     DIRECTIVES.binary_search(&name).is_ok()
@@ -482,5 +642,20 @@ mod tests {
         assert_eq!(suggestion("http_prot"), Some("http_port"));
         assert_eq!(suggestion("ssl_bmp"), Some("ssl_bump"));
         assert_eq!(suggestion("frobnicate"), None);
+        assert!(OBSOLETE.windows(2).all(|w| w[0] < w[1]));
+        assert!(ACL_TYPES.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            OBSOLETE
+                .iter()
+                .chain(UNBUILT.iter().map(|(d, _)| d))
+                .all(|d| known(d))
+        );
+        assert_eq!(
+            ignored("dns_v4_first").as_deref(),
+            Some("ERROR: Directive 'dns_v4_first' is obsolete.")
+        );
+        assert!(ignored("esi_parser").is_some_and(|w| w.ends_with("requires --enable-esi")));
+        assert_eq!(ignored("http_access"), None);
+        assert!(acl_type("dstdomain") && acl_type("ssl::server_name") && !acl_type("acltype"));
     }
 }
