@@ -642,3 +642,27 @@ fn a_refused_ruleset_holds_back_the_others() {
     );
     assert_eq!(report["published"], false);
 }
+
+/// A Learn page larger than `generate` reads Markdown (16 MiB) is refused
+/// by `refresh` too, with the size and the limit: the last good copy is
+/// kept (exit 11), the outputs stay, and what refresh keeps, generate can
+/// always read.
+#[test]
+fn a_page_larger_than_generate_reads_is_refused_by_refresh_too() {
+    let site = published();
+    let before = tree(&site.out);
+    let mut huge = page("learn-v2.md");
+    // Comment lines past the table keep it Markdown, only larger.
+    while huge.len() <= 16 * 1024 * 1024 {
+        huge.extend_from_slice(&[b'\n'; 1 << 20]);
+    }
+    site.serve(Reply::ok(&huge), Reply::ok(&bytes(&tags())));
+    let run = site.refresh(&[]);
+    assert_eq!(code(&run), 11, "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("above the limit of 16777216 bytes for Markdown"),
+        "{}",
+        stderr(&run)
+    );
+    assert_eq!(tree(&site.out), before);
+}

@@ -97,19 +97,37 @@ pub fn with_builtin_facts(catalog: Catalog) -> Catalog {
 /// content must then be that, or the error says so. Files without a known
 /// extension are recognized by content.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<Catalog> {
-    let (limit, what) = match extension(path).as_str() {
+    let (limit, what) = size_limit(path);
+    read_body(SourceFile::load(path, limit, what)?, opts)
+}
+
+/// The largest file of the kind `path` names that is read, and the kind
+/// in words.
+fn size_limit(path: &Path) -> (u64, &'static str) {
+    match extension(path).as_str() {
         "xlsx" | "xlsm" => (MAX_XLSX, "a workbook"),
         "md" | "markdown" => (MAX_MARKDOWN, "Markdown"),
         "json" => (MAX_JSON, "JSON"),
         _ => (MAX_JSON, "a source file"),
-    };
-    read_body(SourceFile::load(path, limit, what)?, opts)
+    }
 }
 
 /// Reads bytes already in memory (a downloaded body, say) as the file its
 /// path names, with the same checks as [`read_file`]; nothing is written
 /// anywhere, so a body can be vetted before it is published.
 pub fn read_body(src: SourceFile, opts: &ReadOptions) -> Result<Catalog> {
+    // A body fetched by `refresh` meets the limit a file of its kind
+    // meets in `generate`: what refresh publishes, generate can read.
+    let (limit, kind) = size_limit(&src.path);
+    let size = src.bytes.len() as u64;
+    if size > limit {
+        return Err(Error::TooLarge {
+            path: src.path.clone(),
+            size,
+            limit,
+            kind,
+        });
+    }
     match extension(&src.path).as_str() {
         "xlsx" | "xlsm" => mde_workbook::read(&src, opts),
         "md" | "markdown" => learn_table::read(&src, opts),
