@@ -816,3 +816,41 @@ fn the_audit_of_a_lookup_names_its_line_and_the_suffix_test() {
     );
     assert!(gw.lines.iter().any(|o| o.line == ask), "{:?}", gw.lines);
 }
+
+/// A decided route still carries what the script did not mean: a
+/// leading-dot `dnsDomainIs` misses the bare gateway name, so the gateway
+/// goes DIRECT; the audit says so beside the route it reports.
+#[test]
+fn a_decided_route_names_the_suffix_test_that_missed_the_bare_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, policy, _) = example(tmp.path());
+    let pac = tmp.path().join("dot.pac");
+    std::fs::write(
+        &pac,
+        "function FindProxyForURL(url, host) {\n\
+         \x20 if (dnsDomainIs(host, \".winatp-gw-weu.microsoft.com\")) return \"PROXY proxy.contoso.com:8080\";\n\
+         \x20 return \"DIRECT\";\n}\n",
+    )
+    .unwrap();
+    let c = read_config(&pac, None, &Options::default()).unwrap();
+    let a = audit(&policy, c.as_ref(), CLIENT.parse().unwrap());
+    let gw = a
+        .entries
+        .iter()
+        .find(|e| e.entry == "allow/proxy/winatp-gw-weu.microsoft.com@443")
+        .unwrap();
+    assert_eq!(gw.coverage, Coverage::RoutedWrong, "{:#?}", gw.detail);
+    assert!(
+        gw.detail.iter().any(|d| d
+            == "line 2: dnsDomainIs(host, \".winatp-gw-weu.microsoft.com\") does not match winatp-gw-weu.microsoft.com itself (a suffix test: the name needs a test of its own)"),
+        "{:#?}",
+        gw.detail
+    );
+    // A host the test does match carries no such note.
+    let other = a
+        .entries
+        .iter()
+        .find(|e| e.entry == "allow/proxy/winatp-gw-neu.microsoft.com@443")
+        .unwrap();
+    assert!(!other.detail.iter().any(|d| d.contains("suffix test")));
+}

@@ -320,6 +320,15 @@ fn entry_finding(
         lines.extend(v.tls_by.clone());
     }
     f.lines = lines.into_iter().collect();
+    // What a reader noticed beside its answers (a PAC suffix test that
+    // misses the bare name), once each.
+    for (_, v) in &answers {
+        for n in &v.notes {
+            if !f.detail.contains(n) {
+                f.detail.push(n.clone());
+            }
+        }
+    }
     f.coverage = if config.routes() {
         route_coverage(e, proxies, &answers, &mut f.detail)
     } else {

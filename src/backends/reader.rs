@@ -116,6 +116,10 @@ pub struct Decision {
     /// `PROXY proxy.contoso.com:8080; DIRECT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// What the reader noticed while deciding that the answer alone does
+    /// not show (a PAC suffix test that misses the bare name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Decision {
@@ -128,6 +132,7 @@ impl Decision {
             tls: TlsSeen::NotApplicable,
             tls_by: None,
             route: None,
+            notes: Vec::new(),
         }
     }
 }

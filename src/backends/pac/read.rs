@@ -507,6 +507,7 @@ impl Config for PacConfig {
             tls: TlsSeen::NotApplicable,
             tls_by: None,
             route,
+            notes: v.notes,
         }
     }
 
@@ -586,7 +587,8 @@ mod tests {
                 v,
                 Verdict {
                     answer: Ok(want.to_string()),
-                    line
+                    line,
+                    notes: Vec::new(),
                 },
                 "{body}"
             );

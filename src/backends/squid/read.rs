@@ -417,6 +417,7 @@ impl SquidConfig {
                     tls: TlsSeen::NotApplicable,
                     tls_by: None,
                     route: None,
+                    notes: Vec::new(),
                 },
                 _ => Decision::denied(None, Some(self.http_access.len())),
             },

@@ -103,6 +103,10 @@ pub type Assignment = Vec<(Lookup, Reply)>;
 pub struct Verdict {
     pub answer: Result<String, String>,
     pub line: usize,
+    /// Said of a decided answer: a leading-dot suffix test that failed
+    /// for the bare name (the route is right for what the script says,
+    /// which is rarely what its author meant).
+    pub notes: Vec<String>,
 }
 
 /// An `isInNet` range: the pattern masked, and the mask.
@@ -282,6 +286,7 @@ pub fn settle(mut run: impl FnMut(&Assignment) -> Result<Run, String>) -> Verdic
                     return Verdict {
                         answer: Err(why),
                         line: first_line(&asked),
+                        notes: Vec::new(),
                     };
                 }
             };
@@ -318,6 +323,7 @@ fn over_budget(asked: &[Lookup]) -> Verdict {
             head(asked)
         )),
         line: first_line(asked),
+        notes: Vec::new(),
     }
 }
 
@@ -361,6 +367,7 @@ fn judge(leaves: Vec<(Assignment, Run)>, asked: &[Lookup]) -> Verdict {
         return Verdict {
             answer: Err(why + &misses),
             line: r.trace.line,
+            notes: Vec::new(),
         };
     }
     let (first, rest) = match leaves.split_first() {
@@ -369,6 +376,7 @@ fn judge(leaves: Vec<(Assignment, Run)>, asked: &[Lookup]) -> Verdict {
             return Verdict {
                 answer: Err("no run".to_string()),
                 line: 0,
+                notes: Vec::new(),
             };
         }
     };
@@ -383,7 +391,15 @@ fn judge(leaves: Vec<(Assignment, Run)>, asked: &[Lookup]) -> Verdict {
             first_line(asked)
         };
         let answer = first.1.answer.clone().map_err(|e| e + &misses);
-        return Verdict { answer, line };
+        let notes = match (&answer, misses.is_empty()) {
+            (Ok(_), false) => vec![misses.trim_start_matches("; ").to_string()],
+            _ => Vec::new(),
+        };
+        return Verdict {
+            answer,
+            line,
+            notes,
+        };
     }
     let outcomes: Vec<String> = leaves
         .iter()
@@ -401,6 +417,7 @@ fn judge(leaves: Vec<(Assignment, Run)>, asked: &[Lookup]) -> Verdict {
     Verdict {
         answer: Err(format!("{}: {}{misses}", head(asked), outcomes.join("; "))),
         line: first_line(asked),
+        notes: Vec::new(),
     }
 }
 
