@@ -168,3 +168,54 @@ fn two_pac_engines_agree_with_the_policy() {
         );
     }
 }
+
+/// A PAC file clients would refuse is not written: 32,000 entries make
+/// about 1.5 MB, over the 1 MiB Chromium and libproxy accept, so
+/// `generate` exits 6 naming the size, the limit and who enforces it, and
+/// publishes nothing; `[outputs.pac] max_bytes` raises the limit for
+/// clients that take more.
+#[test]
+fn a_pac_over_what_browsers_accept_is_refused_unless_the_limit_is_raised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "name = \"big\"\n[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n\
+         [proxy]\naddresses = [\"proxy.contoso.com:8080\"]\n[outputs.pac]\n",
+    );
+    let head = text.clone();
+    for i in 0..32_000 {
+        text.push_str(&format!(
+            "[[allow]]\nurl = \"host{i}.branch{}.contoso-example.com\"\n",
+            i % 500
+        ));
+    }
+    let ruleset = tmp.path().join("big.toml");
+    let out = tmp.path().join("out");
+    let run = |text: &str| {
+        std::fs::write(&ruleset, text).unwrap();
+        common::egressgen(&[
+            "generate",
+            ruleset.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let refused = run(&text);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("proxy.pac would be ")
+            && stderr.contains("for 32000 entries, over the limit of 1048576 bytes: Chromium's PAC fetcher (and libproxy since 2026) refuse"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing published");
+    let raised = text.replace(&head, &format!("{head}max_bytes = 4194304\n"));
+    let done = run(&raised);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let size = std::fs::metadata(out.join("proxy.pac")).unwrap().len();
+    assert!(size > 1 << 20 && size <= 4 << 20, "{size}");
+}

@@ -40,6 +40,15 @@ pub struct Settings {
     /// proxy decides.
     #[serde(default)]
     pub default: Option<PacAnswer>,
+    /// The largest PAC file written. Default 1 MiB: Chromium's PAC
+    /// fetcher (and libproxy since 2026) refuse a larger script, and
+    /// browsers then fall back to their no-proxy behaviour.
+    #[serde(default = "max_pac_bytes")]
+    pub max_bytes: u64,
+}
+
+fn max_pac_bytes() -> u64 {
+    read::MAX_PAC_BYTES
 }
 
 fn pac_file() -> FileName {
@@ -259,6 +268,7 @@ impl Backend for Pac {
             js.push('\n');
         }
         js.push_str(LOOKUP);
+        self.check_size(js.len(), policy.entries.len())?;
         let mut rendered = Rendered {
             loss,
             ..Default::default()
@@ -267,6 +277,24 @@ impl Backend for Pac {
             .files
             .insert(self.cfg.file.to_string(), js.into_bytes());
         Ok(rendered)
+    }
+}
+
+impl Pac {
+    /// A PAC file clients refuse is worse than none: refused, with the
+    /// size, the limit and who enforces it.
+    fn check_size(&self, size: usize, entries: usize) -> Result<(), BackendError> {
+        let limit = self.cfg.max_bytes;
+        if size as u64 <= limit {
+            return Ok(());
+        }
+        Err(BackendError {
+            backend: NAME,
+            message: format!(
+                "{} would be {size} bytes for {entries} entries, over the limit of {limit} bytes: Chromium's PAC fetcher (and libproxy since 2026) refuse a script over 1 MiB, and browsers then fall back to their no-proxy behaviour; narrow the policy, or set [outputs.pac] max_bytes if every client accepts more",
+                self.cfg.file
+            ),
+        })
     }
 }
 
