@@ -1,8 +1,13 @@
-//! `audit` against a real Squid: for our generated configurations and six
-//! hand-written ones (fixtures/audit/squid), the audit's answer for every
-//! one of more than 300 host:port:path requests equals what a live Squid
-//! on loopback does: 403 or not, and for TLS, spliced or bumped as told by
-//! the certificate the client is shown.
+//! `audit` against a real Squid. For our generated configurations and
+//! seven hand-written ones (fixtures/audit/squid), the audit's answer for
+//! every one of more than 300 host:port:path requests equals what a live
+//! Squid on loopback does: 403 or not, and for TLS, spliced or bumped as
+//! told by the certificate the client is shown. For every configuration we
+//! have (the stock Debian squid.conf in place, the documented defaults,
+//! generated files, fixtures) and for written cases Squid refuses or reads
+//! past, the audit reads a file exactly when `squid -k parse` accepts it,
+//! refuses it at the line Squid names, and reports as ignored the lines
+//! Squid says it ignores.
 
 mod common;
 
@@ -16,7 +21,9 @@ use common::squid::{
 };
 use common::tls::{BumpCerts, bump_certs, probe as tls_probe, start_origin};
 use egressgen::audit::probe::sample_hosts;
-use egressgen::backends::reader::{Access, Config, Options, Probe, TlsSeen, read_config};
+use egressgen::backends::reader::{
+    Access, Config, IgnoredLine, Options, Probe, ReadError, TlsSeen, read_config,
+};
 use egressgen::generate;
 use egressgen::model::Scheme;
 use egressgen::policy::Policy;
@@ -262,6 +269,11 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
             dir: fixtures.clone(),
             conf: "habits.conf",
         },
+        Case {
+            name: "conditionals",
+            dir: fixtures.clone(),
+            conf: "conditionals.conf",
+        },
     ];
     let probes = probes(&policy);
     assert!(probes.len() >= 300, "{} probes", probes.len());
@@ -324,39 +336,278 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Squid's own verdict on a configuration: `squid -k parse` exits 0 and
-/// prints no FATAL line; what it printed either way.
-fn squid_accepts(conf: &Path) -> Result<String, String> {
-    let out = std::process::Command::new("squid")
-        .args(["-k", "parse", "-f"])
-        .arg(conf)
-        .output()
-        .expect("run squid -k parse");
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    if out.status.success() && !text.contains("FATAL") {
-        Ok(text)
-    } else {
-        Err(text)
+/// What `squid -k parse` said about a configuration, sorted into what the
+/// audit must match.
+#[derive(Debug, Default)]
+struct Said {
+    /// Its FATAL lines: Squid refused the configuration.
+    fatal: Vec<String>,
+    /// `FILE:LINE` of `FATAL: Bungled FILE line N: ...`, when it names one.
+    bungled: Option<String>,
+    /// The last statement it read (`Processing: ...`).
+    last: Option<String>,
+    /// What it read past while saying so, as keys the audit's ignored
+    /// lines share ([`ignored_key`]).
+    complaints: BTreeSet<String>,
+    /// Any other ERROR or WARNING line: none is expected of a
+    /// configuration Squid accepts.
+    other: Vec<String>,
+    text: String,
+}
+
+impl Said {
+    fn refused(&self) -> bool {
+        !self.fatal.is_empty()
+    }
+
+    /// One line of Squid's output, without its time stamp.
+    fn read(&mut self, l: &str) {
+        if let Some(statement) = l.strip_prefix("Processing: ") {
+            self.last = Some(statement.to_string());
+        } else if let Some(rest) = l.strip_prefix("FATAL: ") {
+            if let Some((file, after)) = rest
+                .strip_prefix("Bungled ")
+                .and_then(|b| b.split_once(" line "))
+            {
+                let n = after.split(':').next().unwrap_or_default();
+                self.bungled = Some(format!("{file}:{n}"));
+            }
+            self.fatal.push(rest.to_string());
+        } else if let Some((head, _)) = l.split_once("): unrecognized: ") {
+            let (file, line) = head.rsplit_once('(').expect("FILE(LINE)");
+            self.complaints
+                .insert(format!("unrecognized {file}:{line}"));
+        } else if let Some(rest) = l.strip_prefix("WARNING: You should remove '") {
+            let (value, acl) = rest
+                .split_once("' from the ACL named '")
+                .expect("value and ACL");
+            let acl = acl.trim_end_matches('\'');
+            self.complaints.insert(format!("covered {acl} {value}"));
+        } else if l.starts_with("WARNING: '") && l.contains("' is a subdomain of '") {
+            // Said again by the line above.
+        } else if l.starts_with("ERROR: Directive '")
+            || (l.starts_with("ERROR: '") && l.contains("' requires "))
+        {
+            self.complaints.insert(format!("ignored {l}"));
+        } else if let Some(rest) = l.strip_prefix("aclParseAccessLine: ") {
+            // `FILE line N: TEXT`, then the reason on a line of its own.
+            if let Some((file, after)) = rest.split_once(" line ")
+                && file.starts_with('/')
+            {
+                let n = after.split(':').next().unwrap_or_default();
+                self.complaints.insert(format!("skipped {file}:{n}"));
+            }
+        } else if l.contains("ERROR") || l.contains("WARNING") || l.contains("Warning") {
+            self.other.push(l.to_string());
+        }
     }
 }
 
-/// The `FILE:LINE` of every line Squid called unrecognized
-/// (`FILE(LINE): unrecognized: 'NAME'`).
-fn unrecognized(squid: &str) -> BTreeSet<String> {
-    squid
-        .lines()
-        .filter_map(|l| {
-            let (head, _) = l.split_once("): unrecognized: ")?;
-            let (file, line) = head.rsplit_once('(')?;
-            let file = file.rsplit("| ").next()?;
-            Some(format!("{file}:{line}"))
-        })
-        .collect()
+/// `squid -k parse` run from `cwd`, reading as the master process does
+/// (`${process_number}` 0), or as worker 1 (`--kid squid-1`), the process
+/// that serves requests with Squid's default `workers 1`.
+fn squid_says(conf: &Path, worker: bool, cwd: &Path) -> Said {
+    let mut cmd = std::process::Command::new("squid");
+    if worker {
+        cmd.args(["--kid", "squid-1"]);
+    }
+    let out = cmd
+        .args(["-k", "parse", "-f"])
+        .arg(conf)
+        .current_dir(cwd)
+        .output()
+        .expect("run squid -k parse");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut said = Said::default();
+    for line in text.lines() {
+        said.read(line.split_once("| ").map_or(line, |(_, l)| l));
+    }
+    said.text = text;
+    said
+}
+
+/// An ignored line of the audit as the key Squid's complaint about the same
+/// line has.
+fn ignored_key(i: &IgnoredLine) -> String {
+    let why = &i.why;
+    if why.contains(" is not a Squid directive") {
+        return format!("unrecognized {}", i.at);
+    }
+    if let Some((acl, after)) = why
+        .strip_prefix("acl ")
+        .and_then(|r| r.split_once(": Squid ignores '"))
+    {
+        let value = after.split('\'').next().unwrap_or_default();
+        return format!("covered {acl} {value}");
+    }
+    if let Some((_, words)) = why.split_once("Squid ignores this line: ") {
+        return format!("ignored {words}");
+    }
+    if why.starts_with("Squid skips this line: aclParseAccessLine") {
+        return format!("skipped {}", i.at);
+    }
+    format!("unexpected {}: {why}", i.at)
+}
+
+/// How the audit and Squid read one configuration, when they agree.
+#[derive(Debug)]
+enum Outcome {
+    /// Both refuse it; the audit's error names `at` (`FILE:LINE`).
+    Refused {
+        at: String,
+        message: String,
+        squid: Said,
+    },
+    /// Both read it; what Squid read past, the audit reports as ignored.
+    Read {
+        keys: BTreeSet<String>,
+        ignored: Vec<IgnoredLine>,
+    },
+}
+
+/// The audit reads `conf` exactly when Squid (the master's reading and
+/// worker 1's) accepts it; a refusal names the line Squid names (or, when
+/// Squid names none, the statement it stopped at); and the lines Squid
+/// reads past while saying so are the audit's ignored lines, no more.
+fn agree(conf: &Path, cwd: &Path) -> Result<Outcome, String> {
+    let master = squid_says(conf, false, cwd);
+    let worker = squid_says(conf, true, cwd);
+    let ours = read_config(conf, Some("squid"), &Options::default());
+    let shown = conf.display();
+    match (master.refused() || worker.refused(), ours) {
+        (true, Err(e)) => {
+            let at = match &e {
+                ReadError::Syntax { at, .. } => at.to_string(),
+                ReadError::Limit { file, .. } | ReadError::Read { file, .. } => file.clone(),
+                other => other.to_string(),
+            };
+            let squid = if master.refused() { master } else { worker };
+            Ok(Outcome::Refused {
+                at,
+                message: e.to_string(),
+                squid,
+            })
+        }
+        (false, Ok(c)) => {
+            let ignored = c.ignored();
+            let keys: BTreeSet<String> = ignored.iter().map(ignored_key).collect();
+            let mut said = master.complaints.clone();
+            said.extend(worker.complaints.iter().cloned());
+            if keys != said || !master.other.is_empty() || !worker.other.is_empty() {
+                return Err(format!(
+                    "{shown}: squid complained of {said:#?} (and {:?} {:?}), the audit ignored {keys:#?}\n{}",
+                    master.other, worker.other, master.text
+                ));
+            }
+            Ok(Outcome::Read { keys, ignored })
+        }
+        (true, Ok(_)) => Err(format!(
+            "{shown}: squid refuses it, the audit reads it:\n{}\n{}",
+            master.text, worker.text
+        )),
+        (false, Err(e)) => Err(format!(
+            "{shown}: squid accepts it, the audit refuses it: {e}\n{}",
+            master.text
+        )),
+    }
+}
+
+/// The statement at `FILE:LINE`, as written (empty when `at` names no line).
+fn statement_at(at: &str) -> String {
+    let Some((file, n)) = at
+        .rsplit_once(':')
+        .and_then(|(f, l)| Some((f, l.parse::<usize>().ok()?)))
+    else {
+        return String::new();
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .nth(n.saturating_sub(1))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A refusal names the line Squid names: its `Bungled FILE line N`, or,
+/// when it names none, the statement it stopped at.
+fn same_line(outcome: &Outcome) -> Result<(), String> {
+    let Outcome::Refused { at, message, squid } = outcome else {
+        return Err(format!("not refused: {outcome:?}"));
+    };
+    let same = match &squid.bungled {
+        Some(line) => line == at,
+        // Said at the end of the file, naming no statement: the audit names
+        // the `if` left open.
+        None if squid
+            .fatal
+            .iter()
+            .any(|f| f.contains("if-statement without 'endif'")) =>
+        {
+            statement_at(at).starts_with("if")
+        }
+        None => squid.last.as_deref() == Some(statement_at(at).as_str()),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(format!(
+            "the audit refuses at {at} ({message}), squid at {:?} after {:?}: {:?}",
+            squid.bungled, squid.last, squid.fatal
+        ))
+    }
+}
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A real configuration from squid.conf.documented (the one the installed
+/// package ships): every directive's documented default line (`#Default:`
+/// followed by `# NAME VALUE`) and the configuration at its end.
+fn documented_defaults(dir: &Path) -> PathBuf {
+    let gz = Path::new("/usr/share/doc/squid-common/squid.conf.documented.gz");
+    assert!(gz.is_file(), "squid-common installs {}", gz.display());
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(gz)
+        .output()
+        .expect("gzip");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut conf = String::new();
+    let mut tag = "";
+    let mut defaults = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("#  TAG: ") {
+            tag = rest.split_whitespace().next().unwrap_or_default();
+        }
+        if line == "#Default:" {
+            defaults = true;
+            continue;
+        }
+        match line.strip_prefix("# ") {
+            Some(body) if defaults => {
+                if body.split(' ').next() == Some(tag) {
+                    conf.push_str(body);
+                    conf.push('\n');
+                }
+                continue;
+            }
+            _ => defaults = false,
+        }
+        if !line.is_empty() && !line.starts_with('#') {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+    }
+    let path = dir.join("documented-defaults.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
 }
 
 /// The configuration Debian's squid package installs, read where the
-/// package put it (not a copy): Squid accepts it and so does the audit.
-/// It holds comments after the words of a line, one quoting a word.
+/// package put it (not a copy): Squid accepts it and so does the audit,
+/// which answers its own rules. It holds comments after the words of a
+/// line, one quoting a word.
 #[test]
 fn the_stock_debian_squid_conf_is_read_as_squid_reads_it() {
     let stock = Path::new("/etc/squid/squid.conf");
@@ -365,7 +616,11 @@ fn the_stock_debian_squid_conf_is_read_as_squid_reads_it() {
         "the squid package installs {}",
         stock.display()
     );
-    squid_accepts(stock).unwrap_or_else(|e| panic!("squid -k parse: {e}"));
+    let outcome = agree(stock, crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&outcome, Outcome::Read { keys, .. } if keys.is_empty()),
+        "{outcome:?}"
+    );
     let text = std::fs::read_to_string(stock).unwrap();
     assert!(
         text.lines()
@@ -391,10 +646,10 @@ fn the_stock_debian_squid_conf_is_read_as_squid_reads_it() {
     );
 }
 
-/// Every hand-written fixture and both generated configurations are
-/// accepted by Squid and by the audit alike; a configuration Squid refuses
-/// (an ACL used but never defined) is refused by the audit at the same
-/// line.
+/// Every configuration we have is read by the audit exactly when Squid
+/// accepts it, with the lines Squid reads past reported as ignored: the
+/// documented defaults of the installed squid.conf.documented, both
+/// generated configurations and every hand-written fixture.
 #[test]
 fn the_audit_reads_a_file_exactly_when_squid_accepts_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -403,54 +658,389 @@ fn the_audit_reads_a_file_exactly_when_squid_accepts_it() {
     let port = free_port();
     let (_, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump)));
     let fixtures = fixture_copy(tmp.path(), port, &bump);
-    let mut confs: Vec<PathBuf> = vec![out.join("squid.conf"), out.join("squid-sslbump.conf")];
+    let defaults = documented_defaults(tmp.path());
+    let mut confs: Vec<PathBuf> = vec![
+        defaults.clone(),
+        out.join("squid.conf"),
+        out.join("squid-sslbump.conf"),
+    ];
     for e in std::fs::read_dir(&fixtures).unwrap().flatten() {
         if e.path().extension().is_some_and(|x| x == "conf") {
             confs.push(e.path());
         }
     }
-    assert!(confs.len() >= 8, "{confs:?}");
+    assert!(confs.len() >= 11, "{confs:?}");
+    let mut failures = Vec::new();
+    let mut seen = BTreeSet::new();
     for conf in &confs {
-        let squid =
-            squid_accepts(conf).unwrap_or_else(|e| panic!("{}: squid: {e}", conf.display()));
-        let config = read_config(conf, None, &Options::default())
-            .unwrap_or_else(|e| panic!("{}: audit: {e}", conf.display()));
-        assert!(unrecognized(&squid).is_empty(), "{squid}");
-        assert!(config.ignored().is_empty(), "{}", conf.display());
+        match agree(conf, crate_dir()) {
+            Ok(Outcome::Read { keys, .. }) => seen.extend(keys),
+            Ok(refused) => failures.push(format!("{}: refused: {refused:?}", conf.display())),
+            Err(e) => failures.push(e),
+        }
     }
-    // A misspelt directive: `squid -k parse` fails on it (exit 1) naming
-    // the line; the audit reads the rest and reports the same line, with
-    // the directive meant.
-    let misspelt = fixtures.join("misspelt.conf");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // What the corpus holds that Squid reads past: directives Debian's
+    // build lacks (in the documented defaults), a misspelt directive only
+    // worker 1 reads (conditionals.conf), entries covered by others
+    // (redundant.conf).
+    let kinds: BTreeSet<&str> = seen.iter().filter_map(|k| k.split(' ').next()).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["covered", "ignored", "unrecognized"]),
+        "{seen:#?}"
+    );
+}
+
+/// One hand-written case: its whole text (`@DIR@` is its directory) and
+/// whether Squid refuses it.
+struct Written {
+    name: &'static str,
+    text: String,
+    refused: bool,
+}
+
+/// A case whose statements sit between an `http_port` and a final `deny all`.
+fn written(name: &'static str, body: &str, refused: bool) -> Written {
+    Written {
+        name,
+        text: format!("http_port 3128\n{body}http_access deny all\n"),
+        refused,
+    }
+}
+
+/// Statements, conditions, includes and ACL lines Squid refuses or reads
+/// past, each against `squid -k parse`: the audit refuses the same ones at
+/// the same line and reports the same ignored lines.
+#[test]
+fn conditions_includes_and_statements_are_read_as_squid_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir(d.join("a dir")).unwrap();
+    std::fs::write(d.join("hosts.txt"), ".a.com\n").unwrap();
+    std::fs::write(d.join("inc.conf"), "acl inc src 10.0.0.0/8\n").unwrap();
+    let long: String = (0..1000).map(|i| format!(" h{i:05}.example.com")).collect();
+    let cases = [
+        written("endif.conf", "endif\n", true),
+        written("else.conf", "else\n", true),
+        written("open-if.conf", "if true\nacl x src all\n", true),
+        written("comment-if.conf", "if true # a comment\nendif\n", true),
+        written("empty-if.conf", "if\nendif\n", true),
+        written("text-if.conf", "if 1 = one\nendif\n", true),
+        written(
+            "untaken.conf",
+            "if false\nhttp_acess allow all\nendif\n",
+            false,
+        ),
+        written(
+            "taken.conf",
+            "if 2 = 0x2\nhttp_acess allow all\nendif\n",
+            false,
+        ),
+        written(
+            "nested.conf",
+            "if false\nif true\nnested_bogus x\nendif\nelse\nelse_bogus x\nendif\n",
+            false,
+        ),
+        written(
+            "per-process.conf",
+            "if ${process_number} = 1\nworker_bogus x\nelse\nmaster_bogus x\nendif\n",
+            false,
+        ),
+        written(
+            "master-only.conf",
+            "if ${process_number} = 0\ninclude /nonexistent/master-only.conf\nendif\n",
+            true,
+        ),
+        written("missing.conf", "include /nonexistent/x.conf\n", true),
+        written(
+            "no-match.conf",
+            "include @DIR@/inc.conf /nonexistent/*.conf\n",
+            true,
+        ),
+        written("comment.conf", "include @DIR@/inc.conf # a comment\n", true),
+        written(
+            "quoted.conf",
+            "include \"@DIR@/inc.conf\"\nacl y src 10.0.0.0/8\n",
+            false,
+        ),
+        written("directory.conf", "include \"@DIR@/a dir\"\n", false),
+        written("bare.conf", "include\n", false),
+        written("continued.conf", "acl x src all\nbogus_last \\\n", false),
+        Written {
+            name: "continued-at-end.conf",
+            text: "http_port 3128\nhttp_access deny all\nbogus_last \\\n".to_string(),
+            refused: false,
+        },
+        written("long.conf", &format!("acl big dstdomain{long}\n"), false),
+        written(
+            "obsolete.conf",
+            "dns_v4_first on\nesi_parser libxml2\n",
+            false,
+        ),
+        written(
+            "skipped.conf",
+            "acl x src all\nhttp_access\nhttp_access permit x\nhttp_access allow\n",
+            false,
+        ),
+        written(
+            "later.conf",
+            "http_access deny later\nacl later src all\n",
+            true,
+        ),
+        written(
+            "later-any.conf",
+            "acl x any-of later\nacl later src all\n",
+            true,
+        ),
+        written("type.conf", "acl x nosuchtype y\n", true),
+        written("option.conf", "acl x dstdomain -i .a.com\n", true),
+        written("backslash.conf", "acl x url_regex ab\\ \n", true),
+        written("regex-pair.conf", "acl x url_regex a\\ b c\\\\d\n", false),
+        written("no-name.conf", "acl\n", true),
+        written(
+            "kinds.conf",
+            "acl x src all\nacl x dstdomain .a.com\n",
+            true,
+        ),
+        written("bump.conf", "ssl_bump foo all\n", true),
+        written(
+            "params-off.conf",
+            "acl x dstdomain parameters(\"@DIR@/hosts.txt\") x.a.com\n",
+            false,
+        ),
+        written(
+            "params-on.conf",
+            "configuration_includes_quoted_values on\nacl x dstdomain parameters(\"@DIR@/hosts.txt\") \"x.a.com\" \".b.com c\"\n",
+            false,
+        ),
+        written(
+            "params-missing.conf",
+            "configuration_includes_quoted_values on\nacl x dstdomain parameters(\"@DIR@/none.txt\")\n",
+            true,
+        ),
+        written(
+            "quoted-regex.conf",
+            "configuration_includes_quoted_values on\nacl x url_regex a\n",
+            true,
+        ),
+        written(
+            "quoted-value.conf",
+            "configuration_includes_quoted_values maybe\n",
+            true,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let path = d.join(case.name);
+        let body = case.text.replace("@DIR@", &d.display().to_string());
+        std::fs::write(&path, &body).unwrap();
+        let checked =
+            agree(&path, crate_dir()).and_then(|outcome| match (&outcome, case.refused) {
+                (Outcome::Refused { .. }, true) => same_line(&outcome),
+                (Outcome::Read { .. }, false) => Ok(()),
+                _ => Err(format!(
+                    "expected refused: {}, got {outcome:?}",
+                    case.refused
+                )),
+            });
+        if let Err(e) = checked {
+            failures.push(format!("{}: {e}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// An include loop: Squid follows it 16 levels deep and stops, naming a
+/// file of the loop and no line; the audit refuses it at the include line
+/// that closes the loop, naming the lines of the loop. A chain of includes
+/// 16 deep is read by both, 17 deep refused by both.
+#[test]
+fn include_loops_and_depth_end_where_squid_ends_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let a = d.join("a.conf");
+    let b = d.join("b.conf");
     std::fs::write(
-        &misspelt,
-        "http_port 3128\nacl a dstdomain .a.com\nhttp_acess allow a\nhttp_access deny all\n",
+        &a,
+        format!(
+            "http_port 3128\ninclude {}\nhttp_access deny all\n",
+            b.display()
+        ),
     )
     .unwrap();
-    let squid = squid_accepts(&misspelt).unwrap_err();
-    assert_eq!(
-        unrecognized(&squid),
-        BTreeSet::from([format!("{}:3", misspelt.display())])
+    std::fs::write(&b, format!("acl x src all\ninclude {}\n", a.display())).unwrap();
+    let outcome = agree(&a, crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let Outcome::Refused { at, message, squid } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(at, &format!("{}:2", b.display()), "{message}");
+    assert!(
+        message.contains(&format!("{}:2 includes {}", a.display(), b.display())),
+        "{message}"
     );
-    let config = read_config(&misspelt, None, &Options::default()).unwrap();
-    let ours: BTreeSet<String> = config.ignored().iter().map(|i| i.at.to_string()).collect();
-    assert_eq!(ours, unrecognized(&squid));
-    assert_eq!(
-        config.ignored()[0].why,
-        "http_acess is not a Squid directive (did you mean http_access?): the line has no effect, and squid -k parse fails on it"
-    );
-    let bad = tmp.path().join("undefined.conf");
+    let named = squid
+        .fatal
+        .iter()
+        .find_map(|f| f.strip_prefix("WARNING: can't include "))
+        .and_then(|f| f.split(':').next())
+        .expect("squid names the file it stopped at");
+    assert!(message.contains(named), "{named}: {message}");
+    // Depth: chain[i] includes chain[i + 1]; the last one is 17 below the
+    // first and 16 below the second.
+    let chain: Vec<PathBuf> = (0..18).map(|i| d.join(format!("c{i:02}.conf"))).collect();
+    for (i, c) in chain.iter().enumerate() {
+        let text = match chain.get(i + 1) {
+            Some(next) => format!("include {}\n", next.display()),
+            None => "http_port 3128\nhttp_access deny all\n".to_string(),
+        };
+        std::fs::write(c, text).unwrap();
+    }
+    let deep = agree(&chain[0], crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+    same_line(&deep).unwrap();
+    assert!(matches!(
+        agree(&chain[1], crate_dir()),
+        Ok(Outcome::Read { .. })
+    ));
+}
+
+/// Squid opens a relative include from its working directory, not from the
+/// including file's directory: a path relative to the tests' working
+/// directory (the crate) is found by both, and not by Squid run elsewhere;
+/// a path relative to the configuration's own directory is found by
+/// neither.
+#[test]
+fn a_relative_include_is_opened_from_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let from_cwd = d.join("from-cwd.conf");
     std::fs::write(
-        &bad,
-        "http_port 3128\nacl a dstdomain .a.com # fine\nhttp_access allow a undefined_acl\nhttp_access deny all\n",
+        &from_cwd,
+        "http_port 3128\ninclude fixtures/audit/squid/conditionals.d/10-extra.conf\nhttp_access deny all\n",
     )
     .unwrap();
-    let squid = squid_accepts(&bad).unwrap_err();
-    assert!(squid.contains("undefined_acl"), "{squid}");
-    let ours = read_config(&bad, None, &Options::default())
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(ours.contains("undefined.conf:3:"), "{ours}");
-    assert!(squid.contains("line 3"), "{squid}");
+    assert!(matches!(
+        agree(&from_cwd, crate_dir()),
+        Ok(Outcome::Read { .. })
+    ));
+    assert!(squid_says(&from_cwd, false, d).refused());
+    std::fs::create_dir(d.join("beside.d")).unwrap();
+    std::fs::write(d.join("beside.d/x.conf"), "acl x src all\n").unwrap();
+    let beside = d.join("beside.conf");
+    std::fs::write(
+        &beside,
+        "http_port 3128\ninclude beside.d/x.conf\nhttp_access deny all\n",
+    )
+    .unwrap();
+    let outcome = agree(&beside, crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+    same_line(&outcome).unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Refused { message, .. } if message.contains("working directory")),
+        "{outcome:?}"
+    );
+}
+
+/// Entries Squid drops because an earlier entry of the same ACL covers
+/// them (`WARNING: You should remove 'x' from the ACL named 'y'`) are the
+/// audit's ignored lines, each at the line of the entry dropped: inline,
+/// across acl lines, from an ACL file, with -n and without, for dstdomain
+/// and ssl::server_name. In the other order Squid refuses the file, and so
+/// does the audit, at the same line.
+#[test]
+fn entries_squid_drops_as_covered_are_ignored_lines_where_it_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    chmod(tmp.path(), 0o755);
+    let bump = Bump::new(tmp.path(), &ProxyCa::new(tmp.path(), "covered test CA"));
+    let fixtures = fixture_copy(tmp.path(), free_port(), &bump);
+    let outcome =
+        agree(&fixtures.join("redundant.conf"), crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let Outcome::Read { keys, ignored } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    let files: BTreeSet<&str> = ignored
+        .iter()
+        .map(|i| i.at.file.rsplit('/').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        files,
+        BTreeSet::from(["redundant.conf", "redundant-hosts.txt"])
+    );
+    assert!(keys.len() >= 6, "{keys:#?}");
+    for i in ignored {
+        let value = ignored_key(i).rsplit(' ').next().unwrap().to_string();
+        let line = statement_at(&i.at.to_string()).to_ascii_lowercase();
+        assert!(line.contains(&value), "{}: {line:?} lacks {value}", i.at);
+    }
+    let d = tmp.path();
+    std::fs::write(d.join("narrow-first.txt"), "x.example.com\n.example.com\n").unwrap();
+    let refused = [
+        "acl d dstdomain y.example.org .example.org\n",
+        "acl d dstdomain -n a.com\nacl d dstdomain -n .com\n",
+        "acl d dstdomain c.d .c.d\n",
+        "acl d ssl::server_name x.example.com .example.com\n",
+        &format!(
+            "acl d dstdomain \"{}\"\n",
+            d.join("narrow-first.txt").display()
+        ),
+    ];
+    for (i, text) in refused.iter().enumerate() {
+        let path = d.join(format!("wide-after-{i}.conf"));
+        std::fs::write(
+            &path,
+            format!("http_port 3128\n{text}http_access deny all\n"),
+        )
+        .unwrap();
+        let outcome = agree(&path, crate_dir()).unwrap_or_else(|e| panic!("{e}"));
+        same_line(&outcome).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
+}
+
+/// Squid's rule for domain lists over random lists of related names, both
+/// orders and with and without a leading dot: the audit refuses exactly the
+/// lists Squid refuses, at the same line, and drops exactly the entries
+/// Squid warns about.
+#[test]
+fn random_domain_lists_are_kept_dropped_and_refused_as_squid_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut seed: u64 = 24;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let labels = ["a", "b", "x"];
+    let (mut refused, mut dropped) = (0, 0);
+    for case in 0..40 {
+        let count = 2 + next(8);
+        let values: Vec<String> = (0..count)
+            .map(|_| {
+                let depth = 1 + next(3);
+                let name: Vec<&str> = (0..depth).map(|_| labels[next(3) as usize]).collect();
+                let dot = if next(5) < 2 { "." } else { "" };
+                format!("{dot}{}.test", name.join("."))
+            })
+            .collect();
+        let path = tmp.path().join(format!("list-{case}.conf"));
+        std::fs::write(
+            &path,
+            format!(
+                "http_port 3128\nacl d dstdomain {}\nhttp_access deny d\nhttp_access deny all\n",
+                values.join(" ")
+            ),
+        )
+        .unwrap();
+        match agree(&path, crate_dir()) {
+            Ok(outcome @ Outcome::Refused { .. }) => {
+                same_line(&outcome).unwrap_or_else(|e| panic!("{values:?}: {e}"));
+                refused += 1;
+            }
+            Ok(Outcome::Read { keys, .. }) => dropped += usize::from(!keys.is_empty()),
+            Err(e) => panic!("{values:?}: {e}"),
+        }
+    }
+    assert!(
+        refused > 0 && dropped > 0,
+        "{refused} refused, {dropped} with drops"
+    );
 }
