@@ -85,7 +85,8 @@ struct Parser<'o> {
     /// Bytes and files read so far (a file included twice counts twice).
     bytes: u64,
     reads: usize,
-    /// Each file's text, read once however often it is included.
+    /// Each file's text, read once however often it is included (a file
+    /// included 2,000 times is opened once).
     texts: HashMap<PathBuf, Rc<str>>,
     listed: HashSet<String>,
     overlaps: HashMap<String, Overlap>,
@@ -159,7 +160,12 @@ impl<'o> Parser<'o> {
         let text = match self.texts.get(path) {
             Some(t) => t.clone(),
             None => {
-                let t = read_text(path, limits.file_bytes)?;
+                // fopen(3) opens a directory and fgets(3) reads nothing
+                // from it: Squid reads a directory as an empty file.
+                let t = match std::fs::metadata(path) {
+                    Ok(m) if m.is_dir() => Rc::from(""),
+                    _ => read_text(path, limits.file_bytes)?,
+                };
                 self.texts.insert(path.to_path_buf(), t.clone());
                 t
             }
@@ -183,7 +189,9 @@ impl<'o> Parser<'o> {
     }
 
     fn file(&mut self, path: &Path, from: Option<&Origin>) -> Result<(), ReadError> {
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        // A loop is found by the path as written: one through another
+        // spelling (a symlink, `./`) ends at the depth limit, an error too.
+        let key = path.to_path_buf();
         if let Some(first) = self.stack.iter().position(|o| o.key == key) {
             return Err(self.include_loop(first, path, from));
         }
@@ -197,11 +205,6 @@ impl<'o> Parser<'o> {
                     self.options.limits.depth
                 ),
             });
-        }
-        // fopen(3) opens a directory and fgets(3) reads nothing from it:
-        // Squid includes a directory as an empty file.
-        if path.is_dir() {
-            return Ok(());
         }
         let text = self.load(path)?;
         self.stack.push(Open {
@@ -372,7 +375,14 @@ impl<'o> Parser<'o> {
         let mut files = Vec::new();
         for word in lex::include_words(paths) {
             let full = self.locate(Path::new(&word));
-            let found = self.glob(at, &full, &word)?;
+            let found = if word.contains(['*', '?', '[']) {
+                self.glob(at, &full, &word)?
+            } else if self.texts.contains_key(&full) || full.symlink_metadata().is_ok() {
+                // What glob(3) does with a plain path, without a directory walk.
+                vec![full]
+            } else {
+                Vec::new()
+            };
             if found.is_empty() {
                 return Err(self.not_found(at, &word));
             }
