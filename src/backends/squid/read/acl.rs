@@ -1,5 +1,7 @@
-//! ACL values as Squid 5.7 stores them: options, typed tests, and the
-//! domain lists where Squid drops or refuses an entry another one covers.
+//! ACL values as Squid 5.7 stores them.
+//!
+//! Options checked per type, typed tests, and the domain lists where
+//! Squid drops or refuses an entry another one covers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,6 +1,6 @@
-//! Reading squid.conf and what it includes, statement by statement, as
-//! Squid 5.7's `parseOneConfigFile` does.
+//! Reading squid.conf and what it includes, as Squid 5.7 reads them.
 //!
+//! Statement by statement, as `parseOneConfigFile` does.
 //! What Squid refuses (a FATAL from `squid -k parse`) is an error naming
 //! the line Squid names, or the line it stopped at when it names none;
 //! what Squid reads past while saying it ignores it (an unknown or
