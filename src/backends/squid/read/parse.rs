@@ -761,3 +761,48 @@ fn listen_port(address: &str) -> Option<u16> {
         .parse()
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::backends::reader::{Access, Config, Options, Probe};
+    use crate::model::Scheme;
+
+    fn read(text: &str) -> Box<dyn Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("squid.conf");
+        std::fs::write(&path, text).unwrap();
+        super::super::read(&path, &Options::default()).unwrap()
+    }
+
+    fn access(c: &dyn Config) -> Access {
+        c.decide(&Probe {
+            host: "a.example".to_string(),
+            port: 80,
+            scheme: Scheme::Http,
+            path: "/".to_string(),
+            client: "10.0.0.1".parse().unwrap(),
+        })
+        .access
+    }
+
+    /// The branch worker 1 reads decides; with several workers each reads
+    /// its own, and the condition is reported.
+    #[test]
+    fn conditions_on_the_process_number_read_as_worker_one() {
+        let text =
+            "if ${process_number} = 1\nhttp_access allow all\nelse\nhttp_access deny all\nendif\n";
+        let c = read(text);
+        assert_eq!(access(c.as_ref()), Access::Allowed);
+        assert!(c.undecidable().is_empty());
+        let c = read(&format!("workers 4\n{text}"));
+        assert_eq!(access(c.as_ref()), Access::Allowed);
+        let u = c.undecidable();
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].at.line, 2);
+        assert!(u[0].why.contains("workers 4"), "{}", u[0].why);
+        // Only the innermost condition decides, as in Squid.
+        let c =
+            read("if false\nif true\nhttp_access allow all\nendif\nendif\nhttp_access deny all\n");
+        assert_eq!(access(c.as_ref()), Access::Allowed);
+    }
+}
