@@ -460,27 +460,6 @@ pub fn shown(path: &Path) -> String {
     crate::model::text::display_escape(&path.to_string_lossy())
 }
 
-/// An absolute form of `path` relative to `base`'s directory.
-pub fn relative_to(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.parent().unwrap_or(Path::new(".")).join(path)
-    }
-}
-
-impl Options {
-    /// Where a file a configuration names is read: relative to the naming
-    /// file's directory, and an absolute path below [`Options::root`] when
-    /// one is given (`/etc/squid/x` is `ROOT/etc/squid/x`).
-    pub fn locate(&self, base: &Path, path: &Path) -> PathBuf {
-        match (&self.root, path.strip_prefix("/")) {
-            (Some(root), Ok(below)) => root.join(below),
-            _ => relative_to(base, path),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
