@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use common::egressgen;
 use common::tools::require;
+use egressgen::audit::html::escape;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -296,4 +297,183 @@ fn the_html_report_renders_in_chromium_with_no_error_and_no_request() {
     for (colour, n) in &counts {
         assert!(*n > 500, "{colour}: {n} pixels: {counts:?}");
     }
+}
+
+/// A hand-written Squid configuration with gaps, TLS violations, a
+/// security finding and over-broad lines, so every part of the page has
+/// rows.
+const CONF: &str = "\
+http_port 8080 ssl-bump tls-cert=/etc/squid/x.pem
+acl localnet src 10.0.0.0/8
+acl SSL_ports port 443
+acl Safe_ports port 80 443
+acl CONNECT method CONNECT
+acl gw dstdomain .microsoft.com
+ssl_bump bump all
+http_access deny !Safe_ports
+http_access deny CONNECT !SSL_ports
+http_access allow gw
+http_access deny all
+";
+
+/// Today's date in UTC, as the page writes it.
+fn today() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// A chart segment: its count, where it starts and ends, and the number
+/// written on it with where.
+struct Segment {
+    count: usize,
+    from: f64,
+    to: f64,
+    label: Option<(usize, f64)>,
+}
+
+/// Each chart segment of a page.
+fn bar_labels(html: &str) -> Vec<Segment> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        between(tag, &format!(" {name}=\""), "\"")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    html.split("<rect class=\"bar\"")
+        .skip(1)
+        .map(|chunk| {
+            let tag = chunk.split('>').next().unwrap();
+            let label = chunk
+                .split("</rect>")
+                .nth(1)
+                .and_then(|after| after.trim_start().strip_prefix("<text class=\"count\""))
+                .and_then(|t| {
+                    let (tag, rest) = t.split_once('>')?;
+                    Some((rest.split('<').next()?.parse().ok()?, attr(tag, "x")))
+                });
+            let from = attr(tag, "x");
+            Segment {
+                count: attr(tag, "data-count") as usize,
+                from,
+                to: from + attr(tag, "width"),
+                label,
+            }
+        })
+        .collect()
+}
+
+/// The page's width at 1280 px as the browser lays it out: what the
+/// document scrolls to, the window's inner width and the right edge of
+/// the findings table, written into the DOM by a script added to a copy
+/// (inline, which the page's own policy allows, as for its own script).
+fn layout(page: &str, dir: &Path, name: &str) -> (f64, f64, f64) {
+    let probe = "<script>document.documentElement.setAttribute('data-fit', [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('findings').getBoundingClientRect().right].join(' '));</script></body>";
+    let copy = dir.join(format!("{name}.html"));
+    std::fs::write(&copy, page.replace("</body>", probe)).unwrap();
+    let r = open(
+        &format!("file://{}", copy.display()),
+        &dir.join(format!("profile-{name}")),
+        None,
+    );
+    assert!(r.console.is_empty(), "console: {:#?}", r.console);
+    assert!(r.requests.is_empty(), "requests: {:?}", r.requests);
+    let fit = between(&r.dom, "data-fit=\"", "\"").expect("the probe ran");
+    let n: Vec<f64> = fit.split(' ').map(|v| v.parse().unwrap()).collect();
+    (n[0], n[1], n[2])
+}
+
+#[test]
+fn the_html_report_says_how_the_run_ended_and_fits_a_1280_px_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One long word for a name: the page must wrap it, not widen.
+    let name = format!("{}.conf", "squidconfigurationofthemainoffice".repeat(6));
+    let conf = tmp.path().join(&name);
+    std::fs::write(&conf, CONF).unwrap();
+    let ruleset = root().join("rulesets/commercial-eu.toml");
+    let run = |format: &str| {
+        egressgen(&[
+            "audit",
+            "--ruleset",
+            ruleset.to_str().unwrap(),
+            conf.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+    };
+    let before = today();
+    let html = run("html");
+    let after = today();
+    let text = run("text");
+    assert_eq!(html.status.code(), text.status.code());
+    let page = String::from_utf8(html.stdout).unwrap();
+    let verdict = String::from_utf8(text.stdout).unwrap();
+    let verdict = verdict.lines().next().unwrap();
+
+    // The verdict the exit status gives, as the text report's first line.
+    let banner = between(&page, "<p id=\"verdict\" class=\"verdict ", "</p>").unwrap();
+    let code = html.status.code().unwrap();
+    let state = if code == 0 { "pass" } else { "fail" };
+    assert_eq!(banner, format!("{state}\">{}", escape(verdict)));
+    assert!(verdict.contains(&format!("(exit {code})")), "{verdict}");
+    // What it was made with, and when.
+    assert_eq!(
+        between(&page, "<span id=\"tool-version\">", "<"),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        between(&page, "<code id=\"ruleset\">", "<"),
+        Some("commercial-eu")
+    );
+    let at = between(&page, "<time id=\"run-at\">", "<").unwrap();
+    assert!(
+        (at.starts_with(&before) || at.starts_with(&after)) && at.ends_with(" UTC"),
+        "{at}"
+    );
+    // Every source as the generated files' headers name it.
+    let rs = egressgen::ruleset::Ruleset::load(&ruleset).unwrap();
+    let policy = egressgen::generate::policy_for(&rs).unwrap();
+    let sources: Vec<String> = egressgen::backends::header_lines(&policy, "audit")
+        .into_iter()
+        .filter(|l| l.starts_with("source: "))
+        .collect();
+    assert!(sources.len() > 3 && sources.iter().any(|s| s.contains(" version ")));
+    let listed = between(&page, "<ul class=\"run\" id=\"sources\">", "</ul>").unwrap();
+    let items: Vec<&str> = listed
+        .split("<li>")
+        .skip(1)
+        .map(|l| l.split("</li>").next().unwrap())
+        .collect();
+    let wanted: Vec<String> = sources.iter().map(|s| escape(s)).collect();
+    assert_eq!(items, wanted);
+    // A number on every chart segment, inside it: the segment's count.
+    let bars = bar_labels(&page);
+    assert!(bars.len() >= 3, "{}", bars.len());
+    for b in &bars {
+        let (n, x) = b
+            .label
+            .unwrap_or_else(|| panic!("no number on a bar of {}", b.count));
+        assert_eq!(n, b.count);
+        assert!(b.from < x && x < b.to, "{} < {x} < {}", b.from, b.to);
+    }
+
+    // At 1280 px nothing is wider than the window: the long names wrap.
+    let (scroll, inner, table) = layout(&page, tmp.path(), "page");
+    assert!((1200.0..=1280.0).contains(&inner), "window {inner}");
+    assert!(
+        scroll <= inner,
+        "the page scrolls sideways: {scroll} > {inner}"
+    );
+    assert!(table <= inner, "the table ends at {table} > {inner}");
+    // The measurement catches a page that does not wrap.
+    let unwrapped = page
+        .replace("overflow-wrap:anywhere", "overflow-wrap:normal")
+        .replace("table-layout:fixed", "table-layout:auto");
+    assert_ne!(unwrapped, page);
+    let (scroll, inner, _) = layout(&unwrapped, tmp.path(), "unwrapped");
+    assert!(scroll > inner, "{scroll} <= {inner}");
 }

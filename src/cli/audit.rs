@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::args::{Format, Formats};
-use crate::audit::report::{Report, to_json, to_markdown, to_text};
+use crate::audit::report::{Gate, Style, to_json, to_markdown, to_text};
 use crate::audit::setup::{self, Request};
 use crate::generate;
 use crate::ruleset::Ruleset;
@@ -30,6 +30,18 @@ pub enum FailOn {
     Undecidable,
     /// An allow-all line, an open proxy, or tunnels to any port
     Security,
+}
+
+impl FailOn {
+    fn gate(self) -> Gate {
+        match self {
+            FailOn::Gaps => Gate::Gaps,
+            FailOn::Tls => Gate::Tls,
+            FailOn::Broad => Gate::Broad,
+            FailOn::Undecidable => Gate::Undecidable,
+            FailOn::Security => Gate::Security,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +88,10 @@ pub struct Args {
     /// What fails the run (repeat or comma-separate)
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FailOn::Gaps, FailOn::Tls, FailOn::Security])]
     pub fail_on: Vec<FailOn>,
+    /// List every entry covered more broadly (a wider line admits it)
+    /// instead of counting them; `-v` does too
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -91,35 +107,50 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         root: args.root.as_deref(),
         port: args.port,
     };
-    let report =
-        setup::run(&request, &ruleset, &policy).map_err(|e| Failure::new(Exit::Input, e))?;
+    let mut report = setup::run(&request, &ruleset, &policy)
+        .map_err(|e| Failure::new(Exit::Input, e))?
+        .with_sources(&policy.sources)
+        .with_run_at(now_utc());
+    let gates: Vec<Gate> = args.fail_on.iter().map(|f| f.gate()).collect();
+    // One decision for the exit status and the verdict the report opens with.
+    let tripped = report.judge(&gates, |t| exit_of(t).code());
     if !v.quiet || args.format != Format::Text {
+        let style = Style {
+            colour: std::io::stdout().is_terminal(),
+            all: args.all || v.verbose > 0,
+        };
         let text = match args.format {
             Format::Json => to_json(&report),
-            Format::Markdown => to_markdown(&report),
+            Format::Markdown => to_markdown(&report, style),
             Format::Html => crate::audit::html::to_html(&report),
-            _ => to_text(&report, std::io::stdout().is_terminal()),
+            _ => to_text(&report, style),
         };
         super::print(&text);
     }
-    Ok(exit_of(&report, &args.fail_on))
+    Ok(exit_of(tripped))
 }
 
-/// The exit status: TLS violations first, then security findings, then
-/// gaps, then lines.
-fn exit_of(r: &Report, fail_on: &[FailOn]) -> Exit {
-    let on = |f: FailOn| fail_on.contains(&f);
-    if on(FailOn::Tls) && r.has_tls_violations() {
-        Exit::AuditTls
-    } else if on(FailOn::Security) && r.has_security_findings() {
-        Exit::AuditSecurity
-    } else if on(FailOn::Gaps) && r.has_gaps() {
-        Exit::AuditGaps
-    } else if on(FailOn::Broad) && r.has_over_broad() {
-        Exit::AuditBroad
-    } else if on(FailOn::Undecidable) && r.has_undecidable() {
-        Exit::AuditUndecidable
-    } else {
-        Exit::Success
+/// The exit status of what failed the run (the most severe gate).
+fn exit_of(tripped: Option<Gate>) -> Exit {
+    match tripped {
+        None => Exit::Success,
+        Some(Gate::Tls) => Exit::AuditTls,
+        Some(Gate::Security) => Exit::AuditSecurity,
+        Some(Gate::Gaps) => Exit::AuditGaps,
+        Some(Gate::Broad) => Exit::AuditBroad,
+        Some(Gate::Undecidable) => Exit::AuditUndecidable,
     }
+}
+
+/// The time of the run for the HTML page, to the minute, in UTC.
+fn now_utc() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
