@@ -479,13 +479,7 @@ fn lets_some_through(
     let path = e.path.clone().unwrap_or_else(|| "/".to_string());
     for host in shared {
         for &port in &e.ports {
-            let probe = Probe {
-                host: host.clone(),
-                port,
-                scheme: Scheme::for_port(port),
-                path: path.clone(),
-                client,
-            };
+            let probe = Probe::new(&host, port, &path, client);
             if config.decide(&probe).access == Access::Allowed {
                 return true;
             }

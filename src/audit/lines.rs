@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use super::engine::{LineFinding, LineIssue};
 use super::probe::sample_hosts;
 use crate::backends::reader::{Config, Grant, GrantHost, Probe};
-use crate::model::{HostPattern, Scheme};
+use crate::model::HostPattern;
 use crate::policy::matching::{covers, path_covers};
 use crate::policy::{Policy, PolicyEntry};
 
@@ -164,13 +164,7 @@ fn own_requests(config: &dyn Config, g: &Grant, client: IpAddr) -> Vec<Probe> {
     let mut out = Vec::new();
     for host in sample_hosts(p) {
         for &port in &ports {
-            let probe = Probe {
-                host: host.clone(),
-                port,
-                scheme: Scheme::for_port(port),
-                path: path.clone(),
-                client,
-            };
+            let probe = Probe::new(&host, port, &path, client);
             if config.rule_matches(g, &probe) {
                 out.push(probe);
             }

@@ -11,7 +11,6 @@ use crate::model::{DnsName, HostPattern};
 use crate::policy::PolicyEntry;
 
 use crate::backends::reader::Probe;
-use crate::model::Scheme;
 
 /// The label of the made-up hosts that stand for a wildcard.
 pub const LABEL: &str = "egressgen-probe";
@@ -45,13 +44,7 @@ pub fn entry_probes(entry: &PolicyEntry, client: IpAddr) -> Vec<Probe> {
     let mut out = Vec::new();
     for host in sample_hosts(&entry.host) {
         for &port in &entry.ports {
-            out.push(Probe {
-                host: host.clone(),
-                port,
-                scheme: Scheme::for_port(port),
-                path: path.clone(),
-                client,
-            });
+            out.push(Probe::new(&host, port, &path, client));
         }
     }
     out

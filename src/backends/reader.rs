@@ -45,6 +45,20 @@ pub struct Probe {
     pub client: IpAddr,
 }
 
+impl Probe {
+    /// A request to `host:port` at `path`, over TLS or plain HTTP as the
+    /// port says (`Scheme::for_port`).
+    pub fn new(host: &str, port: u16, path: &str, client: IpAddr) -> Probe {
+        Probe {
+            host: host.to_string(),
+            port,
+            scheme: Scheme::for_port(port),
+            path: path.to_string(),
+            client,
+        }
+    }
+}
+
 impl fmt::Display for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (scheme, default) = match self.scheme {
