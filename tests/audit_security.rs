@@ -294,3 +294,55 @@ fn the_stock_debian_squid_conf_has_no_hole_and_its_localhost_line_is_named() {
         .collect();
     assert_eq!(broad, want, "{:#}", c["lines"]);
 }
+
+/// A gap whose host Squid cannot write as a dstdomain (a suffix glob,
+/// `*ecs.office.com`) gets a regex fix; applied as printed, the audit finds
+/// the entry covered and `squid -k parse` accepts the file.
+#[test]
+fn a_suffix_glob_gap_is_fixed_with_a_regex_squid_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("squid.conf");
+    std::fs::write(
+        &conf,
+        "http_port 8080\nacl localnet src 10.0.0.0/8\nacl SSL_ports port 443\n\
+         http_access deny CONNECT !SSL_ports\nhttp_access deny all\n",
+    )
+    .unwrap();
+    let entry = |report: &Value| {
+        report["configs"][0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["host"] == "*ecs.office.com")
+            .cloned()
+            .expect("the policy has *ecs.office.com")
+    };
+    let (_, report) = audit(&conf);
+    let gap = entry(&report);
+    let fix = gap["fix"].as_str().unwrap().to_string();
+    assert!(fix.contains("dstdom_regex -i"), "{fix}");
+    // `add `A` and `B` before FILE:N`: insert A and B before line N.
+    let quoted: Vec<&str> = fix.split('`').skip(1).step_by(2).collect();
+    let before = lines_named(&fix, &conf)[0];
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(before - 1, quoted[1]);
+    lines.insert(before - 1, quoted[0]);
+    std::fs::write(&conf, lines.join("\n") + "\n").unwrap();
+    let parse = std::process::Command::new("squid")
+        .args(["-k", "parse", "-f"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
+    let (_, report) = audit(&conf);
+    let after = entry(&report);
+    assert!(
+        matches!(after["coverage"].as_str(), Some("exact" | "broader")),
+        "{after:#}"
+    );
+}

@@ -116,6 +116,15 @@ fn extend(name: &str, acl: &Acl, value: &str, rule: &Rule, verb: &str) -> String
 }
 
 fn admit(conf: &SquidConfig, host: &HostPattern, ports: &[u16]) -> String {
+    // A suffix glob (`*ecs.office.com`) has no dstdomain form: a regex.
+    if spell_host(Syntax::Dstdomain, host).is_empty()
+        && let Some(regex) = spell_host(Syntax::HostRegex, host).into_iter().next()
+    {
+        return format!(
+            "add `acl defender_glob dstdom_regex -i {regex}` and `http_access allow localnet defender_glob`{}",
+            before_deny_all(conf)
+        );
+    }
     let value = written(host);
     let fits = |r: &Rule| match conf.rule_ports(r) {
         None => true,
@@ -124,15 +133,19 @@ fn admit(conf: &SquidConfig, host: &HostPattern, ports: &[u16]) -> String {
     if let Some((name, acl, rule)) = domain_acl(conf, &conf.http_access, &["allow"], fits) {
         return extend(name, acl, &value, rule, "allowed");
     }
-    let before = conf
-        .http_access
+    format!(
+        "add `acl defender dstdomain {value}` and `http_access allow localnet defender`{}",
+        before_deny_all(conf)
+    )
+}
+
+/// ` before FILE:LINE` of the final `http_access deny all`, if there is one.
+fn before_deny_all(conf: &SquidConfig) -> String {
+    conf.http_access
         .iter()
         .find(|r| r.action == "deny" && r.conds.iter().all(|(n, a)| !n && a == "all"))
         .map(|r| format!(" before {}", r.at))
-        .unwrap_or_default();
-    format!(
-        "add `acl defender dstdomain {value}` and `http_access allow localnet defender`{before}"
-    )
+        .unwrap_or_default()
 }
 
 fn splice(conf: &SquidConfig, host: &HostPattern, by: Option<&Origin>) -> String {
