@@ -106,6 +106,18 @@ struct Proxy {
 }
 
 fn start_proxy(name: &str, bump: bool, extra: &str) -> Proxy {
+    start_proxy_at(name, bump, extra, ORIGIN, &lab().hosts)
+}
+
+/// A Squid with the configuration generated for the site, whose hosts
+/// file sends `hosts` to `address`.
+fn start_proxy_at(
+    name: &str,
+    bump: bool,
+    extra: &str,
+    address: &str,
+    hosts: &BTreeSet<String>,
+) -> Proxy {
     let lab = lab();
     let dir = lab.dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -128,8 +140,8 @@ fn start_proxy(name: &str, bump: bool, extra: &str) -> Proxy {
             } else {
                 "squid.conf"
             },
-            address: ORIGIN,
-            hosts: &lab.hosts,
+            address,
+            hosts,
             extra,
         },
     );
@@ -341,6 +353,24 @@ fn through_the_generated_squid_every_allowed_endpoint_is_reachable_and_the_denie
         let log = std::fs::read_to_string(&proxy.squid.log).unwrap_or_default();
         panic!("{failures:#?}\ncache.log:\n{log}");
     }
+    // The text report ends with a line per route, counted as the JSON
+    // summary counts: the denied host blocked, those that must go direct
+    // refused by the proxy.
+    let (_, table) = verify(&ruleset, &lab.hosts, ORIGIN, &["--route", "direct,proxy"]);
+    let s = &r["summary"][1];
+    let n = |t: &str, k: &str| s[t][k].as_u64().unwrap();
+    let direct = n("direct_route_proxied", "endpoints");
+    assert_eq!(
+        check_summary(&r, &table, false),
+        [
+            format!("direct: {0}/{0} reachable", targets(&r).len()),
+            format!(
+                "proxy 127.0.0.1:{}: {through_proxy}/{} reachable, 1 blocked, {direct}/{direct} direct-route hosts refused",
+                proxy.port,
+                through_proxy + 1
+            )
+        ]
+    );
 
     // The proxy alone: exactly the denied endpoint is unreachable; those
     // that must go direct are untested on a route that never goes direct.
@@ -565,6 +595,20 @@ fn each_endpoint_is_probed_on_the_route_the_pac_picks() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+    // The PAC sends one endpoint direct and the rest, those that must go
+    // direct too, to Squid: each is counted where it was sent.
+    let (_, table) = verify(
+        &ruleset,
+        &lab.hosts,
+        ORIGIN,
+        &["--route", "pac", "--pac", &url],
+    );
+    let lines = check_summary(&r, &table, false);
+    assert!(
+        lines[0].ends_with(", 1/1 reachable direct")
+            && lines[0].contains(" direct-route hosts refused"),
+        "{lines:?}"
+    );
     // Squid saw exactly the proxied hosts.
     let access = std::fs::read_to_string(proxy.squid.log.with_file_name("access.log")).unwrap();
     for host in &proxied {
@@ -845,6 +889,8 @@ enum Script {
     Endless(&'static [u8]),
     /// Nothing at all.
     Silent,
+    /// The connection closed at once, without a word.
+    Close,
     /// These bytes, then the connection held open.
     Answer(&'static [u8]),
     /// These bytes at once, then one byte of `rest` every 1.5 s.
@@ -869,6 +915,7 @@ fn scripted_proxy(script: Script) -> u16 {
                         while conn.write_all(line).is_ok() {}
                     }
                     Script::Silent => std::thread::sleep(hold),
+                    Script::Close => drop(conn),
                     Script::Answer(bytes) => {
                         let _ = conn.write_all(bytes);
                         std::thread::sleep(hold);
@@ -1085,4 +1132,497 @@ fn a_pac_url_that_never_answers_is_given_up_on_within_the_timeout_asked_for() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("within 1s"), "{stderr}");
+}
+
+/// Where the offline lab's Squid sends every name: nothing listens there.
+const NOWHERE: &str = "127.0.0.9";
+/// Names the offline lab's Squid cannot look up (NXDOMAIN).
+const UNRESOLVED: [&str; 2] = [INSPECTABLE, FALLBACK];
+
+/// Answers every DNS query on 127.0.0.1:53 (the lab Squids' only
+/// nameserver) with NXDOMAIN, so that a name outside a Squid's hosts file
+/// fails at once and on loopback. A resolver already listening there
+/// fails the test rather than let a lookup leave the machine.
+fn nxdomain_server() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:53").unwrap_or_else(|e| {
+            panic!("the offline lab answers DNS on 127.0.0.1:53 (run as root, port free): {e}")
+        });
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                if let Some(answer) = nxdomain(&buf[..n]) {
+                    let _ = sock.send_to(&answer, from);
+                }
+            }
+        });
+    });
+}
+
+/// A query's header and question, made an answer: NXDOMAIN, no records.
+fn nxdomain(query: &[u8]) -> Option<Vec<u8>> {
+    let mut end = 12;
+    while *query.get(end)? != 0 {
+        end += 1 + usize::from(query[end]);
+    }
+    // The root label, then QTYPE and QCLASS.
+    let mut answer = query.get(..end + 5)?.to_vec();
+    answer[2] = 0x80 | (query[2] & 0x01);
+    answer[3] = 0x80 | 3;
+    answer[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    Some(answer)
+}
+
+/// A Squid with the generated configuration that can reach no origin:
+/// its hosts file sends every lab name to an address where nothing
+/// listens (ERR_CONNECT_FAIL), except two names it cannot look up at all
+/// (ERR_CANNOT_FORWARD, which is what Squid 5 answers a CONNECT whose
+/// name does not resolve).
+fn offline_proxy(name: &str, bump: bool) -> Proxy {
+    nxdomain_server();
+    let hosts: BTreeSet<String> = lab()
+        .hosts
+        .iter()
+        .filter(|h| !UNRESOLVED.contains(&h.as_str()))
+        .cloned()
+        .collect();
+    start_proxy_at(name, bump, "", NOWHERE, &hosts)
+}
+
+/// The site and the proxy, without the host the proxy denies.
+fn allowed_ruleset(dir: &Path, proxy_port: u16) -> PathBuf {
+    write(
+        dir,
+        "verify-allowed",
+        &format!("{SITE}[proxy]\naddresses = [\"127.0.0.1:{proxy_port}\"]\n"),
+    )
+}
+
+/// One route's results recounted from the targets, as docs/verify-json.md
+/// defines the summary: where the route sent each endpoint, and what it
+/// came to.
+fn recount(r: &Value, label: &str) -> Value {
+    let mut tallies = [[0u64; 4]; 3];
+    let mut no_route = 0;
+    for t in targets(r) {
+        let x = route(t, label);
+        let hops = x["hops"].as_array().unwrap();
+        let Some(first) = hops.first() else {
+            no_route += 1;
+            continue;
+        };
+        let tally = &mut tallies[if first == "DIRECT" {
+            2
+        } else if t["direct"] == true {
+            1
+        } else {
+            0
+        }];
+        tally[0] += 1;
+        let a = x["attempts"].as_array().unwrap().last();
+        let closed_by_proxy = a.is_some_and(|a| {
+            a["hop"]["kind"] == "proxy"
+                && a["connect"].is_null()
+                && ["closed", "reset"].contains(&a["failure"]["kind"].as_str().unwrap_or(""))
+        });
+        match x["verdict"].as_str().unwrap() {
+            "reachable" | "admitted" => tally[1] += 1,
+            "blocked" => tally[2] += 1,
+            "failed" if closed_by_proxy => tally[2] += 1,
+            "not-run" | "untestable" => tally[3] += 1,
+            _ => {}
+        }
+    }
+    let tally = |t: [u64; 4]| serde_json::json!({"endpoints": t[0], "passed": t[1], "refused": t[2], "untested": t[3]});
+    serde_json::json!({
+        "route": label,
+        "proxied": tally(tallies[0]),
+        "direct_route_proxied": tally(tallies[1]),
+        "sent_direct": tally(tallies[2]),
+        "no_route": no_route,
+    })
+}
+
+/// The text line of a summary, in the words the README gives.
+fn summary_text(s: &Value, admission: bool) -> String {
+    let n = |t: &str, k: &str| s[t][k].as_u64().unwrap();
+    let (pass, refuse) = if admission {
+        ("admitted", "refused")
+    } else {
+        ("reachable", "blocked")
+    };
+    let tally = |t: &str, pass: &str, refuse: &str| {
+        let failed = n(t, "endpoints") - n(t, "passed") - n(t, "refused") - n(t, "untested");
+        let mut words = format!("{}/{} {pass}", n(t, "passed"), n(t, "endpoints"));
+        for (count, word) in [
+            (n(t, "refused"), refuse),
+            (failed, "failed"),
+            (n(t, "untested"), "untested"),
+        ] {
+            if count > 0 {
+                words.push_str(&format!(", {count} {word}"));
+            }
+        }
+        words
+    };
+    let mut parts = Vec::new();
+    if n("proxied", "endpoints") > 0 {
+        parts.push(tally("proxied", pass, refuse));
+    }
+    if n("direct_route_proxied", "endpoints") > 0 {
+        parts.push(format!(
+            "{}/{} direct-route hosts refused",
+            n("direct_route_proxied", "refused"),
+            n("direct_route_proxied", "endpoints")
+        ));
+    }
+    let direct = n("sent_direct", "endpoints");
+    if direct > 0 && admission {
+        parts.push(format!("{direct} sent direct, not probed"));
+    } else if direct > 0 && parts.is_empty() {
+        parts.push(tally("sent_direct", "reachable", "blocked"));
+    } else if direct > 0 {
+        parts.push(tally("sent_direct", "reachable direct", "blocked direct"));
+    }
+    if s["no_route"].as_u64().unwrap() > 0 {
+        parts.push(format!("{} without a route", s["no_route"]));
+    }
+    format!("{}: {}", s["route"].as_str().unwrap(), parts.join(", "))
+}
+
+/// The JSON summary equals the recount, and the text report ends with
+/// its lines.
+fn check_summary(r: &Value, text: &str, admission: bool) -> Vec<String> {
+    let labels: Vec<&str> = r["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let summary = r["summary"].as_array().unwrap();
+    let recounted: Vec<Value> = labels.iter().map(|l| recount(r, l)).collect();
+    assert_eq!(summary, &recounted, "{text}");
+    let expected: Vec<String> = summary.iter().map(|s| summary_text(s, admission)).collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let last = &lines[lines.len() - expected.len()..];
+    assert_eq!(last, expected, "{text}");
+    expected
+}
+
+#[test]
+fn admission_only_passes_a_proxy_that_admits_but_cannot_reach_the_origins() {
+    let lab = lab();
+    let proxy = offline_proxy("offline", false);
+    let allowed = allowed_ruleset(&proxy.dir, proxy.port);
+    let judged = |t: &Value| t["direct"] != true;
+    let port = proxy.port;
+
+    // Judged on reachability, every endpoint the proxy admits is
+    // unreachable: Squid says it could not get to the origin.
+    let args = ["--format", "json", "--route", "proxy"];
+    let (code, text) = verify(&allowed, &lab.hosts, NOWHERE, &args);
+    let r = report(&text);
+    assert_eq!(code, 30, "{text}");
+    assert_eq!(r["judge"], "reachability");
+    let mut failures = Vec::new();
+    for t in targets(&r).iter().filter(|t| judged(t)) {
+        let host = host_of(t);
+        let via = route(t, "proxy");
+        let reason = via["reason"].as_str().unwrap_or("");
+        let error = if UNRESOLVED.contains(&host.as_str()) {
+            "ERR_CANNOT_FORWARD"
+        } else {
+            "ERR_CONNECT_FAIL"
+        };
+        // A made-up name the proxy lets through counts as admitted even
+        // here: whether its service answers was never known.
+        let (verdict, status) = if t["url_from"] == "made-up" {
+            ("admitted", "ok")
+        } else if t["required"] == true {
+            ("proxy-failed", "unreachable")
+        } else {
+            ("proxy-failed", "optional-unreachable")
+        };
+        if via["verdict"] != verdict || t["status"] != status || !reason.starts_with(error) {
+            failures.push(format!("{host}: expected {verdict} with {error}: {t}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let (_, table) = verify(&allowed, &lab.hosts, NOWHERE, &args[2..]);
+    let lines = check_summary(&r, &table, false);
+    assert!(lines[0].contains(" failed, "), "{lines:?}");
+
+    // Judged on admission, the same proxy passes; the hosts the policy
+    // sends direct are refused by it, as they should be.
+    let args = ["--format", "json", "--route", "proxy", "--admission-only"];
+    let (code, text) = verify(&allowed, &lab.hosts, NOWHERE, &args);
+    let r = report(&text);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(r["judge"], "admission");
+    for t in targets(&r) {
+        let via = route(t, "proxy");
+        let expected = if judged(t) {
+            ("ok", "admitted")
+        } else {
+            ("untested", "blocked")
+        };
+        if (t["status"].as_str(), via["verdict"].as_str()) != (Some(expected.0), Some(expected.1)) {
+            failures.push(format!("{}: expected {expected:?}: {t}", host_of(t)));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let s = &r["summary"][0];
+    let (proxied, direct) = (&s["proxied"], &s["direct_route_proxied"]);
+    assert!(proxied["endpoints"].as_u64().unwrap() > 30, "{s}");
+    assert_eq!(proxied["passed"], proxied["endpoints"], "{s}");
+    assert!(direct["endpoints"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(direct["refused"], direct["endpoints"], "{s}");
+
+    // The denied host is refused, and fails the run; the direct route is
+    // named but not probed.
+    let with_denied = verify_ruleset(&proxy.dir, port);
+    let args = ["--route", "direct,proxy", "--admission-only"];
+    let (code, text) = verify(
+        &with_denied,
+        &lab.hosts,
+        NOWHERE,
+        &[&["--format", "json"], &args[..]].concat(),
+    );
+    let r = report(&text);
+    assert_eq!(code, 30, "{text}");
+    for t in targets(&r) {
+        let direct = route(t, "direct");
+        assert!(direct["attempts"].as_array().unwrap().is_empty(), "{t}");
+        assert_eq!(direct["verdict"], "untestable", "{t}");
+        let via = route(t, "proxy");
+        if host_of(t) == DENIED {
+            assert_eq!(t["status"], "refused", "{t}");
+            assert_eq!(
+                (via["verdict"].as_str(), via["status"].as_u64()),
+                (Some("blocked"), Some(403)),
+                "{t}"
+            );
+            assert!(
+                via["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ERR_ACCESS_DENIED"),
+                "{t}"
+            );
+        } else if judged(t) {
+            assert_eq!(t["status"], "ok", "{t}");
+        }
+    }
+    let (code, table) = verify(&with_denied, &lab.hosts, NOWHERE, &args);
+    assert_eq!(code, 30, "{table}");
+    assert!(
+        table.contains("--admission-only: judged on each proxy's answer alone"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("REFUSED") && l.contains(DENIED)),
+        "{table}"
+    );
+    let lines = check_summary(&r, &table, true);
+    let s = &r["summary"];
+    let n = |i: usize, t: &str, k: &str| s[i][t][k].as_u64().unwrap();
+    assert_eq!(
+        lines,
+        [
+            format!("direct: {} sent direct, not probed", targets(&r).len()),
+            format!(
+                "proxy 127.0.0.1:{port}: {}/{} admitted, 1 refused, {}/{} direct-route hosts refused",
+                n(1, "proxied", "endpoints") - 1,
+                n(1, "proxied", "endpoints"),
+                n(1, "direct_route_proxied", "endpoints"),
+                n(1, "direct_route_proxied", "endpoints"),
+            )
+        ]
+    );
+    // Only the proxy's answers were judged: nothing went direct.
+    let (code, _) = verify(
+        &with_denied,
+        &lab.hosts,
+        NOWHERE,
+        &["--route", "direct", "--admission-only"],
+    );
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn admission_only_reads_a_bumping_proxys_refusal_inside_the_tunnel_it_accepted() {
+    let lab = lab();
+    let proxy = offline_proxy("offline-bump", true);
+    let ruleset = verify_ruleset(&proxy.dir, proxy.port);
+    let ca = lab.pki.proxy.crt.display().to_string();
+    let args = [
+        "--format",
+        "json",
+        "--route",
+        "proxy",
+        "--admission-only",
+        "--ca-file",
+        &ca,
+    ];
+    let (code, text) = verify(&ruleset, &lab.hosts, NOWHERE, &args);
+    let r = report(&text);
+    // Squid answers every CONNECT 200 on its bumping port: the refusal is
+    // the 403 it shows under its own CA, which is not inspection.
+    assert_eq!(code, 30, "{text}");
+    let mut failures = Vec::new();
+    for t in targets(&r).iter().filter(|t| t["direct"] != true) {
+        let host = host_of(t);
+        let via = route(t, "proxy");
+        let a = last_attempt(via);
+        let https = t["url"].as_str().unwrap().starts_with("https");
+        let ok = if host == DENIED {
+            t["status"] == "refused"
+                && via["verdict"] == "blocked"
+                && a["connect"]["status"] == 200
+                && a["http"]["squid_error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("ERR_ACCESS_DENIED")
+                && via["inspected_by"].is_null()
+        } else {
+            t["status"] == "ok"
+                && via["verdict"] == "admitted"
+                && (!https || a["connect"]["status"] == 200)
+        };
+        if !ok {
+            failures.push(format!("{host}: {t}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Spliced endpoints whose origin is unreachable are admitted with the
+    // tunnel closed behind them; the bumped one with Squid's page.
+    let t = targets(&r)
+        .iter()
+        .find(|t| host_of(t) == INSPECTABLE)
+        .unwrap();
+    let via = route(t, "proxy");
+    let a = last_attempt(via);
+    assert!(
+        via["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("it could not reach the origin: 5")
+            && a["connect"]["status"] == 200
+            && a["http"]["squid_error"].is_string(),
+        "{via}"
+    );
+    assert_eq!(via["inspected_by"], PROXY_CA_CN, "{via}");
+    let spliced: Vec<&Value> = targets(&r)
+        .iter()
+        .filter(|t| t["must_not_inspect"] == true && t["direct"] != true)
+        .collect();
+    assert!(spliced.len() > 20, "{}", spliced.len());
+    for t in &spliced {
+        let via = route(t, "proxy");
+        assert!(via["inspected_by"].is_null(), "{t}");
+        assert!(
+            last_attempt(via)["tls"]["presenter"].is_null() || t["url_from"] == "made-up",
+            "{t}"
+        );
+    }
+    // Without the proxy's CA its answer inside cannot be read: a bumped
+    // endpoint is not taken for admitted, and the report says what to give.
+    // Nor can a refusal under the proxy's CA be told from inspection: the
+    // must-not-inspect hosts it refuses that way count as inspected (31).
+    let args = ["--format", "json", "--route", "proxy", "--admission-only"];
+    let (code, text) = verify(&ruleset, &lab.hosts, NOWHERE, &args);
+    let r = report(&text);
+    assert_eq!(code, 31, "{text}");
+    let inspected: Vec<&Value> = targets(&r)
+        .iter()
+        .filter(|t| t["status"] == "inspected")
+        .collect();
+    assert!(
+        !inspected.is_empty() && inspected.iter().all(|t| t["direct"] == true),
+        "{text}"
+    );
+    for host in [DENIED, INSPECTABLE] {
+        let t = targets(&r).iter().find(|t| host_of(t) == host).unwrap();
+        let via = route(t, "proxy");
+        assert_eq!(
+            (
+                via["verdict"].as_str(),
+                via["kind"].as_str(),
+                t["status"].as_str()
+            ),
+            (Some("failed"), Some("certificate"), Some("unreachable")),
+            "{t}"
+        );
+        assert!(via["detail"].as_str().unwrap().contains("--ca-file"), "{t}");
+    }
+    for t in &spliced {
+        let host = host_of(t);
+        let t = targets(&r).iter().find(|x| host_of(x) == host).unwrap();
+        assert_eq!(t["status"], "ok", "{t}");
+    }
+}
+
+/// Any proxy's answer to CONNECT, as --admission-only reads it: a tunnel
+/// or an upstream failure (502, 503, 504) admits, its own refusal or a
+/// connection it closes refuses.
+#[test]
+fn admission_only_reads_any_proxys_answer_to_connect() {
+    let lab = lab();
+    let dir = lab.dir.join("admission-scripted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ruleset = write(
+        &dir,
+        "scripted",
+        "[sources]\nfiles = []\n[scope]\ncloud = \"commercial\"\nproducts = []\n[[allow]]\nurl = \"https://a.contoso.com\"\n",
+    );
+    let tunnel: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+    for (script, verdict, status, exit) in [
+        (Script::Answer(tunnel), "admitted", "ok", 0),
+        (
+            Script::Answer(b"HTTP/1.1 502 Bad Gateway\r\n\r\n"),
+            "admitted",
+            "ok",
+            0,
+        ),
+        (
+            Script::Answer(b"HTTP/1.1 403 Forbidden\r\n\r\n"),
+            "blocked",
+            "refused",
+            30,
+        ),
+        (
+            Script::Answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n"),
+            "blocked",
+            "refused",
+            30,
+        ),
+        (Script::Close, "failed", "refused", 30),
+        // No answer at all is neither: the proxy is not judged to admit.
+        (Script::Silent, "failed", "unreachable", 30),
+    ] {
+        let proxy = format!("http://127.0.0.1:{}", scripted_proxy(script));
+        let args = [
+            "--format",
+            "json",
+            "--route",
+            "cli",
+            "--proxy",
+            &proxy,
+            "--timeout",
+            "1",
+            "--admission-only",
+        ];
+        let (code, text) = verify(&ruleset, &BTreeSet::new(), ORIGIN, &args);
+        let r = report(&text);
+        let t = &targets(&r)[0];
+        let p = route(t, "--proxy");
+        assert_eq!(
+            (p["verdict"].as_str(), t["status"].as_str(), code),
+            (Some(verdict), Some(status), exit),
+            "{t}"
+        );
+    }
 }

@@ -48,7 +48,8 @@ pub enum Exit {
     AuditUndecidable,
     /// `audit`: a security finding (an allow-all line, an open proxy, tunnels to any port).
     AuditSecurity,
-    /// `verify`: a required endpoint is reachable on no route.
+    /// `verify`: a required endpoint is reachable on no route (with
+    /// `--admission-only`: admitted by no proxy), or routed wrong.
     VerifyUnreachable,
     /// `verify`: a must-not-inspect endpoint was shown a private chain.
     VerifyInspected,
@@ -150,7 +151,7 @@ impl Exit {
                 "`audit`: a security finding: a line admits every destination for more than the proxy host, a client from outside the site's networks is let through (open proxy), or a tunnel to a port other than 443 is (takes precedence over 20)"
             }
             Exit::VerifyUnreachable => {
-                "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed, or is sent to a proxy though it must go direct (an optional one is reported, not failed on)"
+                "`verify`: an endpoint Microsoft does not mark optional is reachable on no route probed (with `--admission-only`: admitted by no proxy, refused or unanswered), or is sent to a proxy though it must go direct (an optional one is reported, not failed on)"
             }
             Exit::VerifyInspected => {
                 "`verify`: an endpoint Microsoft says must not be inspected was shown a certificate from a private CA (a TLS-inspecting proxy) on some route (takes precedence over 30)"

@@ -15,7 +15,7 @@ use crate::ruleset::Ruleset;
 use crate::values::Resolve;
 use crate::verify::report::{to_json, to_junit, to_text};
 use crate::verify::setup::{self, Request, RouteKind, SetupError};
-use crate::verify::{Limits, Report, Status, Verdict};
+use crate::verify::{Judge, Limits, Report, Status, Verdict};
 
 use super::{Exit, Failure};
 
@@ -73,6 +73,12 @@ pub struct Args {
     /// for CI systems, a test case per endpoint
     #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json, Format::Junit]))]
     pub format: Format,
+    /// Judge only the proxy's answer, for a lab without internet: an
+    /// endpoint passes when a proxy admits it (CONNECT accepted, or the
+    /// proxy's own report that it could not reach the origin) and fails
+    /// when the proxy refuses it; direct hops are not probed
+    #[arg(long)]
+    pub admission_only: bool,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -93,6 +99,11 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         resolve: &args.resolve,
         ca_file: args.ca_file.as_deref(),
         origin_ca: args.origin_ca.as_deref(),
+        judge: if args.admission_only {
+            Judge::Admission
+        } else {
+            Judge::Reachability
+        },
     };
     let limits = Limits {
         timeout: Duration::from_secs_f64(args.timeout),

@@ -35,6 +35,20 @@ pub struct Limits {
     pub jobs: usize,
 }
 
+/// What a run judges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Judge {
+    /// Whether the origin answers on each route (the default).
+    #[default]
+    Reachability,
+    /// Only whether each proxy admits each endpoint (`--admission-only`),
+    /// so that a lab without internet can pass: what became of the
+    /// request behind the proxy is not judged, and direct hops are not
+    /// probed.
+    Admission,
+}
+
 /// What one probe on one route came to.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
@@ -43,7 +57,9 @@ pub enum Verdict {
     Reachable { status: u16 },
     /// The origin answered, with a status outside the expected set.
     Unexpected { status: u16 },
-    /// The proxy refused (its own 403/407, or a refused CONNECT).
+    /// The proxy refused (its own 403/407, or a refused CONNECT; with
+    /// `--admission-only` any answer of its own that is not an upstream
+    /// failure).
     Blocked {
         by: String,
         status: u16,
@@ -55,8 +71,9 @@ pub enum Verdict {
         status: u16,
         reason: String,
     },
-    /// A made-up name the proxy let through: the proxy admits the
-    /// wildcard; whether the service answers is not known.
+    /// The proxy let the request through, and whether the service
+    /// answers is not known or not judged: a made-up name (the proxy
+    /// admits the wildcard), or any endpoint with `--admission-only`.
     Admitted { by: String, reason: String },
     /// The proxy could not be looked up or connected to.
     ProxyDown { proxy: String, detail: String },
@@ -66,7 +83,8 @@ pub enum Verdict {
         kind: FailKind,
         detail: String,
     },
-    /// Nothing to learn on this route (a made-up name looked up directly).
+    /// Nothing to learn on this route (a made-up name looked up
+    /// directly; a direct hop with `--admission-only`).
     Untestable { why: String },
     /// The route gives no way to the URL: the PAC script failed, or
     /// answered something no client can use.
@@ -114,9 +132,7 @@ impl Verdict {
             Verdict::ProxyFailed { by, status, reason } => {
                 format!("{by} let it through but could not reach the origin: {status} {reason}")
             }
-            Verdict::Admitted { by, reason } => {
-                format!("admitted by {by} (made-up name: {reason})")
-            }
+            Verdict::Admitted { by, reason } => format!("admitted by {by} ({reason})"),
             Verdict::ProxyDown { proxy, detail } => format!("proxy {proxy} unreachable: {detail}"),
             Verdict::Failed { phase, detail, .. } => format!("{} failed: {detail}", phase.words()),
             Verdict::Untestable { why } => format!("untestable: {why}"),
@@ -145,6 +161,36 @@ pub struct RouteResult {
     pub chain_differs: Option<String>,
 }
 
+impl RouteResult {
+    /// Whether the route's first hop is DIRECT (the hops are planned
+    /// before any probe, so this holds for a hop not probed too).
+    pub fn goes_direct(&self) -> bool {
+        self.hops
+            .first()
+            .is_some_and(|h| *h == Hop::Direct.to_string())
+    }
+
+    /// Whether a proxy refused: its own refusal, or a proxy that closed
+    /// the connection before any answer (a proxy that forwards a request
+    /// answers, with an error page when the origin fails it).
+    pub fn refused(&self) -> bool {
+        let closed_by_proxy = || {
+            let a = self.attempts.last();
+            let failure = a.and_then(|a| a.failure.as_ref());
+            a.is_some_and(|a| matches!(a.hop, Hop::Proxy { .. }) && a.connect.is_none())
+                && failure.is_some_and(|f| {
+                    matches!(f.phase, Phase::ProxyConnect | Phase::Http)
+                        && matches!(f.kind, FailKind::Closed | FailKind::Reset)
+                })
+        };
+        match &self.verdict {
+            Verdict::Blocked { .. } => true,
+            Verdict::Failed { .. } => closed_by_proxy(),
+            _ => false,
+        }
+    }
+}
+
 /// One target on every route, and what it comes to.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TargetResult {
@@ -170,6 +216,11 @@ pub enum Status {
     RoutedWrong,
     /// Reachable on no route, but optional.
     OptionalUnreachable,
+    /// `--admission-only`: admitted by no proxy, and refused by one;
+    /// Microsoft says it is required.
+    Refused,
+    /// `--admission-only`: refused, but optional.
+    OptionalRefused,
     /// No route could say (every route untestable or not run).
     Untested,
 }
@@ -180,10 +231,14 @@ pub struct Report {
     pub format: &'static str,
     pub version: u32,
     pub ruleset: String,
+    /// What was judged: reachability, or admission by the proxy only.
+    pub judge: Judge,
     pub routes: Vec<String>,
     pub limits: LimitsShown,
     pub elapsed_ms: u64,
     pub targets: Vec<TargetResult>,
+    /// One line of counts per route, in the order of `routes`.
+    pub summary: Vec<report::RouteSummary>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -194,15 +249,16 @@ pub struct LimitsShown {
 }
 
 impl Report {
-    /// Endpoints that fail the run for want of a way there.
-    /// Endpoints that fail the run (exit 30): required ones reachable on
-    /// no route, or sent to a proxy though they must go direct. An
-    /// optional endpoint routed wrong is reported, not failed on.
+    /// Endpoints that fail the run for want of a way there (exit 30):
+    /// required ones reachable on no route (with `--admission-only`:
+    /// admitted by no proxy), or sent to a proxy though they must go
+    /// direct. An optional endpoint routed wrong is reported, not failed
+    /// on.
     pub fn unreachable(&self) -> usize {
         self.targets
             .iter()
             .filter(|t| {
-                t.status == Status::Unreachable
+                matches!(t.status, Status::Unreachable | Status::Refused)
                     || (t.status == Status::RoutedWrong && t.target.required)
             })
             .count()
@@ -230,6 +286,7 @@ struct RouteInfo {
     /// The route picks per URL (a PAC, the environment with NO_PROXY):
     /// sending a must-go-direct endpoint to a proxy is its mistake.
     per_url: bool,
+    judge: Judge,
 }
 
 /// Runs every target on every route, at most `jobs` at once, within the
@@ -240,6 +297,7 @@ pub fn run(
     routes: &[Route],
     cx: &Context<'_>,
     limits: Limits,
+    judge: Judge,
     progress: &(dyn Fn() + Sync),
 ) -> Report {
     let started = Instant::now();
@@ -250,6 +308,7 @@ pub fn run(
         .map(|r| RouteInfo {
             label: r.label(),
             per_url: r.per_url(),
+            judge,
         })
         .collect();
     let results = run_jobs(&jobs, &targets, &info, cx, limits, deadline, progress);
@@ -262,19 +321,22 @@ pub fn run(
         .zip(per_target)
         .map(|(target, mut routes)| {
             compare_chains(&mut routes);
-            let status = status_of(&target, &routes);
+            let status = status_of(&target, &routes, judge);
             TargetResult {
                 target,
                 routes,
                 status,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let labels: Vec<String> = info.into_iter().map(|r| r.label).collect();
     Report {
         format: "egressgen-verify",
         version: 1,
         ruleset: ruleset.to_string(),
-        routes: info.into_iter().map(|r| r.label).collect(),
+        judge,
+        summary: report::summarize(&labels, &targets),
+        routes: labels,
         limits: LimitsShown {
             timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
             deadline_ms: u64::try_from(limits.deadline.as_millis()).unwrap_or(u64::MAX),
@@ -312,6 +374,8 @@ fn plan_jobs(targets: &[Target], routes: &[Route], deadline: Instant) -> Vec<Job
 }
 
 const DEADLINE: &str = "the run's deadline passed first";
+const NOT_PROBED: &str =
+    "not probed: --admission-only judges only a proxy's answer, and this hop is DIRECT";
 
 /// The jobs on `limits.jobs` threads; results in the jobs' order.
 fn run_jobs(
@@ -397,6 +461,12 @@ fn run_one(
     };
     result.hops = hops.iter().map(Hop::to_string).collect();
     for hop in hops {
+        if route.judge == Judge::Admission && *hop == Hop::Direct {
+            result.verdict = Verdict::Untestable {
+                why: NOT_PROBED.to_string(),
+            };
+            break;
+        }
         let now = Instant::now();
         if now >= deadline {
             result.verdict = Verdict::NotRun {
@@ -405,7 +475,10 @@ fn run_one(
             return result;
         }
         let attempt = net::probe(&target.url, hop, cx, (now + timeout).min(deadline));
-        let verdict = verdict_of(target, &attempt);
+        let verdict = match route.judge {
+            Judge::Reachability => verdict_of(target, &attempt),
+            Judge::Admission => admission_of(&attempt),
+        };
         // A proxy that refuses a CONNECT may bump it only to show its
         // error page: that certificate is the refusal's, and no traffic
         // to the endpoint was ever decrypted.
@@ -494,6 +567,132 @@ fn proxy_answer(by: &str, status: u16, reason: String, made_up: bool) -> Verdict
     }
 }
 
+/// What one attempt through a proxy comes to when only the proxy's
+/// answer is judged (`--admission-only`): admitted or refused, whatever
+/// became of the request behind it. A TLS handshake and a request still
+/// follow an accepted CONNECT, because a bumping proxy accepts every
+/// CONNECT and shows its refusal inside (Squid's ssl-bump answers 200,
+/// then its 403 ERR_ACCESS_DENIED under its own CA); a failure there is
+/// the origin's, not the proxy's.
+pub fn admission_of(a: &Attempt) -> Verdict {
+    let Hop::Proxy { host, port } = &a.hop else {
+        return Verdict::Untestable {
+            why: NOT_PROBED.to_string(),
+        };
+    };
+    let by = format!("{host}:{port}");
+    if let Some(f) = a.failure.as_ref()
+        && matches!(f.phase, Phase::Dns | Phase::Tcp)
+    {
+        return Verdict::ProxyDown {
+            proxy: by,
+            detail: f.detail.clone(),
+        };
+    }
+    let tunnel = a.connect.as_ref();
+    if let Some(c) = tunnel.filter(|c| !(200..300).contains(&c.status)) {
+        return proxy_admission(by, c);
+    }
+    let end_to_end = a.tls.as_ref().is_some_and(|s| {
+        matches!(
+            s.presenter,
+            certs::Presenter::Microsoft | certs::Presenter::Origin
+        )
+    });
+    if let Some(h) = a.http.as_ref().filter(|h| h.from_proxy() && !end_to_end) {
+        return proxy_admission(by, h);
+    }
+    // A proxy's own certificate the client refused: behind it may be the
+    // proxy's refusal, which only its CA lets us read.
+    if let Some(f) = a.failure.as_ref().filter(|f| {
+        f.kind == FailKind::Certificate && a.tls.as_ref().is_some_and(certs::Shown::inspected)
+    }) {
+        return Verdict::Failed {
+            phase: f.phase,
+            kind: f.kind,
+            detail: format!(
+                "{}; the proxy shows its own certificate: give its CA with --ca-file to read its answer",
+                f.detail
+            ),
+        };
+    }
+    // What followed the proxy's admission, shown but not judged.
+    let after = match (&a.http, &a.failure) {
+        (Some(h), _) => Some(format!("the origin answered {}", h.status)),
+        (None, Some(f)) => Some(format!("then {} failed: {}", f.phase.words(), f.detail)),
+        (None, None) => None,
+    };
+    match (tunnel, &a.http, &a.failure) {
+        (Some(c), _, _) => Verdict::Admitted {
+            by,
+            reason: match after {
+                Some(after) => format!("CONNECT answered {}; {after} (not judged)", c.status),
+                None => format!("CONNECT answered {}", c.status),
+            },
+        },
+        (None, Some(_), _) => Verdict::Admitted {
+            by,
+            reason: after.unwrap_or_default(),
+        },
+        // No answer from the proxy: closed (a refusal, see
+        // `RouteResult::refused`), a timeout, or not HTTP.
+        (None, None, Some(f)) => Verdict::Failed {
+            phase: f.phase,
+            kind: f.kind,
+            detail: f.detail.clone(),
+        },
+        (None, None, None) => Verdict::NotRun {
+            why: "no answer recorded".to_string(),
+        },
+    }
+}
+
+/// Squid's errors for a request it admitted and then could not take to
+/// the origin (the names of its errors/templates): no address for the
+/// name (`ERR_CANNOT_FORWARD` when its DNS server does not answer), no
+/// connection, no answer or a broken one.
+const UPSTREAM_ERRORS: [&str; 11] = [
+    "ERR_DNS_FAIL",
+    "ERR_CANNOT_FORWARD",
+    "ERR_CONNECT_FAIL",
+    "ERR_SECURE_CONNECT_FAIL",
+    "ERR_READ_TIMEOUT",
+    "ERR_LIFETIME_EXP",
+    "ERR_READ_ERROR",
+    "ERR_WRITE_ERROR",
+    "ERR_ZERO_SIZE_OBJECT",
+    "ERR_INVALID_RESP",
+    "ERR_GATEWAY_FAILURE",
+];
+
+/// A proxy's own answer with `--admission-only`: an upstream failure
+/// means it admitted the request; any other answer is a refusal. Squid
+/// names the failure (`X-Squid-Error`); without that name, 502, 503 and
+/// 504 say by their meaning that the gateway failed upstream.
+fn proxy_admission(by: String, answer: &net::Answer) -> Verdict {
+    let code = answer
+        .squid_error
+        .as_deref()
+        .and_then(|e| e.split_whitespace().next());
+    let upstream = match code {
+        Some(code) => UPSTREAM_ERRORS.contains(&code),
+        None => matches!(answer.status, 502..=504),
+    };
+    let reason = answer.proxy_reason();
+    if upstream {
+        Verdict::Admitted {
+            by,
+            reason: format!("it could not reach the origin: {} {reason}", answer.status),
+        }
+    } else {
+        Verdict::Blocked {
+            by,
+            status: answer.status,
+            reason,
+        }
+    }
+}
+
 /// Marks a route whose chain leads to another root than the one another
 /// route saw from the endpoint's own CA for the same URL (issuing CAs
 /// rotate; roots do not).
@@ -520,23 +719,23 @@ fn compare_chains(routes: &mut [RouteResult]) {
     }
 }
 
-fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
+fn status_of(target: &Target, routes: &[RouteResult], judge: Judge) -> Status {
     if target.must_not_inspect && routes.iter().any(|r| r.inspected_by.is_some()) {
         return Status::Inspected;
     }
-    let went_direct = |r: &RouteResult| r.attempts.first().is_some_and(|a| a.hop == Hop::Direct);
     if target.direct
         && routes
             .iter()
-            .any(|r| r.per_url && !r.attempts.is_empty() && !went_direct(r))
+            .any(|r| r.per_url && !r.attempts.is_empty() && !r.goes_direct())
     {
         return Status::RoutedWrong;
     }
     // An endpoint Microsoft says must bypass the proxy is judged on the
     // routes that send it direct; a proxy refusing it is as it should be.
+    // (With --admission-only those are not probed: untested.)
     let routes: Vec<&RouteResult> = routes
         .iter()
-        .filter(|r| !target.direct || went_direct(r))
+        .filter(|r| !target.direct || r.goes_direct())
         .collect();
     if routes.iter().any(|r| r.verdict.passes()) {
         return Status::Ok;
@@ -544,10 +743,15 @@ fn status_of(target: &Target, routes: &[RouteResult]) -> Status {
     let said = routes
         .iter()
         .any(|r| !r.verdict.silent() && !matches!(r.verdict, Verdict::NotRun { .. }));
-    match (said, target.required) {
-        (false, _) => Status::Untested,
-        (true, true) => Status::Unreachable,
-        (true, false) => Status::OptionalUnreachable,
+    // With --admission-only a refusal is the finding; a proxy that could
+    // not be reached or did not answer stays "unreachable".
+    let refused = judge == Judge::Admission && routes.iter().any(|r| r.refused());
+    match (said, target.required, refused) {
+        (false, _, _) => Status::Untested,
+        (true, true, true) => Status::Refused,
+        (true, false, true) => Status::OptionalRefused,
+        (true, true, false) => Status::Unreachable,
+        (true, false, false) => Status::OptionalUnreachable,
     }
 }
 
@@ -576,6 +780,8 @@ mod tests {
             format: "egressgen-verify",
             version: 1,
             ruleset: "r".into(),
+            judge: Judge::Reachability,
+            summary: Vec::new(),
             routes: Vec::new(),
             limits: LimitsShown {
                 timeout_ms: 1,
@@ -589,9 +795,56 @@ mod tests {
                 status,
             }],
         };
+        assert_eq!(report(true, Status::Refused).unreachable(), 1);
+        assert_eq!(report(false, Status::OptionalRefused).unreachable(), 0);
         assert_eq!(report(true, Status::RoutedWrong).unreachable(), 1);
         assert_eq!(report(false, Status::RoutedWrong).unreachable(), 0);
         assert_eq!(report(true, Status::Unreachable).unreachable(), 1);
         assert_eq!(report(false, Status::OptionalUnreachable).unreachable(), 0);
+    }
+
+    /// With --admission-only, Squid's own answer is read by its error
+    /// name: a failure to reach the origin is an admission whatever its
+    /// status (Squid 5 answers a CONNECT to a name it cannot look up with
+    /// 500 ERR_CANNOT_FORWARD); a refusal is one whatever its status.
+    #[test]
+    fn a_proxys_answer_is_an_admission_when_it_failed_upstream() {
+        let answer = |status: u16, squid: Option<&str>| net::Answer {
+            status,
+            squid_error: squid.map(String::from),
+            ..net::Answer::default()
+        };
+        let judged = |a: &net::Answer| proxy_admission("p:1".into(), a).name();
+        for (status, squid) in [
+            (503, Some("ERR_CONNECT_FAIL 111")),
+            (503, Some("ERR_DNS_FAIL 0")),
+            (500, Some("ERR_CANNOT_FORWARD 0")),
+            (502, Some("ERR_READ_ERROR 0")),
+            (504, Some("ERR_READ_TIMEOUT 0")),
+            (502, None),
+            (504, None),
+        ] {
+            assert_eq!(
+                judged(&answer(status, squid)),
+                "admitted",
+                "{status} {squid:?}"
+            );
+        }
+        for (status, squid) in [
+            (403, Some("ERR_ACCESS_DENIED 0")),
+            (407, Some("ERR_CACHE_ACCESS_DENIED 0")),
+            (503, Some("ERR_ACCESS_DENIED 0")),
+            (400, Some("ERR_INVALID_REQ 0")),
+            (403, None),
+            (407, None),
+            (500, None),
+            (405, None),
+        ] {
+            assert_eq!(
+                judged(&answer(status, squid)),
+                "blocked",
+                "{status} {squid:?}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::certs::Trust;
 use super::net::{Context, Hop, Resolver};
 use super::pac::PacError;
 use super::route::{EnvProxies, Route, proxy_from_url, proxy_hop};
-use super::{Limits, Report, plan};
+use super::{Judge, Limits, Report, plan};
 
 /// The kinds of route `--route` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -46,6 +46,8 @@ pub struct Request<'a> {
     pub ca_file: Option<&'a Path>,
     /// CA certificates that stand for the endpoints' own, in a lab.
     pub origin_ca: Option<&'a Path>,
+    /// Reachability, or only admission by the proxies (`--admission-only`).
+    pub judge: Judge,
 }
 
 /// Why the routes cannot be set up.
@@ -97,7 +99,9 @@ pub fn run(
     };
     start(targets.len() * routes.len());
     let name = ruleset.site.name.as_str();
-    Ok(super::run(name, targets, &routes, &cx, limits, tick))
+    Ok(super::run(
+        name, targets, &routes, &cx, limits, req.judge, tick,
+    ))
 }
 
 /// The fixed lookup answers of a run: (host, port or any) -> address.
@@ -173,6 +177,12 @@ pub fn routes(
     }
     if out.is_empty() {
         return Err(usage("no route to probe"));
+    }
+    // Direct hops are not probed then: a run of them alone judges nothing.
+    if req.judge == Judge::Admission && out.iter().all(|r| matches!(r, Route::Direct)) {
+        return Err(usage(
+            "--admission-only judges a proxy's answer: give a route through a proxy (--route proxy, pac, env or cli)",
+        ));
     }
     Ok(out)
 }
