@@ -17,8 +17,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::fetch::Validators;
+use crate::model::Catalog;
 use crate::publish::{sha256_hex, write_file_atomically};
+use crate::sources::live::Live;
+use crate::sources::{ReadOptions, SourceFile, read_body};
+
+/// What a server said about the version of a body, for the next request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
 
 /// One good copy of a source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +63,12 @@ pub enum CacheError {
     Io { path: PathBuf, detail: String },
     #[error("cache {}: the record names body {sha256}, which is missing or altered", path.display())]
     Body { path: PathBuf, sha256: String },
+    #[error("cache {}: the last good copy of {live} no longer reads: {detail}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        live: String,
+        detail: String,
+    },
     #[error("cache {}: another refresh has held the lock for {wait:?}; try again later", path.display())]
     Locked {
         path: PathBuf,
@@ -72,6 +89,49 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// A cache to read from: nothing is created, and a directory that
+    /// does not exist is a cache with no copies.
+    pub fn reading(dir: &Path) -> Cache {
+        Cache {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Where the cache is.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The last good copy of a live source and its catalog, read by the
+    /// same reader that vetted it; `None` when it was never fetched. A
+    /// refresh may replace the copy while it is read: the record is then
+    /// read again, once.
+    pub fn good_copy(
+        &self,
+        live: Live,
+        opts: &ReadOptions,
+    ) -> Result<Option<(Copy, Catalog)>, CacheError> {
+        let name = live.name();
+        let mut tries = 0;
+        let (copy, bytes) = loop {
+            let Some(copy) = self.record(&name)?.current else {
+                return Ok(None);
+            };
+            match self.body(&copy) {
+                Ok(bytes) => break (copy, bytes),
+                Err(_) if tries == 0 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let src = SourceFile::from_bytes(Path::new(&live.file_name()), bytes);
+        let catalog = read_body(src, opts).map_err(|e| CacheError::Unreadable {
+            path: self.body_path(&copy.sha256),
+            live: live.to_string(),
+            detail: e.to_string(),
+        })?;
+        Ok(Some((copy, catalog)))
     }
 
     /// Holds the cache's lock (`lock` in the cache directory) until the
@@ -240,11 +300,11 @@ impl Cache {
     }
 }
 
-/// 64 lower-case hex digits: the name of a body.
 /// The largest body read back from the cache: above the fetcher's default
 /// limit (256 MiB), and a bound on what a planted file can cost.
 const MAX_BODY: u64 = 1 << 30;
 
+/// 64 lower-case hex digits: the name of a body.
 fn is_sha256(name: &str) -> bool {
     name.len() == 64
         && name

@@ -132,11 +132,8 @@ pub fn check_file(name: &str, bytes: &[u8]) {
 pub fn check_outputs(catalog: &Catalog) {
     let ruleset = wide_ruleset();
     let policy = policy::resolve(catalog, &ruleset.site);
-    let opts = backends::OutputOptions {
-        out_dir: Path::new("/srv/egressgen"),
-    };
     for b in backends::registry::configured(&ruleset.outputs) {
-        if let Ok(rendered) = b.render(&policy, &opts) {
+        if let Ok(rendered) = b.render(&policy) {
             for (name, bytes) in &rendered.files {
                 check_file(name, bytes);
             }
@@ -343,11 +340,8 @@ pub mod targets {
             return;
         };
         let policy = crate::policy::resolve(baseline(), &ruleset.site);
-        let opts = crate::backends::OutputOptions {
-            out_dir: Path::new("/srv/egressgen"),
-        };
         for b in crate::backends::registry::configured(&ruleset.outputs) {
-            if let Ok(rendered) = b.render(&policy, &opts) {
+            if let Ok(rendered) = b.render(&policy) {
                 for (name, bytes) in &rendered.files {
                     super::check_file(name, bytes);
                 }

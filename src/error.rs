@@ -87,6 +87,14 @@ pub enum Error {
     )]
     LiveSource(String),
 
+    #[error(
+        "source {live}: the cache {} holds no copy of it yet: run `egressgen refresh` on this ruleset once (it fetches the live sources), or give the cache refresh fills with --cache DIR or EGRESSGEN_CACHE", cache.display()
+    )]
+    NotCached { live: String, cache: PathBuf },
+
+    #[error("{0}")]
+    Cache(String),
+
     #[error("{0}")]
     UnknownLive(String),
 

@@ -161,18 +161,17 @@ pub fn default_ruleset() -> Result<Ruleset, RulesetError> {
     Ruleset::parse(DEFAULT_RULESET, Path::new("default ruleset"))
 }
 
-/// Explains `host` against a ruleset: its policy, and every output it
-/// configures rendered in memory to say how each carries the host.
+/// Explains `host` against a ruleset's policy, and every output the
+/// ruleset configures rendered in memory to say how each carries the host.
 pub fn explain_ruleset(
     ruleset: &Ruleset,
+    policy: &Policy,
     host: &DnsName,
     port: Option<u16>,
 ) -> Result<Explanation, GenerateError> {
-    let policy = generate::policy_for(ruleset)?;
     let backends = generate::select_backends(ruleset, None)?;
-    let out = ruleset.default_out_dir();
-    let rendered = generate::render_all(&policy, ruleset, &backends, &out)?;
-    Ok(explain(&policy, &rendered, host, port))
+    let rendered = generate::render_all(policy, ruleset, &backends)?;
+    Ok(explain(policy, &rendered, host, port))
 }
 
 /// The TLS decision for one host, in the order the policy applies it:

@@ -8,13 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::backends::{self, Backend, BackendError, OutputOptions, Rendered, loss};
+use crate::backends::{self, Backend, BackendError, Rendered, loss};
+use crate::cache::{Cache, Copy};
 use crate::error::Error;
 use crate::model::Catalog;
 use crate::policy::{self, Policy};
 use crate::publish::{self, PublishError};
 use crate::ruleset::warnings::Warning;
 use crate::ruleset::{Ruleset, RulesetError};
+use crate::sources::live::Live;
 use crate::sources::{ReadOptions, SourceSpec, read_source, with_builtin_facts};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,11 @@ pub fn publish_request(ruleset: &Ruleset, force: bool) -> publish::Request {
 pub struct SourceCache {
     opts: ReadOptions,
     read: BTreeMap<SourceSpec, Catalog>,
+    /// Where `live:` sources are read from: the last good copies that
+    /// `refresh` keeps. Without it a `live:` source is refused.
+    live: Option<Cache>,
+    /// The copies of `live:` sources read, in the order they were.
+    used: Vec<(Live, Copy)>,
 }
 
 impl SourceCache {
@@ -106,6 +113,8 @@ impl SourceCache {
         SourceCache {
             opts,
             read: BTreeMap::new(),
+            live: None,
+            used: Vec::new(),
         }
     }
 
@@ -128,6 +137,18 @@ impl SourceCache {
         self
     }
 
+    /// Reads `live:` sources from the last good copies in `cache`.
+    pub fn live_from(mut self, cache: Option<Cache>) -> Self {
+        self.live = cache;
+        self
+    }
+
+    /// The copies of `live:` sources read from the cache so far, so a
+    /// command can say which version it used.
+    pub fn used(&self) -> &[(Live, Copy)] {
+        &self.used
+    }
+
     /// Supplies the catalog of a source this cache cannot read itself: a
     /// live source's last good copy, read by `refresh`.
     pub fn insert(&mut self, spec: SourceSpec, catalog: Catalog) {
@@ -145,7 +166,7 @@ impl SourceCache {
         for spec in specs {
             if !self.read.contains_key(spec) {
                 let start = std::time::Instant::now();
-                let one = read_source(spec, &self.opts)?;
+                let one = self.read_one(spec)?;
                 tracing::info!(
                     source = %spec,
                     endpoints = one.endpoints.len(),
@@ -161,6 +182,25 @@ impl SourceCache {
             }
         }
         Ok(with_builtin_facts(catalog))
+    }
+
+    /// One source: a `live:` one from the refresh cache, any other as
+    /// [`read_source`] reads it.
+    fn read_one(&mut self, spec: &SourceSpec) -> Result<Catalog, Error> {
+        let (SourceSpec::Live(live), Some(cache)) = (spec, &self.live) else {
+            return read_source(spec, &self.opts);
+        };
+        match cache.good_copy(*live, &self.opts) {
+            Ok(Some((copy, catalog))) => {
+                self.used.push((*live, copy));
+                Ok(catalog)
+            }
+            Ok(None) => Err(Error::NotCached {
+                live: live.to_string(),
+                cache: cache.dir().to_path_buf(),
+            }),
+            Err(e) => Err(Error::Cache(e.to_string())),
+        }
     }
 
     /// Reads the ruleset's sources (or takes them from the cache) and
@@ -179,6 +219,17 @@ impl SourceCache {
 /// Reads the ruleset's sources and resolves its policy.
 pub fn policy_for(ruleset: &Ruleset) -> Result<Policy, GenerateError> {
     SourceCache::for_rulesets([ruleset]).policy(ruleset)
+}
+
+/// [`policy_for`], reading `live:` sources from the last good copies in
+/// `live`; with the copies used.
+pub fn policy_with(
+    ruleset: &Ruleset,
+    live: Option<Cache>,
+) -> Result<(Policy, Vec<(Live, Copy)>), GenerateError> {
+    let mut sources = SourceCache::for_rulesets([ruleset]).live_from(live);
+    let policy = sources.policy(ruleset)?;
+    Ok((policy, sources.used))
 }
 
 /// The configured backends, narrowed to `only` when given.
@@ -210,23 +261,20 @@ pub fn select_backends(
         .collect())
 }
 
-/// Renders every backend; `out` is where the files will be published.
+/// Renders every backend. No file depends on where it is written: what
+/// names a path names the one it will have where it is installed.
 pub fn render_all(
     policy: &Policy,
     ruleset: &Ruleset,
     backends: &[Box<dyn Backend>],
-    out: &Path,
 ) -> Result<Vec<Rendered>, GenerateError> {
-    let out_dir = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let opts = OutputOptions { out_dir: &out_dir };
     backends
         .iter()
         .map(|b| {
-            b.render(policy, &opts)
-                .map_err(|source| GenerateError::Backend {
-                    ruleset: ruleset.site.name.to_string(),
-                    source,
-                })
+            b.render(policy).map_err(|source| GenerateError::Backend {
+                ruleset: ruleset.site.name.to_string(),
+                source,
+            })
         })
         .collect()
 }
@@ -277,6 +325,8 @@ pub struct RunOptions<'a> {
     pub skip_unknown_tables: bool,
     /// Refuse to publish a ruleset with warnings ([`Warning`]).
     pub strict: bool,
+    /// The refresh cache `live:` sources are read from.
+    pub cache: Option<&'a Path>,
 }
 
 /// Generates every ruleset of a run, in order: each source is read once
@@ -284,16 +334,18 @@ pub struct RunOptions<'a> {
 /// share one flush. A ruleset that failed to load, or fails later, is
 /// reported in its place and the next one still runs. `keep` is what is
 /// held of each policy while its batch waits; `each` receives the result
-/// of ruleset `i` (of `rulesets`) as its batch completes.
+/// of ruleset `i` (of `rulesets`) as its batch completes. Returns the
+/// copies of `live:` sources read from the cache.
 pub fn run<T>(
     rulesets: &[(&Path, Result<Ruleset, RulesetError>)],
     opts: &RunOptions,
     keep: impl Fn(&Policy) -> T,
     mut each: impl FnMut(usize, Result<Generated<T>, GenerateError>),
-) {
+) -> Vec<(Live, Copy)> {
     let mut sources =
         SourceCache::for_rulesets(rulesets.iter().filter_map(|(_, r)| r.as_ref().ok()))
-            .skip_unknown_tables(opts.skip_unknown_tables);
+            .skip_unknown_tables(opts.skip_unknown_tables)
+            .live_from(opts.cache.map(Cache::reading));
     let mut targets = Targets::default();
     for (n, chunk) in rulesets.chunks(BATCH).enumerate() {
         let prepared: Vec<Result<Prepared<T>, GenerateError>> = chunk
@@ -317,6 +369,7 @@ pub fn run<T>(
             each(n * BATCH + i, result);
         }
     }
+    sources.used
 }
 
 /// Where a ruleset of a run of `count` writes: `--out` itself for one
@@ -430,7 +483,7 @@ pub fn prepare(
         tls_bypass = policy.tls.bypass.len(),
         "policy resolved"
     );
-    let rendered = render_all(&policy, ruleset, backends, out)?;
+    let rendered = render_all(&policy, ruleset, backends)?;
     let warnings = crate::ruleset::warnings::of(ruleset, &policy);
     let files = output_files(&policy, &warnings, &rendered);
     drop(rendered);
@@ -513,10 +566,9 @@ pub fn finish_all<T>(batch: Vec<Prepared<T>>) -> Result<Vec<Generated<T>>, Gener
 pub fn rendered_files(
     ruleset: &Ruleset,
     policy: &Policy,
-    out: &Path,
 ) -> Result<Vec<(String, Vec<u8>)>, GenerateError> {
     let backends = select_backends(ruleset, None)?;
-    let rendered = render_all(policy, ruleset, &backends, out)?;
+    let rendered = render_all(policy, ruleset, &backends)?;
     let warnings = crate::ruleset::warnings::of(ruleset, policy);
     Ok(output_files(policy, &warnings, &rendered))
 }

@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["backends"],
     &["ruleset"],
     &["publish"],
+    // the last good copies refresh keeps, read by every command.
+    &["cache"],
     &["generate"],
     &["diff"],
     &["explain"],

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod backends;
+pub mod cache;
 pub mod cli;
 pub mod conformance;
 pub mod diff;

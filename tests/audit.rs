@@ -40,8 +40,18 @@ fn commercial_eu() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/commercial-eu.toml")
 }
 
+/// Generates an example as a proxy that generates its own files does
+/// (`refresh` publishing where Squid reads): the Squid files are installed
+/// where they are written, so the paths in them name `out`.
 fn generate_example(ruleset: &Path, out: &Path) -> Policy {
-    let r = Ruleset::load(ruleset).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(ruleset).unwrap().replace(
+        "[outputs.squid]\n",
+        &format!(
+            "[outputs.squid]\ninstall_dir = \"{}\"\n",
+            std::path::absolute(out).unwrap().display()
+        ),
+    );
+    let r = Ruleset::parse(&text, ruleset).unwrap_or_else(|e| panic!("{e}"));
     let backends = generate::select_backends(&r, None).unwrap();
     generate::generate(&r, &backends, out)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -1248,4 +1258,53 @@ fn an_unknown_pfsense_rule_only_matters_when_its_action_could_change_the_answer(
     assert!(undecidable(decide("pass", "other.example.com")));
     assert!(undecidable(decide("block", "winatp-gw-weu.microsoft.com")));
     assert_eq!(decide("block", "other.example.com"), Access::Denied);
+}
+
+/// A generated squid.conf read where it was generated names files that
+/// are only where it is installed: the error says so, and the advice
+/// works (a copy laid out as on the proxy, read with `--root`).
+#[test]
+fn a_generated_configuration_is_audited_where_it_is_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let ruleset = commercial_eu();
+    let made = egressgen(&[
+        "generate",
+        ruleset.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(made.status.code(), Some(0));
+    let audit_with = |extra: &[&str]| {
+        let mut args = vec!["audit", "--ruleset", ruleset.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        egressgen(&args)
+    };
+    let conf = out.join("squid.conf");
+    let where_made = audit_with(&[conf.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&where_made.stderr);
+    assert_eq!(where_made.status.code(), Some(4), "{said}");
+    assert!(
+        said.contains("/etc/squid/egressgen/commercial-eu/squid-egressgen.conf")
+            && said.contains("run install-squid.sh first, or map a copy with --root DIR"),
+        "{said}"
+    );
+    // The proxy's layout below another root.
+    let root = tmp.path().join("proxy");
+    copy_tree(&out, &root.join("etc/squid/egressgen/commercial-eu"));
+    let mapped = audit_with(&[
+        "--root",
+        root.to_str().unwrap(),
+        root.join("etc/squid/egressgen/commercial-eu/squid.conf")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(
+        mapped.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&mapped.stdout),
+        String::from_utf8_lossy(&mapped.stderr)
+    );
 }

@@ -146,8 +146,12 @@ fn bars(dom: &str) -> BTreeMap<(String, String), usize> {
 #[test]
 fn the_html_report_renders_in_chromium_with_no_error_and_no_request() {
     let tmp = tempfile::tempdir().unwrap();
-    let ruleset = root().join("rulesets/commercial-eu.toml");
     let out = tmp.path().join("out");
+    let ruleset = common::installed_in_place(
+        &root().join("rulesets/commercial-eu.toml"),
+        tmp.path(),
+        &out,
+    );
     let made = egressgen(&[
         "generate",
         ruleset.to_str().unwrap(),

@@ -241,9 +241,10 @@ fn the_first_line_is_the_verdict_the_exit_status_gives() {
 
     // A configuration generated from the ruleset passes, and says so.
     let out = tmp.path().join("out");
+    let in_place = common::installed_in_place(&ruleset(), tmp.path(), &out);
     let made = egressgen(&[
         "generate",
-        ruleset().to_str().unwrap(),
+        in_place.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--only",
@@ -442,6 +443,40 @@ fn entries_covered_more_broadly_are_counted_unless_asked_for() {
         hosts,
         wanted.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>()
     );
+    // The HTML page is the whole record: they are its table's last rows.
+    let html = audit(&conf, &["--format", "html"]).out;
+    let rows = html_rows(&html);
+    let first = rows
+        .iter()
+        .position(|r| r[0] == "covered more broadly")
+        .unwrap_or_else(|| panic!("no broader row: {rows:?}"));
+    let tail: Vec<&Vec<String>> = rows[first..].iter().collect();
+    assert!(
+        tail.iter().all(|r| r[0] == "covered more broadly"),
+        "{tail:?}"
+    );
+    assert_eq!(
+        tail.iter().map(|r| r[2].clone()).collect::<Vec<_>>(),
+        broader
+    );
+}
+
+/// The cells of the HTML findings table, tags stripped, in page order.
+fn html_rows(html: &str) -> Vec<Vec<String>> {
+    let body = html.split("<tbody>").nth(1).unwrap();
+    let body = body.split("</tbody>").next().unwrap();
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let text = cell.split_once('>').unwrap().1;
+                    text.split("</td>").next().unwrap().replace("&amp;", "&")
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The Markdown sections of the (only) configuration: `### Gaps (7)`.

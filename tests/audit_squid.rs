@@ -41,7 +41,7 @@ fn fixtures() -> PathBuf {
 
 /// The site every configuration is audited against: commercial EU with
 /// the Monitoring Agent and Defender for Identity.
-fn ruleset_text(port: u16, bump: Option<&Bump>) -> String {
+fn ruleset_text(port: u16, bump: Option<&Bump>, tmp: &Path) -> String {
     format!(
         "name = \"audit-live\"\n[sources]\nfiles = [{:?}, \"builtin:mma\", \"builtin:mdi\"]\n\
          [scope]\ncloud = \"commercial\"\ngeographies = [\"EU\"]\n\
@@ -50,10 +50,12 @@ fn ruleset_text(port: u16, bump: Option<&Bump>) -> String {
         common::data("mde/standard-device-connectivity-urls-commercial.urltables.md")
             .display()
             .to_string(),
-        live_outputs(port, bump)
+        live_outputs(port, bump, tmp)
     )
 }
 
+/// Generates the site and installs its Squid files as on a proxy: the
+/// directory returned is the installed one, which the audit reads.
 fn generate_into(dir: &Path, text: &str) -> (Policy, PathBuf) {
     let path = dir.join("audit-live.toml");
     std::fs::write(&path, text).unwrap();
@@ -61,7 +63,7 @@ fn generate_into(dir: &Path, text: &str) -> (Policy, PathBuf) {
     let out = dir.join("out");
     let backends = generate::select_backends(&r, None).unwrap();
     let done = generate::generate(&r, &backends, &out).unwrap_or_else(|e| panic!("{e}"));
-    (done.policy, out)
+    (done.policy, common::squid::install(&out))
 }
 
 /// A copy of the fixtures with their placeholders filled in.
@@ -226,7 +228,7 @@ fn the_audit_answers_every_request_as_a_live_squid_does() {
 
     let port = free_port();
     let bump = Bump::new(tmp.path(), &proxy);
-    let (policy, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump)));
+    let (policy, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump), tmp.path()));
     let fixtures = fixture_copy(tmp.path(), port, &bump);
     let cases = [
         Case {
@@ -656,7 +658,7 @@ fn the_audit_reads_a_file_exactly_when_squid_accepts_it() {
     chmod(tmp.path(), 0o755);
     let bump = Bump::new(tmp.path(), &ProxyCa::new(tmp.path(), "accept test CA"));
     let port = free_port();
-    let (_, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump)));
+    let (_, out) = generate_into(tmp.path(), &ruleset_text(port, Some(&bump), tmp.path()));
     let fixtures = fixture_copy(tmp.path(), port, &bump);
     let defaults = documented_defaults(tmp.path());
     let mut confs: Vec<PathBuf> = vec![

@@ -7,9 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::http::{Reply, Server};
-use egressgen::refresh::fetch::{
-    FetchConfig, FetchError, Fetched, Fetcher, ProxyChoice, Validators,
-};
+use egressgen::cache::Validators;
+use egressgen::refresh::fetch::{FetchConfig, FetchError, Fetched, Fetcher, ProxyChoice};
 
 fn fetcher(retries: u32) -> Fetcher {
     Fetcher::new(FetchConfig {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use egressgen::backends::{Backend, BackendError, Caps, OutputOptions, Rendered};
+use egressgen::backends::{Backend, BackendError, Caps, Rendered};
 use egressgen::generate::{self, GenerateError};
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
@@ -166,7 +166,7 @@ impl Backend for Breaks {
     fn caps(&self) -> Caps {
         Caps::NONE
     }
-    fn render(&self, _: &Policy, _: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, _: &Policy) -> Result<Rendered, BackendError> {
         let mut r = Rendered::default();
         r.files.insert("a-good-file.txt".into(), b"fine\n".to_vec());
         r.files
@@ -486,15 +486,16 @@ fn url_sources_are_refused_without_touching_the_network() {
         ),
         "{err}"
     );
-    // A live source is refresh's to fetch; generate says so.
+    // A live source is refresh's to fetch: with no copy in the cache yet,
+    // generate says to run it.
     let err = generate_fails(
         "live.toml",
         "name = \"live\"\n[sources]\nfiles = [\"live:service-tags-public\"]\n[scope]\ncloud = \"commercial\"\n[outputs.plain]\n",
     );
     assert!(
-        err.contains(
-            "source live:service-tags-public: a live source is fetched by `egressgen refresh`"
-        ),
+        err.contains("source live:service-tags-public: the cache ")
+            && err
+                .contains("holds no copy of it yet: run `egressgen refresh` on this ruleset once"),
         "{err}"
     );
     // A misspelt live name lists the known ones, with line and column.

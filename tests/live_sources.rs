@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::http::{Reply, Server};
-use egressgen::refresh::fetch::{FetchConfig, Fetched, Fetcher, ProxyChoice, Validators};
+use egressgen::cache::Validators;
+use egressgen::refresh::fetch::{FetchConfig, Fetched, Fetcher, ProxyChoice};
 use egressgen::refresh::live::{
     Bases, Known, LearnPage, Live, M365Instance, TagCloud, client_request_id, fetch,
 };

@@ -666,3 +666,157 @@ fn a_page_larger_than_generate_reads_is_refused_by_refresh_too() {
     );
     assert_eq!(tree(&site.out), before);
 }
+
+/// What the cache's record says of a source's current copy.
+fn current_copy(cache: &Path, name: &str) -> serde_json::Value {
+    let record = std::fs::read(cache.join(format!("records/{name}.json"))).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&record).unwrap()["current"].clone()
+}
+
+/// The line every command prints for a copy it read from the cache.
+fn used_line(cache: &Path, name: &str) -> String {
+    let copy = current_copy(cache, name);
+    let version = copy["version"]
+        .as_str()
+        .map(|v| format!("version {v}, "))
+        .unwrap_or_default();
+    format!(
+        "live:{name}: the last good copy in the cache {} ({version}sha256 {}, fetched from {})",
+        cache.display(),
+        &copy["sha256"].as_str().unwrap()[..12],
+        copy["url"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn every_command_reads_live_sources_from_the_cache_refresh_fills() {
+    let site = Site::new("");
+    let ruleset = site.ruleset.to_str().unwrap();
+    let cache = site.cache.to_str().unwrap();
+    let out = site.out.parent().unwrap().join("generated");
+    let generate = || {
+        egressgen(&[
+            "generate",
+            ruleset,
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache,
+        ])
+    };
+    // Before any refresh: no copy, and the message says what to run.
+    let before = generate();
+    assert_eq!(code(&before), 4, "{}", stderr(&before));
+    assert!(
+        stderr(&before).contains(&format!(
+            "source live:learn-standard-commercial: the cache {cache} holds no copy of it yet: run `egressgen refresh`"
+        )),
+        "{}",
+        stderr(&before)
+    );
+    assert!(!out.exists(), "nothing was written");
+
+    site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
+    let first = site.refresh(&[]);
+    assert_eq!(code(&first), 10, "{}", stderr(&first));
+
+    // generate now makes what refresh published, and names the copies.
+    let made = generate();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    for name in ["learn-standard-commercial", "service-tags-public"] {
+        assert!(
+            stderr(&made)
+                .lines()
+                .any(|l| l == used_line(&site.cache, name)),
+            "{name}: {}",
+            stderr(&made)
+        );
+    }
+    assert_eq!(
+        tree(&out)["allowlist-443.txt"],
+        tree(&site.out)["allowlist-443.txt"]
+    );
+
+    // explain, through EGRESSGEN_CACHE this time: h12 is in v1, h13 not.
+    let explain = |host: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_egressgen"))
+            .args(["explain", host, "--ruleset", ruleset])
+            .env("EGRESSGEN_CACHE", cache)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&explain("h12.example.com")), 0);
+    assert_eq!(code(&explain("h13.example.com")), 1);
+    assert!(
+        stderr(&explain("h12.example.com"))
+            .contains(&used_line(&site.cache, "learn-standard-commercial"))
+    );
+
+    // audit judges a configuration against the cached policy: h12 is
+    // an entry, and after v2 is fetched h13 is.
+    let conf = site.out.parent().unwrap().join("squid.conf");
+    std::fs::write(
+        &conf,
+        "http_port 3128\nacl lan src 10.0.0.0/8\nacl gw dstdomain h12.example.com\nhttp_access allow lan gw\nhttp_access deny all\n",
+    )
+    .unwrap();
+    let audited = || {
+        let o = egressgen(&[
+            "audit",
+            "--ruleset",
+            ruleset,
+            conf.to_str().unwrap(),
+            "--format",
+            "json",
+            "--cache",
+            cache,
+        ]);
+        assert_ne!(code(&o), 4, "{}", stderr(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        report["configs"][0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["host"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let v1 = audited();
+    assert!(v1.iter().any(|h| h == "h12.example.com"), "{v1:?}");
+    assert!(!v1.iter().any(|h| h == "h13.example.com"), "{v1:?}");
+
+    site.serve(ok_page("learn-v2.md"), Reply::ok(&bytes(&tags())));
+    let second = site.refresh(&[]);
+    assert_eq!(code(&second), 10, "{}", stderr(&second));
+    assert_eq!(code(&explain("h13.example.com")), 0);
+    assert_eq!(code(&explain("h12.example.com")), 1);
+    let v2 = audited();
+    assert!(v2.iter().any(|h| h == "h13.example.com"), "{v2:?}");
+
+    // verify probes the same policy (through a proxy on loopback that
+    // is not there: the run gets as far as probing).
+    let verified = egressgen(&[
+        "verify",
+        "--ruleset",
+        ruleset,
+        "--route",
+        "cli",
+        "--proxy",
+        "http://127.0.0.1:9",
+        "--timeout",
+        "0.5",
+        "--deadline",
+        "5",
+        "--format",
+        "json",
+        "--cache",
+        cache,
+    ]);
+    assert!(
+        stderr(&verified).contains(&used_line(&site.cache, "learn-standard-commercial")),
+        "{}",
+        stderr(&verified)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    let probed = report.to_string();
+    assert!(probed.contains("h13.example.com") && !probed.contains("h12.example.com"));
+}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::fixture;
-use egressgen::refresh::cache::{Cache, Copy};
+use egressgen::cache::{Cache, Copy};
 use egressgen::refresh::guard::{Expect, Limits, Refusal, vet};
 use egressgen::sources::ReadOptions;
 

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use common::data;
 use common::squid::{
-    ProxyCa, Wrapper, ask, connect, free_port, get, live_outputs, origin, start_squid,
+    ProxyCa, Wrapper, ask, connect, free_port, get, install, live_outputs, origin, proxy_dir,
+    start_squid,
 };
 use common::tools::squid_parse_problems;
 use egressgen::generate;
@@ -31,13 +32,16 @@ fn generate_into(ruleset: &Ruleset, out: &Path) -> Policy {
         .policy
 }
 
+/// Installs the generated files as on a proxy, and has Squid parse the
+/// installed configurations.
 fn assert_parses(out: &Path) {
+    let installed = install(out);
     for conf in ["squid.conf", "squid-sslbump.conf"] {
-        let problems = squid_parse_problems(&out.join(conf));
+        let problems = squid_parse_problems(&installed.join(conf));
         assert!(
             problems.is_empty(),
             "{}: {problems:#?}",
-            out.join(conf).display()
+            installed.join(conf).display()
         );
     }
 }
@@ -48,19 +52,26 @@ fn assert_parses(out: &Path) {
 fn squid_parses_every_generated_configuration() {
     let tmp = tempfile::tempdir().unwrap();
     let pem = ProxyCa::new(tmp.path(), "egressgen test").pem;
-    let bump = format!("[outputs.squid]\nbump_cert = \"{}\"\n", pem.display());
+    // Each ruleset installs in its own folder of the stand-in proxy.
+    let bump = |name: &str| {
+        format!(
+            "[outputs.squid]\nbump_cert = \"{}\"\ninstall_dir = \"{}/{name}\"\n",
+            pem.display(),
+            proxy_dir(tmp.path()).display()
+        )
+    };
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
     for entry in std::fs::read_dir(examples).unwrap() {
         let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("[outputs.squid]\n", &bump);
+            .replace("[outputs.squid]\n", &bump(&name));
         assert!(
             text.contains("bump_cert"),
             "{} has an [outputs.squid] table",
             path.display()
         );
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let r = write_ruleset(tmp.path(), &name, &text);
         let out = tmp.path().join(format!("out-{name}"));
         generate_into(&r, &out);
@@ -99,7 +110,8 @@ fn squid_parses_every_generated_configuration() {
             "name = \"{name}\"\n[sources]\nfiles = [{files}]\n[scope]\ncloud = \"{cloud}\"\ngeographies = {geos}\n\
              products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\", \"portal\", \"m365\"]\n\
              [site]\nworkspace_ids = [\"0e2b1d6c-1111-2222-3333-444455556666\"]\nmdi_instances = [\"contoso-corp\"]\n\
-             [proxy]\naddresses = [\"proxy.example.com:3128\"]\n{bump}"
+             [proxy]\naddresses = [\"proxy.example.com:3128\"]\n{}",
+            bump(name)
         );
         let r = write_ruleset(tmp.path(), name, &text);
         let out = tmp.path().join(format!("out-{name}"));
@@ -148,11 +160,31 @@ fn live_squid_enforces_the_policy() {
          products = [\"mde\", \"mdav\", \"smart-screen\", \"mma\", \"mdi\"]\n\
          [site]\nworkspace_ids = [\"0e2b1d6c-1111-2222-3333-444455556666\"]\nmdi_instances = [\"contoso-corp\"]\n\
          [[allow]]\nurl = \"http://crl.contoso.com/pki/*\"\n{}",
-        live_outputs(port, None)
+        live_outputs(port, None, tmp.path())
     );
     let r = write_ruleset(tmp.path(), "live", &text);
     let out = tmp.path().join("out");
     let policy = generate_into(&r, &out);
+    // Made on one machine, used on another: the tree is copied away and
+    // the original is gone before Squid starts from the installed copy.
+    let shipped = tmp.path().join("shipped");
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&out)
+        .arg(&shipped)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::fs::remove_dir_all(&out).unwrap();
+    let made_in = out.display().to_string();
+    for f in std::fs::read_dir(&shipped).unwrap().flatten() {
+        let text = String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).into_owned();
+        assert!(
+            !text.contains(&made_in),
+            "{} names the directory it was generated in",
+            f.path().display()
+        );
+    }
 
     let mut allowed: Vec<(String, String)> = Vec::new();
     let mut hosts = BTreeSet::new();
@@ -210,7 +242,7 @@ fn live_squid_enforces_the_policy() {
     }
     let squid = start_squid(
         tmp.path(),
-        &out,
+        &shipped,
         port,
         &Wrapper {
             conf: "squid.conf",

@@ -90,7 +90,7 @@ fn sites() -> Vec<Site> {
 /// with `live`, the port and bump settings of a Squid to run it.
 fn generate_site(dir: &Path, site: &Site, live: Option<(u16, &Bump)>) -> (Policy, PathBuf) {
     let squid = match live {
-        Some((port, bump)) => live_outputs(port, Some(bump)),
+        Some((port, bump)) => live_outputs(port, Some(bump), dir),
         None => "[outputs.squid]\n".to_string(),
     };
     let text = format!(

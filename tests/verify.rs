@@ -124,7 +124,7 @@ fn start_proxy_at(
     chmod(&dir, 0o755);
     let port = free_port();
     let bump = bump.then(|| Bump::new(&dir, &lab.pki.proxy));
-    let squid = live_outputs(port, bump.as_ref());
+    let squid = live_outputs(port, bump.as_ref(), &dir);
     let ruleset = write(&dir, &format!("gen-{name}"), &format!("{SITE}{squid}"));
     let out = dir.join("out");
     let r = Ruleset::load(&ruleset).unwrap();

@@ -334,6 +334,9 @@ fn config_rows(c: &ConfigAudit) -> Vec<(u8, Row)> {
             ],
         ));
     }
+    // Last, as in `--all`: the page is the whole record, and a reader
+    // sorting by entry must find the ones a wider line admits.
+    rows.extend(s.broader.iter().map(|e| (7, entry_row(e, &file))));
     rows
 }
 

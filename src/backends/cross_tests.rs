@@ -12,10 +12,7 @@ use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support};
 use super::injection_tests::{check_injection, check_provenance_in_comments};
 use super::loss::{plan, plan_bypass};
 use super::spelling::{Syntax, spell};
-use super::{
-    Backend, BackendError, OutputOptions, REGISTRY, Registered, Rendered, Row, loss_report,
-    safe_name,
-};
+use super::{Backend, BackendError, REGISTRY, Registered, Rendered, Row, loss_report, safe_name};
 use crate::model::{Catalog, Cloud, Prefix, Provenance};
 use crate::policy::{Policy, resolve};
 use crate::ruleset::Ruleset;
@@ -77,10 +74,7 @@ url = ".h.cap.example.net"
 }
 
 fn render(b: &dyn Backend, policy: &Policy) -> Rendered {
-    let opts = OutputOptions {
-        out_dir: Path::new("/srv/egressgen"),
-    };
-    b.render(policy, &opts)
+    b.render(policy)
         .unwrap_or_else(|e| panic!("{}: {e}", b.name()))
 }
 
@@ -220,7 +214,7 @@ impl Backend for Toy {
         TOY_CAPS
     }
 
-    fn render(&self, policy: &Policy, _: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let mut loss = loss_report("toy");
         let mut text = String::new();
         for e in &policy.entries {

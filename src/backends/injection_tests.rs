@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{OutputOptions, REGISTRY, Row};
+use super::{REGISTRY, Row};
 use crate::model::{
     Catalog, Cloud, DnsName, Endpoint, Geography, HostPattern, Product, Provenance, Requirement,
     TlsHandling, Via,
@@ -67,13 +67,10 @@ fn site() -> Site {
 /// text, or the refusal.
 pub fn render_rows(rows: &[Row], catalog: &Catalog) -> Vec<(String, Result<Vec<String>, String>)> {
     let policy = resolve(catalog, &site());
-    let opts = OutputOptions {
-        out_dir: Path::new("/srv/egressgen"),
-    };
     rows.iter()
         .filter_map(|row| (row.default)())
         .map(|b| {
-            let out = b.render(&policy, &opts).map(|rendered| {
+            let out = b.render(&policy).map(|rendered| {
                 rendered
                     .files
                     .values()

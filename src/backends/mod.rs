@@ -48,19 +48,12 @@ pub struct BackendError {
     pub message: String,
 }
 
-/// Everything a backend may look at besides the policy and its settings.
-pub struct OutputOptions<'a> {
-    /// Absolute path of the output directory, for files that name each
-    /// other (a Squid configuration including its ACL files).
-    pub out_dir: &'a std::path::Path,
-}
-
 /// A configured output format.
 pub trait Backend {
     fn name(&self) -> &'static str;
     /// What the format can express, with these settings.
     fn caps(&self) -> Caps;
-    fn render(&self, policy: &Policy, opts: &OutputOptions) -> Result<Rendered, BackendError>;
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError>;
 }
 
 /// A backend as the registry builds it: from its settings table.

@@ -12,9 +12,7 @@ use serde::Deserialize;
 
 use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
 use super::loss::plan;
-use super::{
-    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered, header_lines,
-};
+use super::{Backend, BackendError, LossEntry, LossReport, Registered, Rendered, header_lines};
 use crate::policy::Policy;
 use crate::values::{FileName, Identifier};
 
@@ -117,7 +115,7 @@ impl Backend for Nftables {
         CAPS
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let table = self.cfg.table.as_str();
         let chain = self.cfg.chain.as_str();
         let v4: Vec<String> = policy

@@ -14,8 +14,8 @@ use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::{Form, plan};
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, OutputOptions, Registered, Rendered, comment_block, header_lines,
-    loss_report, safe_name, safe_path,
+    Backend, BackendError, Registered, Rendered, comment_block, header_lines, loss_report,
+    safe_name, safe_path,
 };
 use crate::model::HostPattern;
 use crate::policy::Policy;
@@ -109,7 +109,7 @@ impl Backend for Plain {
         }
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let caps = self.caps();
         let mut per_port: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
         let mut loss = loss_report(Self::NAME);

@@ -13,8 +13,8 @@ use super::caps::{Caps, Host, HostCaps, Support};
 use super::loss::plan_bypass;
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, LossEntry, OutputOptions, Registered, Rendered, comment_block,
-    header_lines, loss_report, provenance_comment, safe_name,
+    Backend, BackendError, LossEntry, Registered, Rendered, comment_block, header_lines,
+    loss_report, provenance_comment, safe_name,
 };
 use crate::model::text::{display_escape, spreadsheet_safe};
 use crate::policy::{Policy, TlsEntry};
@@ -98,7 +98,7 @@ impl Backend for TlsBypass {
         }
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let mut lists = Lists::default();
         let mut loss = loss_report(NAME);
         for t in &policy.tls.bypass {

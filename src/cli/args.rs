@@ -102,3 +102,65 @@ mod tests {
         assert!(e.to_string().contains("possible values: text, json"), "{e}");
     }
 }
+
+/// Where the last good copies of `live:` sources are: the cache `refresh`
+/// fills. Every command that reads a ruleset reads its `live:` sources
+/// from there, so one ruleset serves them all.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct CacheArg {
+    /// The cache of last good sources that `refresh` keeps; `live:`
+    /// sources are read from it. Default: $EGRESSGEN_CACHE, else
+    /// $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/egressgen, else
+    /// ~/.cache/egressgen
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<std::path::PathBuf>,
+}
+
+impl CacheArg {
+    /// The directory given or the default one; `None` only when no
+    /// default can be found (no HOME).
+    pub fn dir(&self) -> Option<std::path::PathBuf> {
+        self.cache.clone().or_else(crate::cache::default_dir)
+    }
+
+    /// The cache to read `live:` sources from.
+    pub fn reader(&self) -> Option<crate::cache::Cache> {
+        self.dir().map(|d| crate::cache::Cache::reading(&d))
+    }
+
+    /// Says on stderr which copy of each `live:` source was used (not with
+    /// `--quiet`): a result made from a cache is only as new as the copy.
+    pub fn say_used(
+        &self,
+        used: &[(crate::sources::live::Live, crate::cache::Copy)],
+        v: super::Verbosity,
+    ) {
+        if v.quiet {
+            return;
+        }
+        let dir = self.dir().unwrap_or_default();
+        for (live, copy) in used {
+            eprintln!("{}", used_line(live, copy, &dir));
+        }
+    }
+}
+
+/// `live:learn-standard-commercial: the last good copy in the cache
+/// /var/cache/egressgen (version 2026-11-20, sha256 3f2a…, from URL)`.
+pub fn used_line(
+    live: &crate::sources::live::Live,
+    copy: &crate::cache::Copy,
+    cache: &std::path::Path,
+) -> String {
+    let version = copy
+        .version
+        .as_deref()
+        .map(|v| format!("version {}, ", crate::model::text::display_escape(v)))
+        .unwrap_or_default();
+    format!(
+        "{live}: the last good copy in the cache {} ({version}sha256 {}, fetched from {})",
+        cache.display(),
+        copy.sha256.get(..12).unwrap_or(&copy.sha256),
+        crate::model::text::display_escape(&copy.url)
+    )
+}

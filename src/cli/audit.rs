@@ -92,11 +92,14 @@ pub struct Args {
     /// instead of counting them; `-v` does too
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let ruleset = Ruleset::load(&args.ruleset)?;
-    let policy = generate::policy_for(&ruleset)?;
+    let (policy, used) = generate::policy_with(&ruleset, args.cache.reader())?;
+    args.cache.say_used(&used, v);
     let request = Request {
         configs: &args.configs,
         kind: args.kind.as_deref(),
@@ -108,7 +111,15 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         port: args.port,
     };
     let mut report = setup::run(&request, &ruleset, &policy)
-        .map_err(|e| Failure::new(Exit::Input, e))?
+        .map_err(|e| {
+            let e = e.to_string();
+            let hint = if e.contains("Unable to find") || e.contains("Can not open") {
+                not_installed(&args.configs)
+            } else {
+                String::new()
+            };
+            Failure::new(Exit::Input, format!("{e}{hint}"))
+        })?
         .with_sources(&policy.sources)
         .with_run_at(now_utc());
     let gates: Vec<Gate> = args.fail_on.iter().map(|f| f.gate()).collect();
@@ -128,6 +139,23 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         super::print(&text);
     }
     Ok(exit_of(tripped))
+}
+
+/// A hint when a configuration is a generated one read where it was
+/// generated: its paths name the proxy's install directory, not this one.
+fn not_installed(configs: &[std::path::PathBuf]) -> String {
+    let generated = configs.iter().any(|c| {
+        c.parent()
+            .is_some_and(|d| d.join(crate::backends::squid::INSTALL_SCRIPT).is_file())
+    });
+    if generated {
+        format!(
+            "\n(a generated Squid configuration names its files where they are installed on the proxy, `[outputs.squid] install_dir`: audit the installed copy, run {} first, or map a copy with --root DIR)",
+            crate::backends::squid::INSTALL_SCRIPT
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The exit status of what failed the run (the most severe gate).

@@ -20,6 +20,8 @@ pub struct Args {
     pub port: Option<u16>,
     #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json]))]
     pub format: Format,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -31,7 +33,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         Some(path) => Ruleset::load(path),
         None => default_ruleset(),
     }?;
-    let x = explain_ruleset(&ruleset, &host, args.port)?;
+    let (policy, used) = crate::generate::policy_with(&ruleset, args.cache.reader())?;
+    args.cache.say_used(&used, v);
+    let x = explain_ruleset(&ruleset, &policy, &host, args.port)?;
     match args.format {
         // `-q`: the exit status answers, as with `grep -q`.
         _ if v.quiet => {}

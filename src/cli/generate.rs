@@ -15,7 +15,8 @@ pub struct Args {
     pub rulesets: Vec<PathBuf>,
     /// Output directory. With one ruleset the files go straight into DIR,
     /// with several into DIR/NAME, NAME being each ruleset's name.
-    /// Default: the ruleset's outputs.dir, else out/NAME.
+    /// Default: the ruleset's outputs.dir, else out/NAME, both relative
+    /// to the ruleset file.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Only these output formats (comma-separated), e.g. --only plain
@@ -38,6 +39,8 @@ pub struct Args {
     /// product not selected, no outputs, an exemption for a host nothing allows
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 /// One ruleset's line of `--format json`.
@@ -67,16 +70,18 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .iter()
         .map(|p| (p.as_path(), Ruleset::load(p)))
         .collect();
+    let cache = args.cache.dir();
     let opts = generate::RunOptions {
         out: args.out.as_deref(),
         only: args.only.as_deref(),
         force: args.force,
         skip_unknown_tables: args.skip_unknown_tables,
         strict: args.strict,
+        cache: cache.as_deref(),
     };
     let mut first: Option<Exit> = None;
     let mut json = Vec::new();
-    generate::run(&loaded, &opts, Summary::of, |i, result| {
+    let used = generate::run(&loaded, &opts, Summary::of, |i, result| {
         let result = result.map_err(Failure::from);
         if let (Ok(done), false) = (&result, v.quiet) {
             for w in &done.warnings {
@@ -97,6 +102,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             }
         }
     });
+    args.cache.say_used(&used, v);
     if args.format == Format::Json {
         let doc =
             serde_json::json!({"format": "egressgen-generate", "version": 1, "rulesets": json});

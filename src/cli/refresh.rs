@@ -26,11 +26,8 @@ pub struct Args {
     /// Output directory, as for `generate`
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The cache of last good sources. Default: $EGRESSGEN_CACHE, else
-    /// $CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/egressgen, else
-    /// ~/.cache/egressgen
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
     /// Regenerate from the cache alone; open no socket
     #[arg(long)]
     pub offline: bool,
@@ -100,6 +97,13 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         .iter()
         .map(|p| Ruleset::load(p).map_err(Failure::from))
         .collect::<Result<_, _>>()?;
+    if !v.quiet {
+        for (r, path) in rulesets.iter().zip(&args.rulesets) {
+            if let Some(w) = without_live(r, path) {
+                eprintln!("{}", crate::model::text::terminal_safe(&w));
+            }
+        }
+    }
     let targets = targets(args, &rulesets)?;
     let settings = settings(args)?;
     let bar = super::progress_bar(v);
@@ -142,6 +146,22 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         }
     }
     Ok(exit)
+}
+
+/// The warning for a ruleset that names no `live:` source: a scheduled
+/// refresh of it fetches nothing and reports "unchanged" for ever.
+fn without_live(r: &Ruleset, path: &std::path::Path) -> Option<String> {
+    let live = r
+        .source_specs()
+        .iter()
+        .any(|s| matches!(s, crate::sources::SourceSpec::Live(_)));
+    (!live).then(|| {
+        format!(
+            "egressgen: {}: warning: no `live:` source: refresh fetches nothing for it and can only re-render the baseline built into egressgen {}; name live sources in [sources] files (`live:learn-standard-commercial`, `live:service-tags-public`, ...) to follow Microsoft's lists",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 /// The rulesets and their output directories, as `generate` places them.
@@ -213,15 +233,12 @@ fn share(text: &str) -> Result<f64, String> {
 }
 
 fn cache_dir(args: &Args) -> Result<PathBuf, Failure> {
-    match &args.cache {
-        Some(d) => Ok(d.clone()),
-        None => crate::refresh::cache::default_dir().ok_or_else(|| {
-            Failure::new(
-                Exit::Usage,
-                "no cache directory: give --cache DIR (or set EGRESSGEN_CACHE or HOME)",
-            )
-        }),
-    }
+    args.cache.dir().ok_or_else(|| {
+        Failure::new(
+            Exit::Usage,
+            "no cache directory: give --cache DIR (or set EGRESSGEN_CACHE or HOME)",
+        )
+    })
 }
 
 /// Errors first, then a refusal by a guard, then a stale source (11 even

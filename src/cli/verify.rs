@@ -79,6 +79,8 @@ pub struct Args {
     /// when the proxy refuses it; direct hops are not probed
     #[arg(long)]
     pub admission_only: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -90,7 +92,8 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
     let ruleset = Ruleset::load(&args.ruleset)?;
-    let policy = generate::policy_for(&ruleset)?;
+    let (policy, used) = generate::policy_with(&ruleset, args.cache.reader())?;
+    args.cache.say_used(&used, v);
     let request = Request {
         kinds: &args.routes,
         proxy: args.proxy.as_deref(),

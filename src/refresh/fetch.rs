@@ -11,6 +11,7 @@ use std::io::Read;
 use std::sync::Once;
 use std::time::{Duration, SystemTime};
 
+use crate::cache::Validators;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{
@@ -78,15 +79,6 @@ impl Default for FetchConfig {
             extra_roots: None,
         }
     }
-}
-
-/// What a server said about the version of a body, for the next request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Validators {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_modified: Option<String>,
 }
 
 /// The answer to a fetch.

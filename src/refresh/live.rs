@@ -15,7 +15,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use time::{Date, Duration as Days};
 
-use super::fetch::{FetchError, Fetched, Fetcher, Validators, shown_url};
+use super::fetch::{FetchError, Fetched, Fetcher, shown_url};
+use crate::cache::Validators;
 pub use crate::sources::live::{LearnPage, Live, M365Instance, TagCloud};
 
 /// Where the sources are fetched from.

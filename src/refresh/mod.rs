@@ -3,7 +3,6 @@
 //! This module moves bytes; it never parses Microsoft's data itself. Only
 //! it and `verify` open sockets.
 
-pub mod cache;
 pub mod fetch;
 pub mod guard;
 pub mod live;

@@ -9,17 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::cache::{Cache, CacheError, Copy};
 use super::fetch::{FetchConfig, Fetched, Fetcher};
 use super::guard::{self, Expect, Limits};
 use super::live::{self, Bases, Known};
+use crate::cache::{Cache, CacheError, Copy};
 use crate::diff::{self, ChangeReport, Side};
 use crate::generate::{self, GenerateError, SourceCache};
 use crate::model::Catalog;
 use crate::policy::Policy;
 use crate::ruleset::Ruleset;
 use crate::sources::live::Live;
-use crate::sources::{ReadOptions, SourceFile, SourceSpec, read_body};
+use crate::sources::{ReadOptions, SourceSpec};
 
 /// How a refresh runs.
 #[derive(Clone, Debug)]
@@ -246,23 +246,6 @@ fn client_id(lives: &BTreeSet<Live>, settings: &Settings) -> Result<String, Refr
     })
 }
 
-/// The good copy of a source, read again (it was vetted when it came in;
-/// reading it is how its catalog is had).
-fn good_copy(
-    live: Live,
-    cache: &Cache,
-    opts: &ReadOptions,
-) -> Result<Option<(Copy, Catalog)>, String> {
-    let record = cache.record(&live.name()).map_err(|e| e.to_string())?;
-    let Some(copy) = record.current else {
-        return Ok(None);
-    };
-    let bytes = cache.body(&copy).map_err(|e| e.to_string())?;
-    let src = SourceFile::from_bytes(Path::new(&live.file_name()), bytes);
-    let catalog = read_body(src, opts).map_err(|e| e.to_string())?;
-    Ok(Some((copy, catalog)))
-}
-
 fn offline_source(
     live: Live,
     cache: &Cache,
@@ -274,7 +257,7 @@ fn offline_source(
         url,
         changes: None,
     };
-    match good_copy(live, cache, opts) {
+    match cache.good_copy(live, opts).map_err(|e| e.to_string()) {
         Ok(Some((copy, catalog))) => (report(SourceState::Offline, Some(copy.url)), Some(catalog)),
         Ok(None) => (
             report(
@@ -297,7 +280,7 @@ fn refresh_source(
     settings: &Settings,
     client_id: &str,
 ) -> (SourceReport, Option<Catalog>) {
-    let held = match good_copy(live, cache, opts) {
+    let held = match cache.good_copy(live, opts).map_err(|e| e.to_string()) {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(source = %live, error = %e, "the cached copy is unusable");
@@ -444,7 +427,7 @@ fn regenerate(
                 // tree a killed run left aside): the same files mean
                 // nothing to do, whatever changed upstream.
                 let published = crate::publish::published_files(&t.out_dir);
-                match generate::rendered_files(t.ruleset, &new, &t.out_dir) {
+                match generate::rendered_files(t.ruleset, &new) {
                     Err(e) => {
                         report.state = RulesetState::Failed(e.to_string());
                         reports.push(report);

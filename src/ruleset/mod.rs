@@ -165,12 +165,20 @@ impl Ruleset {
         self.site.source_specs()
     }
 
-    /// The output directory when `generate` gets no `--out`.
+    /// The output directory when `generate` gets no `--out`: `[outputs]
+    /// dir`, else `out/<name>`, relative to the ruleset's own file like
+    /// every path written in it (the same wherever the command runs).
     pub fn default_out_dir(&self) -> PathBuf {
-        match &self.outputs.dir {
-            Some(dir) if dir.is_absolute() => dir.clone(),
-            Some(dir) => self.site.file.parent().unwrap_or(Path::new(".")).join(dir),
+        let dir = match &self.outputs.dir {
+            Some(dir) => dir.clone(),
             None => PathBuf::from("out").join(self.site.name.as_str()),
+        };
+        if dir.is_absolute() {
+            return dir;
+        }
+        match self.site.file.parent() {
+            Some(base) if !base.as_os_str().is_empty() => base.join(dir),
+            _ => dir,
         }
     }
 }
@@ -200,7 +208,19 @@ mod tests {
         assert_eq!(r.site.scope.products.len(), 3);
         assert_eq!(r.site.scope.os.len(), 5);
         assert!(r.site.scope.include_optional);
+        // `parse` reads "r.toml" in the working directory.
         assert_eq!(r.default_out_dir(), PathBuf::from("out/site"));
+        let elsewhere = Ruleset::parse(MIN, Path::new("/etc/egressgen/r.toml")).unwrap();
+        assert_eq!(
+            elsewhere.default_out_dir(),
+            PathBuf::from("/etc/egressgen/out/site")
+        );
+        let dir = Ruleset::parse(
+            &format!("{MIN}[outputs]\ndir = \"x\"\n"),
+            Path::new("sites/r.toml"),
+        )
+        .unwrap();
+        assert_eq!(dir.default_out_dir(), PathBuf::from("sites/x"));
     }
 
     #[test]

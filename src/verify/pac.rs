@@ -67,7 +67,7 @@ fn rendered(
     let Some(pac) = backends.into_iter().find(|b| b.name() == "pac") else {
         return Ok(None);
     };
-    let rendered = generate::render_all(policy, ruleset, &[pac], Path::new("."))?;
+    let rendered = generate::render_all(policy, ruleset, &[pac])?;
     Ok(rendered
         .into_iter()
         .flat_map(|r| r.files)

@@ -110,10 +110,16 @@ pub fn list_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Runs the egressgen binary of this build.
+/// Runs the egressgen binary of this build. `live:` sources are never
+/// read from the cache of whoever runs the tests: without `--cache` the
+/// cache is one that holds nothing.
 pub fn egressgen(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_egressgen"))
         .args(args)
+        .env(
+            "EGRESSGEN_CACHE",
+            std::env::temp_dir().join("egressgen-tests-empty-cache"),
+        )
         .output()
         .expect("run egressgen")
 }
@@ -162,4 +168,26 @@ pub fn assert_docs_schema(name: &str, value: &serde_json::Value) {
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}");
+}
+
+/// A copy of `ruleset`, written in `dir`, whose Squid files are installed
+/// where they are generated (`out`), as on a proxy that generates its own:
+/// the generated squid.conf then reads its files in `out`.
+pub fn installed_in_place(
+    ruleset: &std::path::Path,
+    dir: &std::path::Path,
+    out: &std::path::Path,
+) -> PathBuf {
+    let text = std::fs::read_to_string(ruleset).unwrap();
+    assert!(text.contains("[outputs.squid]\n"), "{}", ruleset.display());
+    let text = text.replace(
+        "[outputs.squid]\n",
+        &format!(
+            "[outputs.squid]\ninstall_dir = \"{}\"\n",
+            std::path::absolute(out).unwrap().display()
+        ),
+    );
+    let copy = dir.join(ruleset.file_name().unwrap());
+    std::fs::write(&copy, text).unwrap();
+    copy
 }

@@ -51,8 +51,26 @@ pub struct Wrapper<'a> {
 
 /// Squid in the foreground with a generated configuration, logs and pid in
 /// `dir`, names resolved by the wrapper's hosts only.
+///
+/// Generated outputs (those with `install-squid.sh`) are first installed
+/// by that script, and Squid reads the installed copy, as on a proxy.
 pub fn start_squid(dir: &Path, out: &Path, port: u16, w: &Wrapper) -> SquidProcess {
     let squid = require("squid", "squid-openssl");
+    let installed;
+    let out = if out.join("install-squid.sh").exists() {
+        installed = install(out);
+        // Squid switches to its own user: every directory of the test's
+        // on the way must let it through.
+        let tmp = std::env::temp_dir();
+        let mut d = installed.as_path();
+        while d.starts_with(&tmp) && d != tmp {
+            chmod(d, 0o755);
+            d = d.parent().unwrap();
+        }
+        installed.as_path()
+    } else {
+        out
+    };
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     // Squid started as root runs as its own user: it must read the output
@@ -160,12 +178,46 @@ impl Bump {
 }
 
 /// The `[outputs.squid]` table of a live test: listening on `port` for
-/// 127.0.0.1, and bumping when `bump` is given.
-pub fn live_outputs(port: u16, bump: Option<&Bump>) -> String {
+/// 127.0.0.1, bumping when `bump` is given, installed in the proxy's own
+/// directory under `tmp` (see [`install`]), never read where generated.
+pub fn live_outputs(port: u16, bump: Option<&Bump>, tmp: &Path) -> String {
     format!(
-        "[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\n{}",
+        "[outputs.squid]\nlisten = {port}\nclients = [\"127.0.0.1/32\"]\ninstall_dir = \"{}\"\n{}",
+        proxy_dir(tmp).display(),
         bump.map(Bump::settings).unwrap_or_default()
     )
+}
+
+/// The directory the Squid files are installed in for a live test: the
+/// stand-in for `/etc/squid/egressgen/NAME` on the proxy.
+pub fn proxy_dir(tmp: &Path) -> PathBuf {
+    tmp.join("proxy-root/etc/squid/egressgen")
+}
+
+/// Runs the generated `install-squid.sh` of `out` as an administrator
+/// would, and returns where it installed the files (its last line says).
+pub fn install(out: &Path) -> PathBuf {
+    let run = Command::new("sh")
+        .arg(out.join("install-squid.sh"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let dir = said
+        .lines()
+        .last()
+        .and_then(|l| l.split_once(" installed in "))
+        .map(|(_, d)| PathBuf::from(d))
+        .unwrap_or_else(|| panic!("install-squid.sh said {said:?}"));
+    assert!(
+        !dir.starts_with(out),
+        "installed inside the output: {dir:?}"
+    );
+    dir
 }
 
 /// Wrapper directives for a bumping Squid in front of a test origin:

@@ -23,8 +23,7 @@ use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::{plan, plan_bypass};
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered,
-    header_lines, safe_name,
+    Backend, BackendError, LossEntry, LossReport, Registered, Rendered, header_lines, safe_name,
 };
 use crate::policy::Policy;
 use crate::values::{Cidr, Identifier};
@@ -238,7 +237,7 @@ impl Backend for AzureFirewall {
         CAPS
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let sources: Vec<String> = self
             .cfg
             .source_addresses

@@ -11,9 +11,7 @@ use serde::Deserialize;
 
 use super::super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::super::loss::plan;
-use super::super::{
-    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
-};
+use super::super::{Backend, BackendError, Registered, Rendered, header_lines, loss_report};
 use super::{proxy_for, sh_word};
 use crate::model::text::printable_ascii;
 use crate::policy::Policy;
@@ -61,7 +59,7 @@ impl Backend for Mdatp {
         }
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let d = &policy.ruleset.devices;
         let macos = format!(
             "http://{}",

@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::super::caps::Caps;
-use super::super::{
-    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
-};
+use super::super::{Backend, BackendError, Registered, Rendered, header_lines, loss_report};
 use super::proxy_for;
 use crate::model::text::printable_ascii;
 use crate::policy::Policy;
@@ -59,7 +57,7 @@ impl Backend for MdiSensor {
         Caps::NONE
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let d = &policy.ruleset.devices;
         let proxy = proxy_for(policy, d.identity_proxy.as_deref(), NAME, "identity_proxy")?;
         let mut lines = vec!["@echo off".to_string()];

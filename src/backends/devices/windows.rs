@@ -12,9 +12,7 @@ use serde::Deserialize;
 
 use super::super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::super::loss::plan;
-use super::super::{
-    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
-};
+use super::super::{Backend, BackendError, Registered, Rendered, header_lines, loss_report};
 use super::{bypass_list, proxy_for, ps_string, reg_string, safe_url};
 use crate::model::Via;
 use crate::model::text::{md_code, printable_ascii};
@@ -160,7 +158,7 @@ impl Backend for Windows {
         }
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let plan_ = Plan::of(policy)?;
         let reg = reg_file(policy, &plan_);
         let proxy_line = reg_line("TelemetryProxyServer", &Value::Text(plan_.proxy.clone()));

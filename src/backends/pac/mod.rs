@@ -15,10 +15,7 @@ use serde::Deserialize;
 
 use super::caps::{Caps, HostCaps, Paths, Ports, Support};
 use super::loss::plan;
-use super::{
-    Backend, BackendError, OutputOptions, Registered, Rendered, header_lines, loss_report,
-    safe_name,
-};
+use super::{Backend, BackendError, Registered, Rendered, header_lines, loss_report, safe_name};
 use crate::model::text::printable_ascii;
 use crate::model::{HostPattern, Via};
 use crate::policy::{Policy, PolicyEntry};
@@ -226,7 +223,7 @@ impl Backend for Pac {
         }
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let proxy = self.proxy_answer(policy)?;
         let default = self
             .cfg

@@ -18,8 +18,8 @@ use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support, TagWords};
 use super::loss::plan;
 use super::spelling::{Syntax, spell};
 use super::{
-    Backend, BackendError, LossEntry, LossReport, OutputOptions, Registered, Rendered,
-    header_lines, provenance_comment, safe_name, xml_comment,
+    Backend, BackendError, LossEntry, LossReport, Registered, Rendered, header_lines,
+    provenance_comment, safe_name, xml_comment,
 };
 use crate::policy::{Policy, PolicyEntry};
 use crate::values::{Cidr, Identifier};
@@ -184,7 +184,7 @@ impl Backend for Pfsense {
         CAPS
     }
 
-    fn render(&self, policy: &Policy, _opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let prefix = self.cfg.alias_prefix.as_str();
         let mut specs = Vec::new();
         let mut loss = Vec::new();

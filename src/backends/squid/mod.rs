@@ -21,8 +21,8 @@ use super::caps::{Caps, Host, HostCaps, Paths, Ports, Support};
 use super::loss::{Form, plan, plan_bypass};
 use super::spelling::{Syntax, spell, url_regex};
 use super::{
-    Backend, BackendError, LossEntry, OutputOptions, Registered, Rendered, comment_block,
-    header_lines, loss_report, provenance_comment, safe_name, safe_path,
+    Backend, BackendError, LossEntry, Registered, Rendered, comment_block, header_lines,
+    loss_report, provenance_comment, safe_name, safe_path,
 };
 use crate::model::HostPattern;
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
@@ -31,6 +31,11 @@ use crate::values::{AbsPath, Cidr, PortNumber};
 const NAME: &str = "squid";
 const DEFAULT_BUMP_CERT: &str = "/etc/squid/egressgen-bump.pem";
 const DEFAULT_SSL_DB: &str = "/var/lib/squid/ssl_db";
+/// Where the files go on the proxy when `install_dir` is not set: a
+/// folder per ruleset under Squid's own configuration directory.
+const DEFAULT_INSTALL_ROOT: &str = "/etc/squid/egressgen";
+/// The script that copies the files to `install_dir` on the proxy.
+pub const INSTALL_SCRIPT: &str = "install-squid.sh";
 
 /// One ACL file and the lines it will hold.
 #[derive(Default)]
@@ -73,11 +78,14 @@ struct PortAcls {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Absolute directory the ACL files will be read from on the proxy
-    /// (`/etc/squid/egressgen`). Default: the output directory itself, so
-    /// the generated configuration works in place.
-    #[serde(default)]
-    pub acl_dir: Option<AbsPath>,
+    /// Absolute directory the files will be installed in on the proxy,
+    /// which every path in them names (`acl_dir` is its older name).
+    /// Default `/etc/squid/egressgen/<ruleset name>`, never the output
+    /// directory as such: files made on one machine are read on another.
+    /// A proxy that generates its own files sets it to the output
+    /// directory, and Squid reads them where they are published.
+    #[serde(default, alias = "acl_dir")]
+    pub install_dir: Option<AbsPath>,
     /// Port of the standalone configuration's `http_port`.
     #[serde(default = "default_listen")]
     pub listen: PortNumber,
@@ -215,7 +223,7 @@ impl Backend for Squid {
         CAPS
     }
 
-    fn render(&self, policy: &Policy, opts: &OutputOptions) -> Result<Rendered, BackendError> {
+    fn render(&self, policy: &Policy) -> Result<Rendered, BackendError> {
         let mut https = PortAcls::default();
         let mut http = PortAcls::default();
         let mut loss = loss_report(NAME);
@@ -232,18 +240,7 @@ impl Backend for Squid {
         }
         squid_collapse(&mut nobump.domains);
 
-        let dir = match &self.cfg.acl_dir {
-            Some(d) => d.to_string(),
-            None => opts.out_dir.display().to_string(),
-        };
-        if !dir.starts_with('/') || dir.chars().any(|c| c.is_whitespace() || c == '"') {
-            return Err(BackendError {
-                backend: NAME,
-                message: format!(
-                    "ACL directory {dir:?} must be absolute, without spaces or quotes"
-                ),
-            });
-        }
+        let dir = self.install_dir(policy);
         let mut files = BTreeMap::new();
         let mut acls = Vec::new();
         let header = comment_block(&header_lines(policy, "Squid ACL file"));
@@ -377,11 +374,25 @@ impl Backend for Squid {
             "squid-sslbump.conf".into(),
             self.standalone(policy, &dir, true).into_bytes(),
         );
+        let names: Vec<String> = files.keys().cloned().collect();
+        files.insert(
+            INSTALL_SCRIPT.into(),
+            install_script(policy, &dir, &names).into_bytes(),
+        );
         Ok(Rendered { files, loss })
     }
 }
 
 impl Squid {
+    /// Where the files live on the proxy: a checked absolute path (or one
+    /// made of a checked ruleset name), safe unquoted in Squid and sh.
+    fn install_dir(&self, policy: &Policy) -> String {
+        match &self.cfg.install_dir {
+            Some(d) => d.to_string(),
+            None => format!("{DEFAULT_INSTALL_ROOT}/{}", policy.ruleset.name),
+        }
+    }
+
     fn clients(&self) -> String {
         self.cfg
             .clients
@@ -435,6 +446,38 @@ impl Squid {
         c.push_str("http_access deny all\ncache deny all\n");
         c
     }
+}
+
+/// A POSIX sh script that installs `names` from its own directory into
+/// `dir`, each by a rename so Squid never reads half a file. `dir` is a
+/// checked path and `names` are ours: nothing in it needs quoting.
+fn install_script(policy: &Policy, dir: &str, names: &[String]) -> String {
+    let mut s = String::from("#!/bin/sh\n");
+    s.push_str(&comment_block(&header_lines(
+        policy,
+        "Squid install script",
+    )));
+    s.push_str(&format!(
+        "# Installs these Squid files in {dir}, where every path in them points.\n\
+         # Run it as root on the proxy, from a copy of this directory:\n\
+         #   sh {INSTALL_SCRIPT}\n\
+         # then include {dir}/squid-egressgen.conf from squid.conf (or start\n\
+         # squid -f {dir}/squid.conf), check with squid -k parse, and load the\n\
+         # change with squid -k reconfigure.\n\
+         set -eu\n\
+         here=$(CDPATH= cd -- \"$(dirname -- \"$0\")\" && pwd)\n\
+         dir={dir}\n\
+         mkdir -p -- \"$dir\"\n\
+         for f in {}; do\n\
+         \x20   cp -- \"$here/$f\" \"$dir/.$f.tmp\"\n\
+         \x20   chmod 0644 -- \"$dir/.$f.tmp\"\n\
+         \x20   mv -f -- \"$dir/.$f.tmp\" \"$dir/$f\"\n\
+         done\n\
+         echo \"egressgen: {} files installed in $dir\"\n",
+        names.join(" "),
+        names.len()
+    ));
+    s
 }
 
 /// Puts one allow entry into the port-443 and port-80 files, as planned.
