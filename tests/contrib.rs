@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::http::{Reply, Server};
 use common::squid::{Wrapper, ask, chmod, connect, free_port, origin, start_squid};
 use common::tools::require;
+use common::units::{exec_lines, values};
 
 const PAGE: &str = "/docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
 /// The installed binary, as the units name it.
@@ -29,47 +30,6 @@ fn contrib_dir() -> PathBuf {
 
 fn contrib(name: &str) -> String {
     std::fs::read_to_string(contrib_dir().join(name)).unwrap()
-}
-
-/// The values of `key=` in a unit file, in order.
-fn values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
-    let prefix = format!("{key}=");
-    unit.lines()
-        .filter_map(|l| l.strip_prefix(prefix.as_str()))
-        .collect()
-}
-
-/// The `ExecStart=` lines of a unit, split into words as systemd splits
-/// them. Only the syntax the units use is read (words, double or single
-/// quotes); a line with a specifier, a variable, an escape or a prefix
-/// fails here rather than being read differently from systemd.
-fn exec_lines(unit: &str) -> Vec<Vec<String>> {
-    values(unit, "ExecStart")
-        .into_iter()
-        .map(|line| {
-            assert!(
-                !line.contains(['%', '$', '\\']) && !line.starts_with(['@', '-', ':', '+', '!']),
-                "ExecStart={line}: syntax this test does not read"
-            );
-            let mut words = Vec::new();
-            let mut rest = line.trim_start();
-            while !rest.is_empty() {
-                let (word, after) = match rest.chars().next() {
-                    Some(q @ ('"' | '\'')) => {
-                        let end = rest[1..].find(q).expect("a closing quote") + 1;
-                        (&rest[1..end], &rest[end + 1..])
-                    }
-                    _ => {
-                        let end = rest.find(' ').unwrap_or(rest.len());
-                        (&rest[..end], &rest[end..])
-                    }
-                };
-                words.push(word.to_string());
-                rest = after.trim_start();
-            }
-            words
-        })
-        .collect()
 }
 
 #[test]

@@ -60,9 +60,9 @@ fn squid_parses_every_generated_configuration() {
             proxy_dir(tmp.path()).display()
         )
     };
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
-    for entry in std::fs::read_dir(examples).unwrap() {
-        let path = entry.unwrap().path();
+    let copies = tmp.path().join("rulesets");
+    std::fs::create_dir(&copies).unwrap();
+    for path in common::examples(&copies) {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path)
             .unwrap()

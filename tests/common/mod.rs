@@ -8,6 +8,7 @@ pub mod pki;
 pub mod squid;
 pub mod tls;
 pub mod tools;
+pub mod units;
 pub mod xlsx;
 
 use std::path::PathBuf;
@@ -190,4 +191,55 @@ pub fn installed_in_place(
     let copy = dir.join(ruleset.file_name().unwrap());
     std::fs::write(&copy, text).unwrap();
     copy
+}
+
+/// The body each `live:` source of the example rulesets serves, as a file
+/// of Microsoft's in ../shared/data.
+const LIVE_AS_FILES: [(&str, &str); 2] = [
+    (
+        "live:learn-standard-commercial",
+        "mde/standard-device-connectivity-urls-commercial.learn.md",
+    ),
+    (
+        "live:service-tags-public",
+        "servicetags/ServiceTags_Public_20251013.json",
+    ),
+];
+
+/// Every example ruleset of rulesets/, copied into `dir` as a test can run
+/// it: a `live:` source is answered by the file of Microsoft's it serves,
+/// and the production example's paths on the proxy (`[outputs] dir`,
+/// `install_dir`) are left out so that each test chooses its own.
+pub fn examples(dir: &std::path::Path) -> Vec<PathBuf> {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(from)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| {
+            let mut text: String = std::fs::read_to_string(&p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("dir = ") && !l.starts_with("install_dir = "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            for (live, file) in LIVE_AS_FILES {
+                text = text.replace(
+                    &format!("\"{live}\""),
+                    &format!("{:?}", data(file).display().to_string()),
+                );
+            }
+            assert!(
+                !text.contains("\"live:"),
+                "{}: a live source with no file",
+                p.display()
+            );
+            let copy = dir.join(p.file_name().unwrap());
+            std::fs::write(&copy, text).unwrap();
+            copy
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -312,9 +312,26 @@ pub fn origin(addr: &str, tls_port: bool) {
 /// Sends one request through the proxy; returns the status code and
 /// whether Squid said access denied.
 pub fn ask(port: u16, request: &str) -> (u16, bool) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
+    ask_at("127.0.0.1", port, request)
+}
+
+/// [`ask`] from a client at `addr` (127.0.0.5 is not Squid's
+/// `localhost`, whose rules then do not apply).
+pub fn ask_at(addr: &str, port: u16, request: &str) -> (u16, bool) {
+    try_ask_at(addr, port, request).unwrap()
+}
+
+/// [`ask_at`], with a proxy that is not listening (yet, or for a moment
+/// while it reconfigures) as an error.
+pub fn try_ask_at(addr: &str, port: u16, request: &str) -> std::io::Result<(u16, bool)> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let from: std::net::SocketAddr = format!("{addr}:0").parse().unwrap();
+    socket.bind(&from.into())?;
+    let to: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    socket.connect(&to.into())?;
+    let mut s: TcpStream = socket.into();
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request.as_bytes())?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -329,7 +346,7 @@ pub fn ask(port: u16, request: &str) -> (u16, bool) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (code, text.contains("X-Squid-Error: ERR_ACCESS_DENIED"))
+    Ok((code, text.contains("X-Squid-Error: ERR_ACCESS_DENIED")))
 }
 
 pub fn connect(host: &str, port: u16) -> String {
