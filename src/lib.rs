@@ -29,14 +29,17 @@ pub mod verify;
 #[cfg(test)]
 mod layout_tests;
 
-/// Checks for the README's generated parts.
+/// Checks for the book's generated parts.
 #[cfg(test)]
-pub(crate) mod readme {
-    /// Fails unless the README holds exactly `generated` between the
-    /// marker line `start` and `end`, printing what to paste when stale.
-    pub fn assert_block(start: &str, end: &str, generated: &str) {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-            .expect("README.md");
+pub(crate) mod generated_docs {
+    /// Fails unless the book's page `page` (under docs/) holds exactly
+    /// `generated` between the marker line `start` and `end`, printing
+    /// what to paste when stale.
+    pub fn assert_block(page: &str, start: &str, end: &str, generated: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(page);
+        let readme = std::fs::read_to_string(&path).expect("a page of the book");
         let start = format!("{start}\n");
         let inside = readme
             .split_once(start.as_str())
@@ -45,7 +48,7 @@ pub(crate) mod readme {
         assert_eq!(
             inside,
             Some(generated),
-            "a generated part of README.md is stale; replace it with:\n{start}{generated}{end}"
+            "a generated part of docs/{page} is stale; replace it with:\n{start}{generated}{end}"
         );
     }
 }

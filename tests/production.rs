@@ -50,7 +50,7 @@ fn repo() -> PathBuf {
 
 /// The command lines of the README's production section, in order.
 fn readme_lines() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo().join("docs/production.md")).unwrap();
     let start = readme
         .find("<!-- production: run by tests/production.rs")
         .expect("the README's production section");

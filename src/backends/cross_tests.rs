@@ -165,8 +165,9 @@ fn every_registered_backend_agrees_with_its_capabilities() {
 }
 
 #[test]
-fn the_readme_capability_table_is_generated_from_the_registry() {
-    crate::readme::assert_block(
+fn the_book_capability_table_is_generated_from_the_registry() {
+    crate::generated_docs::assert_block(
+        "outputs.md",
         "<!-- capabilities: generated from the backend registry -->",
         "<!-- capabilities: end -->",
         &super::registry::capability_table(REGISTRY),

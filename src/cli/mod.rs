@@ -19,7 +19,7 @@ use crate::generate::GenerateError;
 use crate::ruleset::RulesetError;
 
 /// How a command ended. `main` turns it into the exit status; this is the
-/// one table of exit codes (the README's is generated from it).
+/// one table of exit codes (the book's, docs/exit-codes.md, is generated from it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Success,
@@ -162,7 +162,7 @@ impl Exit {
         }
     }
 
-    /// The README's table.
+    /// The book's table (docs/exit-codes.md).
     pub fn markdown_table() -> String {
         let mut out = String::from("| code | meaning |\n|---|---|\n");
         for o in Exit::ALL {
@@ -355,8 +355,9 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_exit_code_table_is_this_one() {
-        crate::readme::assert_block(
+    fn the_book_exit_code_table_is_this_one() {
+        crate::generated_docs::assert_block(
+            "exit-codes.md",
             "<!-- exit codes: generated from cli::Exit -->",
             "<!-- exit codes: end -->",
             &Exit::markdown_table(),
