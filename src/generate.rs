@@ -327,6 +327,10 @@ pub struct RunOptions<'a> {
     pub strict: bool,
     /// The refresh cache `live:` sources are read from.
     pub cache: Option<&'a Path>,
+    /// Everything but writing (`check`): each ruleset is resolved and
+    /// rendered in memory; nothing is staged or published, and no
+    /// directory is created.
+    pub dry_run: bool,
 }
 
 /// Generates every ruleset of a run, in order: each source is read once
@@ -348,21 +352,37 @@ pub fn run<T>(
             .live_from(opts.cache.map(Cache::reading));
     let mut targets = Targets::default();
     for (n, chunk) in rulesets.chunks(BATCH).enumerate() {
-        let prepared: Vec<Result<Prepared<T>, GenerateError>> = chunk
+        let prepared: Vec<Result<Step<T>, GenerateError>> = chunk
             .iter()
             .map(|(path, r)| {
                 let ruleset = r.as_ref().map_err(|e| GenerateError::Ruleset(e.clone()))?;
                 let out = out_dir(opts.out, rulesets.len(), ruleset);
                 targets.claim(&out, path, ruleset)?;
                 let backends = select_backends(ruleset, opts.only)?;
-                let p = prepare(&mut sources, ruleset, &backends, &out, opts.force)?;
-                if opts.strict && !p.warnings.is_empty() {
+                let step = if opts.dry_run {
+                    let (policy, warnings, files) = render(&mut sources, ruleset, &backends)?;
+                    Step::Checked(Generated {
+                        out_dir: out,
+                        files: files.into_iter().map(|(name, _)| name).collect(),
+                        policy: keep(&policy),
+                        warnings,
+                        published: publish::Published::default(),
+                    })
+                } else {
+                    let p = prepare(&mut sources, ruleset, &backends, &out, opts.force)?;
+                    Step::Staged(p.map(|policy| keep(&policy)))
+                };
+                let warnings = match &step {
+                    Step::Staged(p) => &p.warnings,
+                    Step::Checked(g) => &g.warnings,
+                };
+                if opts.strict && !warnings.is_empty() {
                     return Err(GenerateError::Strict {
                         ruleset: ruleset.site.name.to_string(),
-                        warnings: p.warnings,
+                        warnings: warnings.clone(),
                     });
                 }
-                Ok(p.map(|policy| keep(&policy)))
+                Ok(step)
             })
             .collect();
         for (i, result) in publish_batch(prepared).into_iter().enumerate() {
@@ -370,6 +390,28 @@ pub fn run<T>(
         }
     }
     sources.used
+}
+
+/// Everything `generate` does for one ruleset but write (a dry run of
+/// [`run`]): what `init` checks a new ruleset with before writing it.
+pub fn check<T>(
+    ruleset: &Ruleset,
+    opts: &RunOptions,
+    keep: impl Fn(&Policy) -> T,
+) -> Result<Generated<T>, GenerateError> {
+    let file = ruleset.site.file.clone();
+    let opts = RunOptions {
+        dry_run: true,
+        ..*opts
+    };
+    let mut result = Err(GenerateError::Lost);
+    run(
+        &[(file.as_path(), Ok(ruleset.clone()))],
+        &opts,
+        keep,
+        |_, r| result = r,
+    );
+    result
 }
 
 /// Where a ruleset of a run of `count` writes: `--out` itself for one
@@ -414,27 +456,35 @@ impl Targets {
     }
 }
 
-/// Commits the prepared rulesets of a batch together; failures keep their
-/// place, so results come out in ruleset order.
+/// One ruleset of a run, ready: staged to be published, or (a dry run)
+/// checked in memory and done.
+enum Step<T> {
+    Staged(Prepared<T>),
+    Checked(Generated<T>),
+}
+
+/// Commits the staged rulesets of a batch together; failures and checked
+/// rulesets keep their place, so results come out in ruleset order.
 fn publish_batch<T>(
-    prepared: Vec<Result<Prepared<T>, GenerateError>>,
+    prepared: Vec<Result<Step<T>, GenerateError>>,
 ) -> Vec<Result<Generated<T>, GenerateError>> {
     let mut ready = Vec::new();
     let mut slots = Vec::with_capacity(prepared.len());
     for p in prepared {
         match p {
-            Ok(p) => {
+            Ok(Step::Staged(p)) => {
                 ready.push(p);
                 slots.push(None);
             }
-            Err(e) => slots.push(Some(e)),
+            Ok(Step::Checked(done)) => slots.push(Some(Ok(done))),
+            Err(e) => slots.push(Some(Err(e))),
         }
     }
     let mut published = finish(ready).into_iter();
     slots
         .into_iter()
         .map(|slot| match slot {
-            Some(e) => Err(e),
+            Some(done) => done,
             // `finish` gives one result per staged ruleset.
             None => published.next().unwrap_or(Err(GenerateError::Lost)),
         })
@@ -476,17 +526,7 @@ pub fn prepare(
     out: &Path,
     force: bool,
 ) -> Result<Prepared, GenerateError> {
-    let policy = sources.policy(ruleset)?;
-    tracing::info!(
-        ruleset = %ruleset.site.name,
-        entries = policy.entries.len(),
-        tls_bypass = policy.tls.bypass.len(),
-        "policy resolved"
-    );
-    let rendered = render_all(&policy, ruleset, backends)?;
-    let warnings = crate::ruleset::warnings::of(ruleset, &policy);
-    let files = output_files(&policy, &warnings, &rendered);
-    drop(rendered);
+    let (policy, warnings, files) = render(sources, ruleset, backends)?;
     let staged =
         publish::stage(out, &files, &publish_request(ruleset, force)).map_err(|source| {
             GenerateError::Publish {
@@ -502,6 +542,29 @@ pub fn prepare(
         warnings,
         staged,
     })
+}
+
+/// A file of an output directory: its name and bytes.
+type OutputFile = (String, Vec<u8>);
+
+/// Resolves and renders one ruleset in memory: its policy, its warnings
+/// and every file `generate` would publish (where a dry run stops).
+fn render(
+    sources: &mut SourceCache,
+    ruleset: &Ruleset,
+    backends: &[Box<dyn Backend>],
+) -> Result<(Policy, Vec<Warning>, Vec<OutputFile>), GenerateError> {
+    let policy = sources.policy(ruleset)?;
+    tracing::info!(
+        ruleset = %ruleset.site.name,
+        entries = policy.entries.len(),
+        tls_bypass = policy.tls.bypass.len(),
+        "policy resolved"
+    );
+    let rendered = render_all(&policy, ruleset, backends)?;
+    let warnings = crate::ruleset::warnings::of(ruleset, &policy);
+    let files = output_files(&policy, &warnings, &rendered);
+    Ok((policy, warnings, files))
 }
 
 /// Publishes a batch of staged rulesets with one flush per filesystem

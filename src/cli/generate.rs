@@ -78,6 +78,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         skip_unknown_tables: args.skip_unknown_tables,
         strict: args.strict,
         cache: cache.as_deref(),
+        dry_run: false,
     };
     let mut first: Option<Exit> = None;
     let mut json = Vec::new();
@@ -159,7 +160,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(p: &crate::policy::Policy) -> Summary {
+    /// What `generate` and `check` say of a policy.
+    pub(super) fn of(p: &crate::policy::Policy) -> Summary {
         Summary {
             ruleset: p.ruleset.name.clone(),
             entries: p.entries.len(),
@@ -171,6 +173,31 @@ impl Summary {
             notices: notices(p),
         }
     }
+
+    /// The ruleset's name.
+    pub(super) fn name(&self) -> &str {
+        &self.ruleset
+    }
+
+    /// `NAME: N entries (D direct), ...`: the counts of the summary line.
+    pub(super) fn counts(&self) -> String {
+        format!(
+            "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders",
+            self.ruleset,
+            self.entries,
+            self.direct,
+            self.tls_bypass,
+            self.tls_conflicts,
+            self.prefixes,
+            self.unresolved_placeholders,
+        )
+    }
+
+    /// TLS conflicts, choices against Microsoft's guidance, contradictory
+    /// rows: printed on stderr on every run.
+    pub(super) fn notices(&self) -> &[String] {
+        &self.notices
+    }
 }
 
 /// The summary of one published ruleset, on stdout; notices on stderr.
@@ -181,17 +208,7 @@ fn report(done: &generate::Generated<Summary>, v: super::Verbosity) {
         return;
     }
     report_publish(&s.ruleset, &done.published);
-    let mut text = format!(
-        "{}: {} entries ({} direct), {} TLS bypass, {} TLS conflicts, {} prefixes, {} unresolved placeholders -> {}\n",
-        s.ruleset,
-        s.entries,
-        s.direct,
-        s.tls_bypass,
-        s.tls_conflicts,
-        s.prefixes,
-        s.unresolved_placeholders,
-        done.out_dir.display()
-    );
+    let mut text = format!("{} -> {}\n", s.counts(), done.out_dir.display());
     for f in &done.files {
         text.push_str(&format!("  {f}\n"));
     }

@@ -4,10 +4,12 @@ pub mod args;
 pub mod audit;
 pub mod baseline;
 pub mod catalog;
+pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod explain;
 pub mod generate;
+pub mod init;
 pub mod man;
 pub mod refresh;
 pub mod verify;
@@ -306,6 +308,10 @@ fn progress_bar(v: Verbosity) -> indicatif::ProgressBar {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented ruleset from flags, or from a short prompt on a terminal
+    Init(init::Args),
+    /// Do everything generate does but write: sources, policy, checks, warnings, losses
+    Check(check::Args),
     /// Print the normalized catalog of endpoints and prefixes, and what was rejected
     Catalog(catalog::Args),
     /// Resolve rulesets into policies and write every configured output
@@ -331,6 +337,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result {
     let v = cli.output;
     match cli.command {
+        Command::Init(args) => init::run(&args, v),
+        Command::Check(args) => check::run(&args, v),
         Command::Catalog(args) => catalog::run(&args, v),
         Command::Generate(args) => generate::run(&args, v),
         Command::Explain(args) => explain::run(&args, v),

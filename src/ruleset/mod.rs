@@ -6,6 +6,7 @@
 //! error naming the file, line and column.
 
 pub mod devices;
+pub mod init;
 pub mod verify;
 pub mod warnings;
 pub mod words;
