@@ -74,13 +74,17 @@ const OTHER_DIRS: &[(&str, &str)] = &[
         "cargo-fuzz targets (bodies in src/conformance.rs) and regression inputs",
     ),
     (
+        "pkg/",
+        "Debian packaging beside Cargo.toml's metadata: maintainer scripts, sysusers.d, tmpfiles.d, changelog",
+    ),
+    (
         "rulesets/",
         "example rulesets to copy, one per kind of site",
     ),
     ("schemas/", "RELAX NG schema of the pfSense fragments"),
     (
         "scripts/",
-        "test (the whole suite, installing what it needs), fuzz, bench",
+        "test (the whole suite, installing what it needs), fuzz, bench, package (the .deb) and package-test",
     ),
     (
         "tests/",

@@ -20,7 +20,7 @@ use common::units::{exec_lines, values};
 
 const PAGE: &str = "/docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
 /// The installed binary, as the units name it.
-const BIN: &str = "/usr/local/bin/egressgen";
+const BIN: &str = "/usr/bin/egressgen";
 /// Where the loopback origin behind the test Squid listens (80 and 443).
 const ORIGIN: &str = "127.0.0.12";
 

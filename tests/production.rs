@@ -355,7 +355,7 @@ fn the_production_section_runs_as_written_and_a_change_reaches_squid() {
         let words: Vec<String> = words
             .into_iter()
             .map(|w| {
-                let mut w = w.replace("/usr/local/bin/egressgen", env!("CARGO_BIN_EXE_egressgen"));
+                let mut w = w.replace("/usr/bin/egressgen", env!("CARGO_BIN_EXE_egressgen"));
                 for dir in MOVED {
                     w = w.replace(dir, &site.at(dir).display().to_string());
                 }
