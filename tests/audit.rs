@@ -560,37 +560,55 @@ fn pac_carried(policy: &Policy, items: &BTreeSet<(String, String)>) -> BTreeSet<
         .collect()
 }
 
-/// The items of the PAC's PROXY_ tables, with the line each is on.
+/// The items of the PAC's proxied names (`PROXY_HOSTS`, by parent
+/// domain: `"parent":{"label":N}` on one line, or `"parent":{` and then
+/// a `"label":N` line per name; N is 1 for the name, 2 for the names
+/// below it, 3 for both) and globs (`PROXY_GLOBS`), with the line each is
+/// on, as (line, EXACT | BELOW | DOMAIN | GLOBS, name).
 fn pac_items(text: &str) -> Vec<(usize, String, String)> {
+    let kind = |n: &str| match n {
+        "1" => "EXACT",
+        "2" => "BELOW",
+        "3" => "DOMAIN",
+        other => panic!("flags {other:?}"),
+    };
+    let unquote = |s: &str| s.trim().trim_matches('"').to_string();
     let mut out = Vec::new();
-    let mut table = None;
+    let (mut in_hosts, mut parent) = (false, None::<String>);
     for (i, line) in text.lines().enumerate() {
-        if let Some(rest) = line.strip_prefix("var PROXY_") {
-            let name = rest.split_whitespace().next().unwrap_or("").to_string();
-            if name == "GLOBS" {
-                let list = rest.split_once('[').map(|(_, l)| l).unwrap_or("");
-                for g in list
-                    .trim_end_matches("];")
-                    .split(',')
-                    .filter(|g| !g.trim().is_empty())
-                {
-                    out.push((i, name.clone(), g.trim().trim_matches('"').to_string()));
-                }
-                continue;
+        if let Some(list) = line.strip_prefix("var PROXY_GLOBS = [") {
+            for g in list
+                .trim_end_matches("];")
+                .split(',')
+                .filter(|g| !g.trim().is_empty())
+            {
+                out.push((i, "GLOBS".to_string(), unquote(g)));
             }
-            table = line.trim_end().ends_with('{').then_some(name);
             continue;
         }
-        if line.starts_with('}') || line.starts_with("var ") {
-            table = None;
+        if line == "var PROXY_HOSTS = {" {
+            in_hosts = true;
+            continue;
         }
-        if let (Some(t), Some(key)) = (
-            &table,
-            line.trim()
-                .strip_suffix(": 1,")
-                .or(line.trim().strip_suffix(": 1")),
-        ) {
-            out.push((i, t.clone(), key.trim_matches('"').to_string()));
+        if !in_hosts {
+            continue;
+        }
+        let item = line.trim_end_matches(',');
+        if item == "};" {
+            in_hosts = false;
+        } else if item == "}" {
+            parent = None;
+        } else if let Some(p) = item.strip_suffix(":{") {
+            parent = Some(unquote(p));
+        } else if let Some((p, rest)) = item.split_once(":{") {
+            // A parent and its only name.
+            let (label, n) = rest.trim_end_matches('}').split_once(':').unwrap();
+            let name = format!("{}.{}", unquote(label), unquote(p));
+            out.push((i, kind(n).to_string(), name));
+        } else {
+            let (label, n) = item.split_once(':').unwrap();
+            let p = parent.as_ref().expect("a name inside a parent");
+            out.push((i, kind(n).to_string(), format!("{}.{p}", unquote(label))));
         }
     }
     out
@@ -608,6 +626,14 @@ fn removing_any_proxy_line_of_the_pac_reports_what_it_carried() {
         .iter()
         .map(|(_, t, n)| (t.clone(), n.clone()))
         .collect();
+    // The items read carry every proxied entry.
+    let proxied: BTreeSet<String> = policy
+        .entries
+        .iter()
+        .filter(|e| e.route == egressgen::model::Via::Proxy)
+        .map(|e| e.key())
+        .collect();
+    assert_eq!(pac_carried(&policy, &all), proxied);
     assert!(gaps(&audit_file(&policy, &pac)).is_empty());
     let mut lost_something = 0;
     for (line, table, name) in &items {
@@ -636,7 +662,7 @@ fn removing_any_proxy_line_of_the_pac_reports_what_it_carried() {
             .cloned()
             .collect();
         let a = audit_file(&policy, &pac);
-        assert_eq!(gaps(&a), expected, "without PROXY_{table} {name}");
+        assert_eq!(gaps(&a), expected, "without {table} {name}");
         for e in a.entries.iter().filter(|e| expected.contains(&e.entry)) {
             assert_eq!(e.coverage, Coverage::RoutedWrong, "{}", e.entry);
         }

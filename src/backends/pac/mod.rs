@@ -2,14 +2,17 @@
 //!
 //! A PAC file. `FindProxyForURL` lowercases the host, answers `DIRECT` for
 //! direct-route endpoints, the proxy string for allowed endpoints, and a
-//! configurable answer for everything else. Look-up walks the host's label
-//! suffixes through object maps (exact names, subtrees, domains), so its
-//! cost grows with the number of labels, not of entries. ES3 only, no DNS
-//! (`isInNet`, `dnsResolve`), every string escaped.
+//! configurable answer for everything else. The names of each route sit
+//! in one object keyed by parent domain, each name written as its first
+//! label with what it admits (1 the name, 2 the names below it, 3 both):
+//! a parent shared by many names is written once. Look-up takes the host
+//! and each of its parents through that object, so its cost grows with
+//! the number of labels, not of entries. ES3 only, no DNS (`isInNet`,
+//! `dnsResolve`), every string escaped.
 
 pub mod read;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -116,12 +119,17 @@ impl Pac {
     }
 }
 
-/// The sets of one route.
+/// What a name in the table admits: itself, the names below it, or both
+/// (a domain, `EXACT | BELOW`).
+const EXACT: u8 = 1;
+const BELOW: u8 = 2;
+
+/// The names of one route: by parent domain (its labels, last first, so
+/// that related parents sort together), each name's first label and
+/// what it admits; and the suffix globs.
 #[derive(Default)]
 struct Sets {
-    exact: BTreeSet<String>,
-    below: BTreeSet<String>,
-    domain: BTreeSet<String>,
+    hosts: BTreeMap<Vec<String>, BTreeMap<String, u8>>,
     globs: BTreeSet<String>,
 }
 
@@ -146,15 +154,28 @@ pub fn js_string(text: &str) -> String {
     out
 }
 
-fn object(name: &str, keys: &BTreeSet<String>) -> String {
-    if keys.is_empty() {
+/// The host table of one route: one line per name (`"label":1,`) under
+/// its parent's line, or the parent and its only name on one line.
+fn table(name: &str, hosts: &BTreeMap<Vec<String>, BTreeMap<String, u8>>) -> String {
+    if hosts.is_empty() {
         return format!("var {name} = {{}};\n");
     }
-    let body: Vec<String> = keys
+    let groups: Vec<String> = hosts
         .iter()
-        .map(|k| format!("  {}: 1", js_string(k)))
+        .map(|(parent, labels)| {
+            let parent: Vec<&str> = parent.iter().rev().map(String::as_str).collect();
+            let key = js_string(&parent.join("."));
+            let names: Vec<String> = labels
+                .iter()
+                .map(|(label, flags)| format!("{}:{flags}", js_string(label)))
+                .collect();
+            match names.as_slice() {
+                [one] => format!("{key}:{{{one}}}"),
+                _ => format!("{key}:{{\n{}\n}}", names.join(",\n")),
+            }
+        })
         .collect();
-    format!("var {name} = {{\n{}\n}};\n", body.join(",\n"))
+    format!("var {name} = {{\n{}\n}};\n", groups.join(",\n"))
 }
 
 fn array(name: &str, items: &BTreeSet<String>) -> String {
@@ -162,23 +183,35 @@ fn array(name: &str, items: &BTreeSet<String>) -> String {
     format!("var {name} = [{}];\n", body.join(", "))
 }
 
+/// What the tables mean, above them.
+const TABLES: &str = "\
+// Each route's names by parent domain: \"parent\":{\"label\":N} stands for
+// the name label.parent; N is 1 for that name, 2 for the names below it
+// (*.label.parent), 3 for both (.label.parent).
+";
+
 /// The look-up, written once; the data sets above it change.
 const LOOKUP: &str = r#"
 function egressgenHas(set, key) {
   return Object.prototype.hasOwnProperty.call(set, key);
 }
 
-function egressgenMatch(h, exact, below, domain, globs) {
-  if (egressgenHas(exact, h) || egressgenHas(domain, h)) {
-    return true;
-  }
-  var i = h.indexOf(".");
-  while (i >= 0) {
-    var parent = h.substring(i + 1);
-    if (egressgenHas(below, parent) || egressgenHas(domain, parent)) {
-      return true;
+// The host itself (1) and each of its parents (2), split at their first
+// dot: the label in the table of the rest.
+function egressgenMatch(h, hosts, globs) {
+  var start = 0, want = 1;
+  var dot = h.indexOf(".");
+  while (dot >= 0) {
+    var parent = h.substring(dot + 1);
+    if (egressgenHas(hosts, parent)) {
+      var names = hosts[parent], label = h.substring(start, dot);
+      if (egressgenHas(names, label) && (names[label] & want) != 0) {
+        return true;
+      }
     }
-    i = h.indexOf(".", i + 1);
+    start = dot + 1;
+    want = 2;
+    dot = h.indexOf(".", start);
   }
   for (var g = 0; g < globs.length; g++) {
     var s = globs[g];
@@ -194,10 +227,10 @@ function FindProxyForURL(url, host) {
   if (h.length > 0 && h.charAt(h.length - 1) == ".") {
     h = h.substring(0, h.length - 1);
   }
-  if (egressgenMatch(h, DIRECT_EXACT, DIRECT_BELOW, DIRECT_DOMAIN, DIRECT_GLOBS)) {
+  if (egressgenMatch(h, DIRECT_HOSTS, DIRECT_GLOBS)) {
     return "DIRECT";
   }
-  if (egressgenMatch(h, PROXY_EXACT, PROXY_BELOW, PROXY_DOMAIN, PROXY_GLOBS)) {
+  if (egressgenMatch(h, PROXY_HOSTS, PROXY_GLOBS)) {
     return PROXY_ANSWER;
   }
   return DEFAULT_ANSWER;
@@ -257,10 +290,9 @@ impl Backend for Pac {
             "var DEFAULT_ANSWER = {};\n\n",
             js_string(&default)
         ));
+        js.push_str(TABLES);
         for (prefix, sets) in [("DIRECT", &direct), ("PROXY", &proxied)] {
-            js.push_str(&object(&format!("{prefix}_EXACT"), &sets.exact));
-            js.push_str(&object(&format!("{prefix}_BELOW"), &sets.below));
-            js.push_str(&object(&format!("{prefix}_DOMAIN"), &sets.domain));
+            js.push_str(&table(&format!("{prefix}_HOSTS"), &sets.hosts));
             js.push_str(&array(&format!("{prefix}_GLOBS"), &sets.globs));
             js.push('\n');
         }
@@ -295,7 +327,7 @@ impl Pac {
     }
 }
 
-/// Puts one entry's host into the set of its kind.
+/// Puts one entry's host into the table or the globs of its route.
 fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<Vec<String>, BackendError> {
     let name = safe_name(NAME, &e.host)?.to_string();
     let answer = if e.route == Via::Direct {
@@ -303,14 +335,31 @@ fn express(e: &PolicyEntry, sets: &mut Sets) -> Result<Vec<String>, BackendError
     } else {
         "proxy"
     };
-    let (set, label) = match &e.host {
-        HostPattern::Exact(_) => (&mut sets.exact, "exact"),
-        HostPattern::Subdomains(_) => (&mut sets.below, "below"),
-        HostPattern::Domain(_) => (&mut sets.domain, "domain"),
-        HostPattern::SuffixGlob(_) => (&mut sets.globs, "glob"),
+    let (flags, label) = match &e.host {
+        HostPattern::Exact(_) => (EXACT, "exact"),
+        HostPattern::Subdomains(_) => (BELOW, "below"),
+        HostPattern::Domain(_) => (EXACT | BELOW, "domain"),
+        HostPattern::SuffixGlob(_) => {
+            sets.globs.insert(name.clone());
+            return Ok(vec![format!("glob {name} -> {answer}")]);
+        }
         HostPattern::Template(_) => return Ok(Vec::new()),
     };
-    set.insert(name.clone());
+    // A checked name has two labels or more, none empty.
+    let (first, parent) = name
+        .split_once('.')
+        .filter(|(f, p)| !f.is_empty() && !p.is_empty())
+        .ok_or_else(|| BackendError {
+            backend: NAME,
+            message: format!("refusing host {name:?}: not a name of two labels or more"),
+        })?;
+    let parent: Vec<String> = parent.rsplit('.').map(str::to_string).collect();
+    *sets
+        .hosts
+        .entry(parent)
+        .or_default()
+        .entry(first.to_string())
+        .or_default() |= flags;
     Ok(vec![format!("{label} {name} -> {answer}")])
 }
 
