@@ -5,7 +5,7 @@
 //! which are stored by their SHA-256 under `bodies/`. A body is written
 //! first; the record is then replaced atomically, so a kill at any point
 //! leaves the old record, whose bodies are still there. Nothing becomes
-//! current unless [`crate::refresh::guard`] accepted it.
+//! current unless the guards of `refresh` accepted it.
 //!
 //! The records are the cache's manifest: a body is removed only when a
 //! record named it and an update displaced it, no record names it any

@@ -28,7 +28,6 @@ use common::squid::{SquidProcess, Wrapper, chmod, connect, free_port, start_squi
 use common::units::exec_lines;
 
 const PAGE: &str = "/docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
-const PUBLIC: &str = "/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63";
 /// The devices' address: for Squid not `localhost`, so the stock
 /// `http_access allow localhost` does not let them through.
 const CLIENT: &str = "127.0.0.5";
@@ -61,17 +60,6 @@ fn readme_lines() -> Vec<String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect()
-}
-
-/// Today's service-tag file, where refresh looks first.
-fn tags_path() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!(
-        "{PUBLIC}/ServiceTags_Public_{:04}{:02}{:02}.json",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
-    )
 }
 
 struct Site {
@@ -116,7 +104,8 @@ impl Site {
         self.server.route(PAGE, vec![Reply::ok(page.as_bytes())]);
         let tags =
             std::fs::read(common::data("servicetags/ServiceTags_Public_20251013.json")).unwrap();
-        self.server.route(&tags_path(), vec![Reply::ok(&tags)]);
+        self.server
+            .route(&common::tags_path(), vec![Reply::ok(&tags)]);
     }
 
     /// Flags that point refresh at the local server instead of Microsoft.

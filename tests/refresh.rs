@@ -14,18 +14,6 @@ use common::http::{Reply, Server};
 use common::{egressgen, fixture};
 
 const PAGE: &str = "/docs/defender-endpoint/standard-device-connectivity-urls-commercial.md";
-const PUBLIC: &str = "/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63";
-
-/// Today's service-tag path: the probe starts at today (UTC).
-fn tags_path() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!(
-        "{PUBLIC}/ServiceTags_Public_{:04}{:02}{:02}.json",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
-    )
-}
 
 fn page(name: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("refresh/{name}"))).unwrap()
@@ -69,7 +57,7 @@ impl Site {
 
     fn serve(&self, learn: Reply, tags: Reply) {
         self.server.route(PAGE, vec![learn]);
-        self.server.route(&tags_path(), vec![tags]);
+        self.server.route(&common::tags_path(), vec![tags]);
     }
 
     fn refresh(&self, extra: &[&str]) -> Output {

@@ -355,9 +355,7 @@ mod tests {
 
     /// What bash offers for `line` (the cursor at its end), with the
     /// script loaded as bash-completion would.
-    fn bash_complete(line: &str) -> Vec<String> {
-        let dir = std::env::temp_dir().join(format!("egressgen-bash-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
+    fn bash_complete(dir: &std::path::Path, line: &str) -> Vec<String> {
         let file = dir.join("egressgen.bash");
         std::fs::write(&file, script(Shell::Bash)).unwrap();
         let program = format!(
@@ -389,30 +387,31 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
     #[test]
     fn bash_offers_source_names_and_files_where_a_source_is_asked_for() {
         // A file beside the names: paths stay accepted.
-        let dir = std::env::temp_dir().join(format!("egressgen-bash-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // A directory of the test's own: nothing else is in it, and it
+        // goes with the test.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::write(dir.join("baseline-copy.json"), "{}").unwrap();
         assert_eq!(
-            bash_complete("egressgen catalog --source ba"),
+            bash_complete(dir, "egressgen catalog --source ba"),
             ["baseline", "baseline-copy.json"]
         );
         // After the colon, readline replaces what follows it.
         assert_eq!(
-            bash_complete("egressgen catalog --source builtin:m"),
+            bash_complete(dir, "egressgen catalog --source builtin:m"),
             ["mma", "mdi"]
         );
         assert_eq!(
-            bash_complete("egressgen -q diff --format json baseline builtin:tl"),
+            bash_complete(dir, "egressgen -q diff --format json baseline builtin:tl"),
             ["tls-guidance"]
         );
         assert_eq!(
-            bash_complete("egressgen diff bas"),
+            bash_complete(dir, "egressgen diff bas"),
             ["baseline", "baseline-copy.json"]
         );
         // Elsewhere, clap's own completion.
-        assert_eq!(bash_complete("egressgen ge"), ["generate"]);
-        assert_eq!(bash_complete("egressgen diff --format j"), ["json"]);
-        assert!(bash_complete("egressgen catalog --so").contains(&"--source".to_string()));
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(bash_complete(dir, "egressgen ge"), ["generate"]);
+        assert_eq!(bash_complete(dir, "egressgen diff --format j"), ["json"]);
+        assert!(bash_complete(dir, "egressgen catalog --so").contains(&"--source".to_string()));
     }
 }

@@ -664,23 +664,29 @@ pub fn create<E>(
         path: path.to_path_buf(),
         detail: e.to_string(),
     };
-    // create_new: a file made since the first look is not replaced.
+    // The whole text goes to a file of our own beside FILE first, then is
+    // linked in under FILE's name: a link never replaces a file made since
+    // the first look, and a kill or a full disk never leaves half a ruleset.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.egressgen-init-{}.tmp", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => InitError::Exists(path.to_path_buf()),
-            _ => write_error(e),
-        })?;
-    if let Err(e) = file
+        .open(&tmp)
+        .map_err(write_error)?;
+    let linked = file
         .write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-    {
-        // Ours, and incomplete.
-        let _ = std::fs::remove_file(path);
-        return Err(write_error(e));
-    }
+        .and_then(|()| std::fs::hard_link(&tmp, path));
+    // Only the temporary file, which this call created, is removed.
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => InitError::Exists(path.to_path_buf()),
+        _ => write_error(e),
+    })?;
     Ok(ruleset)
 }
 

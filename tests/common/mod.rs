@@ -243,3 +243,17 @@ pub fn examples(dir: &std::path::Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Where the download server keeps Azure's public service-tag files.
+pub const TAGS_DIR: &str = "/download/7/1/D/71D86715-5596-4529-9B13-DA13A5DE5B63";
+
+/// Today's public service-tag file (UTC), the first place refresh looks.
+pub fn tags_path() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{TAGS_DIR}/ServiceTags_Public_{:04}{:02}{:02}.json",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    )
+}
