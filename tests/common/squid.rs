@@ -16,12 +16,26 @@ use super::tools::{require, squid_parse_problems};
 pub struct SquidProcess {
     child: Child,
     pub log: PathBuf,
+    /// Its service name, which prefixes its shared-memory segments.
+    service: String,
 }
 
 impl Drop for SquidProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killed, Squid leaves its segments in /dev/shm (2 MiB each for
+        // the TLS session cache): remove this one's.
+        let prefix = format!("{}-", self.service);
+        for e in std::fs::read_dir("/dev/shm")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -103,7 +117,13 @@ pub fn start_squid(dir: &Path, out: &Path, port: u16, w: &Wrapper) -> SquidProce
     .unwrap();
     let problems = squid_parse_problems(&conf);
     assert!(problems.is_empty(), "{problems:#?}");
+    // A service name of its own: Squid names its shared-memory segments
+    // after it, and two Squids of one name starting at once collide
+    // (`shm_open(/squid-cf__metadata.shm): File exists`).
+    let service = format!("egressgen{port}");
     let child = Command::new(squid)
+        .arg("-n")
+        .arg(&service)
         .arg("-N")
         .arg("-f")
         .arg(&conf)
@@ -114,6 +134,7 @@ pub fn start_squid(dir: &Path, out: &Path, port: u16, w: &Wrapper) -> SquidProce
     let mut proc = SquidProcess {
         child,
         log: logs.join("cache.log"),
+        service,
     };
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
