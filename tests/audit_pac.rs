@@ -854,3 +854,76 @@ fn a_decided_route_names_the_suffix_test_that_missed_the_bare_name() {
         .unwrap();
     assert!(!other.detail.iter().any(|d| d.contains("suffix test")));
 }
+
+/// The default route is the `return` pactester's line-marked copy gives
+/// for a host no script names, and it covers exactly the entries all of
+/// whose requests pactester answers from that line. Our own PAC names
+/// every entry, so it has none; a Get-PacFile chain ending in `return
+/// direct` has one; a script whose last word needs a lookup has none.
+#[test]
+fn the_default_route_is_the_return_pactester_gives_an_unnamed_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, policy, out) = example(tmp.path());
+    let client: IpAddr = CLIENT.parse().unwrap();
+    let unnamed = Probe::new(egressgen::audit::security::UNNAMED, 443, "/", client);
+    let pacs = [
+        (out.join("proxy.pac"), false),
+        (fixture("get-pacfile.pac"), true),
+        (fixture("isinnet.pac"), true),
+        (fixture("wrong-routes.pac"), true),
+        (fixture("returns.pac"), true),
+        (fixture("dns-lookup.pac"), false),
+    ];
+    for (n, (pac, expected)) in pacs.iter().enumerate() {
+        let config = read_config(pac, None, &Options::default()).unwrap();
+        let report = audit(&policy, config.as_ref(), client);
+        assert_eq!(
+            report.default_route.is_some(),
+            *expected,
+            "{}: {:?}",
+            pac.display(),
+            report.default_route
+        );
+        let Some(d) = report.default_route else {
+            continue;
+        };
+        // Every entry's requests, and the unnamed host's, in one call.
+        let per_entry: Vec<Vec<Probe>> = policy
+            .entries
+            .iter()
+            .map(|e| egressgen::audit::probe::entry_probes(e, client))
+            .collect();
+        let mut urls = vec![url_of(&unnamed)];
+        urls.extend(per_entry.iter().flatten().map(url_of));
+        let copy = line_marked(pac, tmp.path(), &format!("default{n}"));
+        let want = pactester(&copy, &urls, tmp.path());
+        let line = |answer: &str| -> usize {
+            let (line, _) = answer[1..].split_once('@').unwrap();
+            line.parse().unwrap()
+        };
+        assert_eq!(d.at.line, line(&want[0]), "{}", pac.display());
+        assert!(
+            d.at.file
+                .ends_with(pac.file_name().unwrap().to_str().unwrap())
+        );
+        let mut answers = want[1..].iter();
+        let only: usize = per_entry
+            .iter()
+            .filter(|probes| {
+                let lines: Vec<usize> = answers
+                    .by_ref()
+                    .take(probes.len())
+                    .map(|a| line(a))
+                    .collect();
+                !lines.is_empty() && lines.iter().all(|&l| l == d.at.line)
+            })
+            .count();
+        assert_eq!(d.covers, only, "{}", pac.display());
+        assert!(
+            d.why
+                .contains(&format!("{only} of {}", policy.entries.len())),
+            "{}",
+            d.why
+        );
+    }
+}

@@ -346,3 +346,90 @@ fn a_suffix_glob_gap_is_fixed_with_a_regex_squid_accepts() {
         "{after:#}"
     );
 }
+
+/// A gap for a path entry (`crl.contoso.com/pki/` over plain HTTP) gets
+/// the anchored `url_regex` fix, not the whole host: applied as printed —
+/// a new ACL, or the value added to the `url_regex` ACL already allowed —
+/// `squid -k parse` accepts it, the audit finds the entry covered exactly
+/// (a dstdomain line would be "broader"), and a live Squid serves that
+/// path and still refuses another path of the same host.
+#[test]
+fn a_path_gap_is_fixed_with_a_url_regex_that_admits_only_that_path() {
+    const PATH_HOST: &str = "crl.contoso.com";
+    let head = "acl localnet src 10.0.0.0/8 127.0.0.0/8\nacl SSL_ports port 443\nacl CONNECT method CONNECT\n";
+    let cases = [
+        // No url_regex ACL yet: a new one, before the deny all.
+        "acl gw dstdomain .microsoft.com\nhttp_access deny CONNECT !SSL_ports\n\
+         http_access allow localnet gw\nhttp_access deny all\n",
+        // One already allowed: the value goes into it.
+        "acl gw dstdomain .microsoft.com\nacl paths url_regex ^http://example\\.org/\n\
+         http_access deny CONNECT !SSL_ports\nhttp_access allow localnet gw\n\
+         http_access allow localnet paths\nhttp_access deny all\n",
+    ];
+    for (k, body) in cases.iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = tmp.path().join("squid.conf");
+        std::fs::write(&conf, format!("http_port {port}\n{head}{body}")).unwrap();
+        let entry = |report: &Value| {
+            report["configs"][0]["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["host"] == "crl.contoso.com" && e["path"] == "/pki/")
+                .cloned()
+                .expect("the ruleset allows crl.contoso.com/pki/")
+        };
+        let (_, report) = audit(&conf);
+        let gap = entry(&report);
+        assert_eq!(gap["coverage"], "missing", "{gap:#}");
+        let fix = gap["fix"].as_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if k == 0 {
+            // `add `A` and `B` before FILE:N`
+            assert!(fix.contains("url_regex ^http://crl"), "{fix}");
+            let quoted: Vec<&str> = fix.split('`').skip(1).step_by(2).collect();
+            let before = lines_named(&fix, &conf)[0];
+            lines.insert(before - 1, quoted[1].to_string());
+            lines.insert(before - 1, quoted[0].to_string());
+        } else {
+            // `add REGEX to acl paths at FILE:N (…)`
+            let value = fix
+                .strip_prefix("add ")
+                .and_then(|r| r.split_once(" to acl paths at "))
+                .unwrap_or_else(|| panic!("{fix}"))
+                .0;
+            let at = lines_named(&fix, &conf)[0];
+            lines[at - 1] = format!("{} {value}", lines[at - 1]);
+        }
+        std::fs::write(&conf, lines.join("\n") + "\n").unwrap();
+        let parse = std::process::Command::new("squid")
+            .args(["-k", "parse", "-f"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(
+            parse.status.success(),
+            "{}",
+            String::from_utf8_lossy(&parse.stderr)
+        );
+        let (_, report) = audit(&conf);
+        assert_eq!(entry(&report)["coverage"], "exact", "{fix}");
+        let hosts = [PATH_HOST.to_string()].into_iter().collect();
+        let _squid = start_squid(
+            tmp.path(),
+            tmp.path(),
+            port,
+            &Wrapper {
+                conf: "squid.conf",
+                address: ADDR,
+                hosts: &hosts,
+                extra: "",
+            },
+        );
+        let denied = |url: &str| ask(port, &get(url)).1;
+        assert!(!denied("http://crl.contoso.com/pki/root.crl"), "{fix}");
+        assert!(denied("http://crl.contoso.com/private/"), "{fix}");
+    }
+}

@@ -217,6 +217,24 @@ pub struct ConfigAudit {
     /// Holes whatever the policy, most severe first.
     pub security: Vec<SecurityFinding>,
     pub lines: Vec<LineFinding>,
+    /// For a configuration that routes (a PAC file): the statement that
+    /// answers hosts no earlier test names, when policy entries get their
+    /// route only from it. Information, not a finding: a default `PROXY`
+    /// is how most PAC files end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<DefaultRoute>,
+}
+
+/// The route a PAC file gives every host it does not name.
+#[derive(Clone, Debug, Serialize)]
+pub struct DefaultRoute {
+    /// The `return` that answers.
+    pub at: Origin,
+    /// Its first route (`PROXY p:8080`, `DIRECT`).
+    pub route: String,
+    /// Policy entries whose route comes only from it.
+    pub covers: usize,
+    pub why: String,
 }
 
 /// Audits one configuration against a policy, for a device at `client`.
@@ -257,6 +275,7 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
     lines.sort_by(|a, b| (a.issue, &a.at).cmp(&(b.issue, &b.at)));
     let mut summary = summarize(&entries, &tls, &lines);
     summary.security_findings = security.len();
+    let default_route = super::security::default_route(config, client, &entries);
     ConfigAudit {
         kind: config.kind(),
         files: config.files(),
@@ -267,6 +286,7 @@ pub fn audit(policy: &Policy, config: &dyn Config, client: IpAddr) -> ConfigAudi
         tls,
         security,
         lines,
+        default_route,
     }
 }
 
@@ -339,6 +359,7 @@ fn entry_finding(
         f.fix = config.spell(&Change::Admit {
             host: &e.host,
             ports: &ports,
+            path: e.path.as_deref(),
         });
     }
     check_tls(e, config, &answers, tls);

@@ -228,6 +228,13 @@ fn config_section(c: &ConfigAudit) -> String {
         s.entries, s.covered, s.broader, s.partly, s.missing, s.routed_wrong, s.undecidable,
         s.tls_violations, s.security_findings, s.over_broad_lines
     ));
+    if let Some(d) = &c.default_route {
+        out.push_str(&format!(
+            "<p class=\"default-route\">Default route <code>{}</code>: {}</p>\n",
+            escape(&d.at.to_string()),
+            escape(&d.why)
+        ));
+    }
     let products = by_product(c);
     let height = products.len() * (BAR_HEIGHT + 8) + 8;
     let width = (BAR_WIDTH + LABELS + 10.0) as usize;
@@ -408,6 +415,7 @@ mod tests {
                 entries: Vec::new(),
                 tls: Vec::new(),
                 security: Vec::new(),
+                default_route: None,
                 lines: Vec::new(),
             }],
         );

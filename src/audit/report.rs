@@ -406,6 +406,13 @@ pub fn to_text(r: &Report, style: Style) -> String {
     ));
     for c in &r.configs {
         out.push_str(&text_summary(c));
+        if let Some(d) = &c.default_route {
+            out.push_str(&format!(
+                "  default route: {}: {}\n",
+                terminal_safe(&d.at.to_string()),
+                terminal_safe(&d.why)
+            ));
+        }
         out.push_str(&text_sections(&Sections::of(c), style));
     }
     out
@@ -676,6 +683,13 @@ pub fn to_markdown(r: &Report, style: Style) -> String {
     }
     for c in &r.configs {
         out.push_str(&format!("\n## {}\n", code(main_file(c))));
+        if let Some(d) = &c.default_route {
+            out.push_str(&format!(
+                "\n**Default route** {}: {}\n",
+                code(&d.at.to_string()),
+                md_text(&d.why)
+            ));
+        }
         out.push_str(&md_sections(&Sections::of(c), style));
     }
     out

@@ -6,11 +6,19 @@
 //! outside every network the site names) and reading which line let them
 //! through. Each finding names that line and the change that closes it,
 //! spelled by the reader in the product's own syntax where it can.
+//!
+//! A PAC file's closing `return` is the routing twin of an allow-all
+//! line: it answers every host the script does not name. It is reported
+//! as information, not a hole (a default `PROXY` is the usual way a PAC
+//! file ends, and the proxy decides what is allowed), with the entries
+//! that get their route only from it.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::engine::{EntryFinding, LineFinding, LineIssue, SecurityFinding, SecurityIssue};
+use super::engine::{
+    DefaultRoute, EntryFinding, LineFinding, LineIssue, SecurityFinding, SecurityIssue, first_route,
+};
 use super::probe::entry_probes;
 use crate::backends::reader::{Access, Change, Clients, Config, Grant, GrantHost, Origin, Probe};
 use crate::model::{Scheme, Via};
@@ -118,6 +126,49 @@ fn open_proxy(policy: &Policy, config: &dyn Config) -> Vec<SecurityFinding> {
             covers: None,
         })
         .collect()
+}
+
+/// A host no configuration names: a name under `example`, which RFC 2606
+/// reserves, so no script has a reason to test for it.
+pub const UNNAMED: &str = "egressgen-unnamed-host.example";
+
+/// The statement of a routing configuration (a PAC file) that answers a
+/// host it does not name, when some policy entries get their route only
+/// from it. `None` when no line is certain (the answer needs a lookup).
+pub fn default_route(
+    config: &dyn Config,
+    client: IpAddr,
+    entries: &[EntryFinding],
+) -> Option<DefaultRoute> {
+    if !config.routes() {
+        return None;
+    }
+    let v = config.decide(&Probe::new(UNNAMED, 443, "/", client));
+    let (Access::Allowed, Some(at), Some(answer)) = (&v.access, v.by, v.route) else {
+        return None;
+    };
+    let route = first_route(&answer);
+    let only: Vec<&EntryFinding> = entries.iter().filter(|e| e.lines == [at.clone()]).collect();
+    let covers = only.len();
+    let wrong = only.iter().filter(|e| e.coverage.is_gap()).count();
+    (covers > 0).then(|| DefaultRoute {
+        why: format!(
+            "every host no earlier test names goes {route}: {covers} of {} policy entries get their route only from this line{}{}",
+            entries.len(),
+            match wrong {
+                0 => String::new(),
+                n => format!(", {n} of them a route the policy does not want"),
+            },
+            if route == "DIRECT" {
+                ""
+            } else {
+                " (the proxy decides what they may reach: audit its configuration too)"
+            }
+        ),
+        at,
+        route,
+        covers,
+    })
 }
 
 /// A tunnel to port 25 for every entry reached over TLS: a line that lets

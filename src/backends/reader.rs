@@ -264,10 +264,12 @@ pub enum Clients {
 /// finding says what to write and where.
 #[derive(Clone, Copy, Debug)]
 pub enum Change<'a> {
-    /// Let `host` through on `ports`.
+    /// Let `host` through on `ports`, only under `path` when the entry
+    /// names one (a plain-HTTP path prefix).
     Admit {
         host: &'a HostPattern,
         ports: &'a [u16],
+        path: Option<&'a str>,
     },
     /// Stop decrypting `host`; `by` is the line that decrypts it.
     Splice {

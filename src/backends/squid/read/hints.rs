@@ -7,7 +7,7 @@
 
 use super::{Acl, Rule, SquidConfig, Test};
 use crate::backends::reader::{Change, Clients, Origin};
-use crate::backends::spelling::{Syntax, spell as spell_host};
+use crate::backends::spelling::{Syntax, spell as spell_host, url_regex};
 use crate::model::HostPattern;
 
 /// Whom the `http_access` line at `rule` admits, from its client tests.
@@ -55,7 +55,7 @@ fn loopback(r: &super::IpRange) -> bool {
 /// A change in Squid's words, naming the file and line to edit.
 pub(super) fn spell(conf: &SquidConfig, change: &Change) -> Option<String> {
     match *change {
-        Change::Admit { host, ports } => Some(admit(conf, host, ports)),
+        Change::Admit { host, ports, path } => Some(admit(conf, host, ports, path)),
         Change::Splice { host, by } => Some(splice(conf, host, by)),
         Change::DenyConnect { allow } => Some(deny_connect(conf, allow)),
         Change::RestrictClients { allow } => Some(restrict(conf, allow)),
@@ -95,14 +95,17 @@ fn domain_acl<'c>(
 
 /// "add X to acl NAME at FILE:LINE", or to the file its values come from.
 fn extend(name: &str, acl: &Acl, value: &str, rule: &Rule, verb: &str) -> String {
-    let file = match &acl.test {
-        Test::Domains { values, .. } => values
-            .iter()
-            .map(|(_, o)| o)
-            .find(|o| o.file != acl.at.file)
-            .map(|o| o.file.clone()),
-        _ => None,
+    let origins: Vec<&Origin> = match &acl.test {
+        Test::Domains { values, .. } => values.iter().map(|(_, o)| o).collect(),
+        Test::UrlRegex { values, .. } | Test::HostRegex { values, .. } => {
+            values.iter().map(|(_, _, o)| o).collect()
+        }
+        _ => Vec::new(),
     };
+    let file = origins
+        .into_iter()
+        .find(|o| o.file != acl.at.file)
+        .map(|o| o.file.clone());
     match file {
         Some(file) => format!(
             "add the line {value} to {file} (acl {name}, {verb} by the rule at {})",
@@ -115,7 +118,10 @@ fn extend(name: &str, acl: &Acl, value: &str, rule: &Rule, verb: &str) -> String
     }
 }
 
-fn admit(conf: &SquidConfig, host: &HostPattern, ports: &[u16]) -> String {
+fn admit(conf: &SquidConfig, host: &HostPattern, ports: &[u16], path: Option<&str>) -> String {
+    if let Some(hint) = path.and_then(|p| admit_path(conf, host, ports, p)) {
+        return hint;
+    }
     // A suffix glob (`*ecs.office.com`) has no dstdomain form: a regex.
     if spell_host(Syntax::Dstdomain, host).is_empty()
         && let Some(regex) = spell_host(Syntax::HostRegex, host).into_iter().next()
@@ -140,6 +146,47 @@ fn admit(conf: &SquidConfig, host: &HostPattern, ports: &[u16]) -> String {
 }
 
 /// ` before FILE:LINE` of the final `http_access deny all`, if there is one.
+/// A path entry reached over plain HTTP: the anchored `url_regex` our own
+/// Squid output writes, added to an allowed `url_regex` ACL when there is
+/// one. Adding the host to a `dstdomain` ACL would admit all of it.
+/// `None` for a path over TLS, which Squid sees only as a CONNECT to the
+/// host unless it decrypts.
+fn admit_path(conf: &SquidConfig, host: &HostPattern, ports: &[u16], path: &str) -> Option<String> {
+    if ports.contains(&443) {
+        return None;
+    }
+    let regex = url_regex(host, path)?;
+    let fits = |r: &Rule| match conf.rule_ports(r) {
+        None => true,
+        Some(p) => ports.iter().all(|x| p.contains(x)),
+    };
+    let found = conf
+        .http_access
+        .iter()
+        .filter(|r| r.action == "allow" && fits(r))
+        .find_map(|r| {
+            r.conds.iter().find_map(|(negated, name)| {
+                let acl = conf.acls.get(name)?;
+                let whole_url = matches!(
+                    acl.test,
+                    Test::UrlRegex {
+                        path_only: false,
+                        ..
+                    }
+                );
+                (!negated && whole_url).then_some((name.as_str(), acl, r))
+            })
+        });
+    Some(match found {
+        Some((name, acl, rule)) => extend(name, acl, &regex, rule, "allowed"),
+        None => format!(
+            "add `acl defender_paths url_regex {regex}` and `http_access allow localnet defender_paths`{} (only this path: adding {} to a dstdomain ACL would admit the whole host)",
+            before_deny_all(conf),
+            written(host)
+        ),
+    })
+}
+
 fn before_deny_all(conf: &SquidConfig) -> String {
     conf.http_access
         .iter()
