@@ -15,7 +15,7 @@ use crate::model::text::{md_code, md_text};
 use crate::model::{Catalog, Endpoint, Provenance, SourceInfo};
 use crate::policy::{Policy, PolicyEntry, TlsEntry};
 use crate::publish::{MANIFEST, Manifest};
-use crate::sources::{ReadOptions, SourceSpec};
+use crate::sources::SourceSpec;
 
 /// One side of a comparison, read.
 pub enum Side {
@@ -683,8 +683,11 @@ fn code_list(items: &[String]) -> String {
 
 /// Reads one side: an output directory, a `policy.json`, catalog JSON (as
 /// `catalog --format json` or `baseline` writes it), or anything a
-/// `--source` takes.
-pub fn read_side(spec: &SourceSpec, opts: &ReadOptions) -> Result<Side, DiffError> {
+/// `--source` takes (a `live:` source from the cache `sources` reads).
+pub fn read_side(
+    spec: &SourceSpec,
+    sources: &mut crate::generate::SourceCache,
+) -> Result<Side, DiffError> {
     if let Some(path) = spec.path() {
         if path.is_dir() {
             return read_dir(path);
@@ -693,7 +696,7 @@ pub fn read_side(spec: &SourceSpec, opts: &ReadOptions) -> Result<Side, DiffErro
             return Ok(side);
         }
     }
-    let catalog = crate::generate::SourceCache::new(opts.clone())
+    let catalog = sources
         .catalog(std::slice::from_ref(spec))
         .map_err(DiffError::Source)?;
     Ok(Side::Catalog(Box::new(catalog)))

@@ -110,6 +110,10 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -703,6 +707,25 @@ fn every_command_reads_live_sources_from_the_cache_refresh_fills() {
         stderr(&before)
     );
     assert!(!out.exists(), "nothing was written");
+    // catalog and diff read a live source the same way.
+    let catalog = || {
+        egressgen(&[
+            "catalog",
+            "--source",
+            "live:learn-standard-commercial",
+            "--format",
+            "csv",
+            "--cache",
+            cache,
+        ])
+    };
+    let none = catalog();
+    assert_eq!(code(&none), 4, "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("holds no copy of it yet: run `egressgen refresh`"),
+        "{}",
+        stderr(&none)
+    );
 
     site.serve(ok_page("learn-v1.md"), Reply::ok(&bytes(&tags())));
     let first = site.refresh(&[]);
@@ -777,6 +800,28 @@ fn every_command_reads_live_sources_from_the_cache_refresh_fills() {
     assert_eq!(code(&second), 10, "{}", stderr(&second));
     assert_eq!(code(&explain("h13.example.com")), 0);
     assert_eq!(code(&explain("h12.example.com")), 1);
+    let listed = catalog();
+    assert_eq!(code(&listed), 0, "{}", stderr(&listed));
+    assert!(stdout(&listed).contains("h13.example.com"));
+    assert!(!stdout(&listed).contains("h12.example.com"));
+    assert!(stderr(&listed).contains(&used_line(&site.cache, "learn-standard-commercial")));
+    // What the cached copy changed since v1, as diff(1) says it: exit 1.
+    let v1_page = fixture("refresh/learn-v1.md");
+    let changed = egressgen(&[
+        "diff",
+        v1_page.to_str().unwrap(),
+        "live:learn-standard-commercial",
+        "--format",
+        "json",
+        "--cache",
+        cache,
+    ]);
+    assert_eq!(code(&changed), 1, "{}", stderr(&changed));
+    let report = stdout(&changed);
+    assert!(
+        report.contains("h13.example.com") && report.contains("h12.example.com"),
+        "{report}"
+    );
     let v2 = audited();
     assert!(v2.iter().any(|h| h == "h13.example.com"), "{v2:?}");
 

@@ -11,8 +11,10 @@ use crate::sources::catalog_text::{to_csv, to_table};
 pub struct Args {
     /// A Microsoft file (.xlsx workbook, Learn-page .md table, service-tag
     /// or Microsoft 365 .json), `builtin:mma`, `builtin:mdi`, `builtin:tls-guidance`,
-    /// `builtin:tag-hosts`, `builtin:fqdn-tags` or `baseline`.
-    /// Repeatable. Without any, the built-in baseline is shown.
+    /// `builtin:tag-hosts`, `builtin:fqdn-tags`, `baseline`, or a live
+    /// source (`live:learn-standard-commercial`, ...: the last good copy
+    /// `refresh` keeps in the cache). Repeatable. Without any, the
+    /// built-in baseline is shown.
     #[arg(long = "source", value_name = "FILE")]
     pub sources: Vec<crate::sources::SourceSpec>,
     /// Output format
@@ -35,6 +37,8 @@ pub struct Args {
     /// recognised but which holds host names, instead of failing
     #[arg(long)]
     pub skip_unknown_tables: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -46,7 +50,9 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         },
         skip_unknown_tables: args.skip_unknown_tables,
     };
-    let catalog = crate::generate::SourceCache::new(opts).catalog(&args.sources)?;
+    let mut sources = crate::generate::SourceCache::new(opts).live_from(args.cache.reader());
+    let catalog = sources.catalog(&args.sources)?;
+    args.cache.say_used(sources.used(), v);
     let text = match args.format {
         Format::Json => crate::sources::catalog_json::to_json(&catalog),
         Format::Csv => to_csv(&catalog),

@@ -4,12 +4,9 @@
 //! lags behind the options. Where a source is asked for (an argument
 //! parsed as a [`SourceSpec`]: `catalog --source`, `diff A B`), bash, zsh
 //! and fish also offer the names a source may have besides a path
-//! (`baseline`, `builtin:…`), and still offer files. Which arguments those
-//! are is read from the clap definitions too, by the type they parse to.
-//!
-//! The `live:` names are not offered: no command-line source accepts
-//! them (`catalog` and `diff` refuse a live source with exit 4, since only
-//! `refresh` fetches one, from a ruleset).
+//! (`baseline`, `builtin:…`, `live:…`, read from the cache `refresh`
+//! fills), and still offer files. Which arguments those are is read from
+//! the clap definitions too, by the type they parse to.
 
 use std::io::Write;
 
@@ -50,9 +47,14 @@ pub fn script(shell: Shell) -> String {
 }
 
 /// The names a source may have besides a path, as a user types them.
-pub fn source_names() -> Vec<&'static str> {
-    let mut names = vec!["baseline"];
-    names.extend(Builtin::ALL.iter().map(|b| b.spec()));
+pub fn source_names() -> Vec<String> {
+    let mut names = vec!["baseline".to_string()];
+    names.extend(Builtin::ALL.iter().map(|b| b.spec().to_string()));
+    names.extend(
+        crate::sources::live::SUPPORTED
+            .iter()
+            .map(|l| l.to_string()),
+    );
     names
 }
 
@@ -319,7 +321,7 @@ mod tests {
     fn every_source_name_parses() {
         for name in source_names() {
             assert!(
-                !matches!(SourceSpec::parse(name), Ok(SourceSpec::Path(_)) | Err(_)),
+                !matches!(SourceSpec::parse(&name), Ok(SourceSpec::Path(_)) | Err(_)),
                 "{name}"
             );
         }
@@ -408,6 +410,16 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         assert_eq!(
             bash_complete(dir, "egressgen diff bas"),
             ["baseline", "baseline-copy.json"]
+        );
+        // The live sources, which these commands read from the cache.
+        assert_eq!(
+            bash_complete(dir, "egressgen diff live:service-tags-p"),
+            ["service-tags-public"]
+        );
+        let learn = bash_complete(dir, "egressgen catalog --source live:learn-s");
+        assert!(
+            learn.contains(&"learn-standard-commercial".to_string()) && learn.len() > 1,
+            "{learn:?}"
         );
         // Elsewhere, clap's own completion.
         assert_eq!(bash_complete(dir, "egressgen ge"), ["generate"]);

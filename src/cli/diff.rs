@@ -11,8 +11,9 @@ use crate::sources::{ReadOptions, SourceSpec};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The old side: a source file, catalog JSON, `baseline`, a
-    /// policy.json, or an output directory
+    /// The old side: a source file, catalog JSON, `baseline`, a live
+    /// source (its last good copy in the cache), a policy.json, or an
+    /// output directory
     #[arg(value_name = "A")]
     pub a: SourceSpec,
     /// The new side, of the same kind as A
@@ -28,6 +29,8 @@ pub struct Args {
     /// recognised but which holds host names, instead of failing
     #[arg(long)]
     pub skip_unknown_tables: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
 }
 
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
@@ -37,8 +40,10 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         skip_unknown_tables: args.skip_unknown_tables,
     };
     let input = |e: diff::DiffError| super::Failure::new(super::Exit::Input, e);
-    let a = diff::read_side(&args.a, &opts).map_err(input)?;
-    let b = diff::read_side(&args.b, &opts).map_err(input)?;
+    let mut sources = crate::generate::SourceCache::new(opts).live_from(args.cache.reader());
+    let a = diff::read_side(&args.a, &mut sources).map_err(input)?;
+    let b = diff::read_side(&args.b, &mut sources).map_err(input)?;
+    args.cache.say_used(sources.used(), v);
     let report = diff::compare(&a, &b, (&args.a.to_string(), &args.b.to_string()))
         .map_err(|e| super::Failure::new(super::Exit::Usage, e))?;
     if !v.quiet {
