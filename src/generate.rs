@@ -361,6 +361,12 @@ pub fn run<T>(
                 let backends = select_backends(ruleset, opts.only)?;
                 let step = if opts.dry_run {
                     let (policy, warnings, files) = render(&mut sources, ruleset, &backends)?;
+                    publish::preflight(&out, &publish_request(ruleset, opts.force)).map_err(
+                        |source| GenerateError::Publish {
+                            ruleset: ruleset.site.name.to_string(),
+                            source,
+                        },
+                    )?;
                     Step::Checked(Generated {
                         out_dir: out,
                         files: files.into_iter().map(|(name, _)| name).collect(),

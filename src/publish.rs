@@ -274,17 +274,10 @@ pub fn stage(
     files: &[(String, Vec<u8>)],
     req: &Request,
 ) -> Result<Staged, PublishError> {
-    let target = resolve(out).map_err(|e| untouched(out, e))?;
-    for input in &req.inputs {
-        if let Ok(real) = input.canonicalize()
-            && real.starts_with(&target)
-        {
-            return Err(PublishError::ContainsInput {
-                dir: out.to_path_buf(),
-                input: input.clone(),
-            });
-        }
-    }
+    let target = checked_target(out, req)?;
+    // Refused before the lock too: a directory that is not ours gets no
+    // lock file made beside it. Asked again under the lock below.
+    check_owned(&target, req.force)?;
     let (parent, leaf) = match (target.parent(), target.file_name()) {
         (Some(p), Some(l)) => (p.to_path_buf(), l.to_string_lossy().into_owned()),
         _ => return Err(untouched(out, "the output directory has no name")),
@@ -321,6 +314,31 @@ pub fn stage(
     // On an error `staged` is dropped and the partial tree removed.
     write_tree(&staged.tmp, files, req)?;
     Ok(staged)
+}
+
+/// What [`stage`] refuses before it changes anything (a target holding
+/// an input, or one that is not ours), checked without a lock or a
+/// write: `check` fails where `generate` would. A run between the two
+/// can still change the answer; `stage` asks again under its lock.
+pub fn preflight(out: &Path, req: &Request) -> Result<(), PublishError> {
+    let target = checked_target(out, req)?;
+    check_owned(&target, req.force).map(|_| ())
+}
+
+/// The target's real path, refused when it holds one of the run's inputs.
+fn checked_target(out: &Path, req: &Request) -> Result<PathBuf, PublishError> {
+    let target = resolve(out).map_err(|e| untouched(out, e))?;
+    for input in &req.inputs {
+        if let Ok(real) = input.canonicalize()
+            && real.starts_with(&target)
+        {
+            return Err(PublishError::ContainsInput {
+                dir: out.to_path_buf(),
+                input: input.clone(),
+            });
+        }
+    }
+    Ok(target)
 }
 
 /// Flushes the staged trees (one `syncfs` per filesystem), swaps each in,

@@ -607,3 +607,58 @@ fn on_a_terminal_the_end_of_input_aborts_without_writing() {
     assert!(transcript.contains("nothing written"), "{transcript}");
     assert!(!file.exists());
 }
+
+/// What only publishing used to find, `check` finds too: a directory
+/// egressgen does not own (a file it did not write, or one of its files
+/// changed since), and one that holds the run's own ruleset. Both end
+/// as `generate` ends (exit 5, the same error), and neither touches the
+/// directory; a directory egressgen wrote and nobody changed checks.
+#[test]
+fn check_refuses_the_directories_generate_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let ruleset = dir.path().join("site.toml");
+    std::fs::write(
+        &ruleset,
+        "name = \"x\"\n[scope]\ncloud = \"commercial\"\n[proxy]\naddresses = [\"proxy.contoso.com:3128\"]\n[outputs.squid]\n",
+    )
+    .unwrap();
+    let run = |cmd: &str, out: &Path| egressgen(&[cmd, "--out", s(out), s(&ruleset)]);
+    let first_error = |o: &Output| {
+        stderr(o)
+            .lines()
+            .find(|l| l.starts_with("egressgen: error:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let both_refuse = |out: &Path, said: &str| {
+        let before = tree(dir.path());
+        let checked = run("check", out);
+        assert_eq!(tree(dir.path()), before, "check changed something");
+        let generated = run("generate", out);
+        assert_eq!(tree(dir.path()), before, "generate changed something");
+        assert_eq!(code(&checked), 5, "{}", stderr(&checked));
+        assert_eq!(code(&generated), 5, "{}", stderr(&generated));
+        assert_eq!(first_error(&checked), first_error(&generated));
+        assert!(first_error(&checked).contains(said), "{}", stderr(&checked));
+    };
+
+    // A directory with a file of someone else's.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine\n").unwrap();
+    both_refuse(&foreign, "holds a file egressgen did not write");
+
+    // The directory that holds the ruleset itself.
+    both_refuse(dir.path(), "an input of this run");
+
+    // Ours and unchanged: checks; one of our files edited: refused.
+    let ours = dir.path().join("ours");
+    assert_eq!(code(&run("generate", &ours)), 0);
+    let checked = run("check", &ours);
+    assert_eq!(code(&checked), 0, "{}", stderr(&checked));
+    let conf = ours.join("squid.conf");
+    let mut text = std::fs::read(&conf).unwrap();
+    text.extend_from_slice(b"# a local edit\n");
+    std::fs::write(&conf, text).unwrap();
+    both_refuse(&ours, "squid.conf");
+}
