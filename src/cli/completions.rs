@@ -233,13 +233,56 @@ fn zsh(script: &str, sources: &[SourceArg]) -> String {
         match (is_source, zsh_action(trimmed)) {
             (true, Some(action)) => {
                 let at = trimmed.len() - action.len();
-                out.push_str(&trimmed[..at]);
+                out.push_str(&zsh_message_colons(&trimmed[..at]));
                 out.push_str(":_egressgen_sources' \\\n");
             }
-            _ => out.push_str(line),
+            _ => out.push_str(&zsh_message_colons(line)),
         }
     }
     out
+}
+
+/// clap writes an option's value name as the message of its zsh spec
+/// unescaped (`'--resolve=[…]:HOST:IP:_default'`): zsh ends the message
+/// at the first colon and runs `IP:_default` as the action. Escapes the
+/// colons inside the message (everything between the description's `]:`
+/// and the last unescaped colon, where the action starts).
+fn zsh_message_colons(line: &str) -> String {
+    let Some(end) = description_end(line) else {
+        return line.to_string();
+    };
+    let rest = &line[end + 2..];
+    let colons: Vec<usize> = unescaped(rest, ':').collect();
+    let Some(&last) = colons.last() else {
+        return line.to_string();
+    };
+    let mut out = line[..end + 2].to_string();
+    let mut from = 0;
+    for &c in colons.iter().filter(|&&c| c < last) {
+        out.push_str(&rest[from..c]);
+        out.push_str("\\:");
+        from = c + 1;
+    }
+    out.push_str(&rest[from..]);
+    out
+}
+
+/// Where the `]` of an option spec's `[description]:` is, if it has a
+/// value (`'--name=[…]:…'`, `'-n+[…]:…'`).
+fn description_end(line: &str) -> Option<usize> {
+    if !line.starts_with('\'') {
+        return None;
+    }
+    let open = line.find('[')?;
+    let close = open + unescaped(&line[open..], ']').next()?;
+    line[close..].starts_with("]:").then_some(close)
+}
+
+/// The positions of `c` in `text` not escaped by a backslash.
+fn unescaped(text: &str, c: char) -> impl Iterator<Item = usize> + '_ {
+    text.char_indices()
+        .filter(move |&(i, ch)| ch == c && !text[..i].ends_with('\\'))
+        .map(|(i, _)| i)
 }
 
 /// Whether a line of clap's zsh script specifies `arg`.
@@ -342,6 +385,32 @@ mod tests {
         let called = script.find("if [ \"$funcstack[1]\"").unwrap();
         assert!(defined < called);
         assert!(script.contains("builtin\\:tls-guidance"));
+    }
+
+    /// Every option spec of the zsh script that takes a value reads as
+    /// zsh reads it: `[description]`, then a message with no unescaped
+    /// colon, then the action. clap leaves `HOST:IP` unescaped.
+    #[test]
+    fn zsh_value_names_with_colons_stay_in_the_message() {
+        let script = script(Shell::Zsh);
+        let mut checked = 0;
+        for line in script.lines() {
+            let Some(end) = description_end(line) else {
+                continue;
+            };
+            let rest = &line[end + 2..];
+            assert_eq!(unescaped(rest, ':').count(), 1, "{line}");
+            checked += 1;
+        }
+        assert!(checked > 20, "{checked}");
+        assert!(
+            script.contains("'*--resolve=[") && script.contains("]:HOST\\:IP:_default'"),
+            "the PAC --resolve spec"
+        );
+        assert_eq!(
+            zsh_message_colons("'--a=[x\\] y]:H:[P:]I:_default' \\"),
+            "'--a=[x\\] y]:H\\:[P\\:]I:_default' \\"
+        );
     }
 
     #[test]
