@@ -647,6 +647,12 @@ fn check_refuses_the_directories_generate_would_refuse() {
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "mine\n").unwrap();
     both_refuse(&foreign, "holds a file egressgen did not write");
+    // With --force generate would take it over: check says so, and still
+    // removes nothing.
+    let before = tree(dir.path());
+    let forced = egressgen(&["check", "--force", "--out", s(&foreign), s(&ruleset)]);
+    assert_eq!(code(&forced), 0, "{}", stderr(&forced));
+    assert_eq!(tree(dir.path()), before, "check --force removed something");
 
     // The directory that holds the ruleset itself.
     both_refuse(dir.path(), "an input of this run");

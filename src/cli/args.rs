@@ -164,3 +164,68 @@ pub fn used_line(
         crate::model::text::display_escape(&copy.url)
     )
 }
+
+/// What `generate` and `check` both take: the rulesets and how a run of
+/// them goes. One definition, so `check` cannot drift from `generate`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Ruleset files (TOML), e.g. rulesets/commercial-eu.toml
+    #[arg(required = true, value_name = "RULESET")]
+    pub rulesets: Vec<std::path::PathBuf>,
+    /// Output directory. With one ruleset the files go straight into DIR,
+    /// with several into DIR/NAME, NAME being each ruleset's name.
+    /// Default: the ruleset's outputs.dir, else out/NAME, both relative
+    /// to the ruleset file.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Only these output formats (comma-separated), e.g. --only plain
+    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
+    pub only: Option<Vec<String>>,
+    /// Replace an output directory egressgen did not write (its files are
+    /// listed, then removed). Without it such a directory is refused.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip (with a catalog note) a source table whose header is not
+    /// recognised but which holds host names, instead of failing
+    #[arg(long)]
+    pub skip_unknown_tables: bool,
+    /// Refuse (exit 3, nothing published) a ruleset with warnings: a
+    /// placeholder left open, an exclude that applies to nothing, IDs for a
+    /// product not selected, no outputs, an exemption for a host nothing allows
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub cache: CacheArg,
+}
+
+impl RunArgs {
+    /// Each ruleset file, loaded (a failure is kept for its turn).
+    pub fn load(
+        &self,
+    ) -> Vec<(
+        &std::path::Path,
+        Result<crate::ruleset::Ruleset, crate::ruleset::RulesetError>,
+    )> {
+        self.rulesets
+            .iter()
+            .map(|p| (p.as_path(), crate::ruleset::Ruleset::load(p)))
+            .collect()
+    }
+
+    /// The run's options, `cache` being [`CacheArg::dir`]'s answer.
+    pub fn options<'a>(
+        &'a self,
+        cache: Option<&'a std::path::Path>,
+        dry_run: bool,
+    ) -> crate::generate::RunOptions<'a> {
+        crate::generate::RunOptions {
+            out: self.out.as_deref(),
+            only: self.only.as_deref(),
+            force: self.force,
+            skip_unknown_tables: self.skip_unknown_tables,
+            strict: self.strict,
+            cache,
+            dry_run,
+        }
+    }
+}

@@ -1,55 +1,24 @@
 //! `egressgen check RULESET...`: everything `generate` does but write, with its exit codes.
 
-use std::path::{Path, PathBuf};
-
 use super::generate::Summary;
 use super::{Exit, Failure};
 use crate::generate;
-use crate::ruleset::{Ruleset, RulesetError};
 
+/// `generate`'s own arguments but `--format`: checked as `generate` with
+/// them would run, nothing written or created.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Ruleset files (TOML), e.g. rulesets/commercial-eu.toml
-    #[arg(required = true, value_name = "RULESET")]
-    pub rulesets: Vec<PathBuf>,
-    /// The output directory `generate` would be given (two rulesets of a
-    /// run may not share one); nothing is written or created
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Only these output formats (comma-separated), e.g. --only plain
-    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
-    pub only: Option<Vec<String>>,
-    /// Skip (with a catalog note) a source table whose header is not
-    /// recognised but which holds host names, instead of failing
-    #[arg(long)]
-    pub skip_unknown_tables: bool,
-    /// Fail (exit 3) on a ruleset with warnings, as `generate --strict`
-    /// refuses to publish one
-    #[arg(long)]
-    pub strict: bool,
     #[command(flatten)]
-    pub cache: super::args::CacheArg,
+    pub run: super::args::RunArgs,
 }
 
 /// Each ruleset is read, resolved and rendered in memory as `generate`
 /// does; a failure is reported and the next ruleset still runs; the exit
 /// status is that of the first failure, as `generate`'s would be.
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
-    let loaded: Vec<(&Path, Result<Ruleset, RulesetError>)> = args
-        .rulesets
-        .iter()
-        .map(|p| (p.as_path(), Ruleset::load(p)))
-        .collect();
-    let cache = args.cache.dir();
-    let opts = generate::RunOptions {
-        out: args.out.as_deref(),
-        only: args.only.as_deref(),
-        force: false,
-        skip_unknown_tables: args.skip_unknown_tables,
-        strict: args.strict,
-        cache: cache.as_deref(),
-        dry_run: true,
-    };
+    let loaded = args.run.load();
+    let cache = args.run.cache.dir();
+    let opts = args.run.options(cache.as_deref(), true);
     let mut first: Option<Exit> = None;
     let used = generate::run(&loaded, &opts, Summary::of, |_, result| {
         match result.map_err(Failure::from) {
@@ -76,6 +45,29 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             }
         }
     });
-    args.cache.say_used(&used, v);
+    args.run.cache.say_used(&used, v);
     Ok(first.unwrap_or(Exit::Success))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `check` takes what `generate` takes, `--format` aside: a ruleset
+    /// pipeline can run one with the other's arguments.
+    #[test]
+    fn check_takes_every_argument_of_generate_but_format() {
+        let cli = super::super::Cli::command();
+        let ids = |name: &str| -> std::collections::BTreeSet<String> {
+            cli.find_subcommand(name)
+                .expect(name)
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect()
+        };
+        let mut generate = ids("generate");
+        assert!(generate.remove("format"));
+        assert!(generate.contains("force") && generate.contains("cache"));
+        assert_eq!(ids("check"), generate);
+    }
 }

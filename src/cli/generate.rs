@@ -1,46 +1,20 @@
 //! `egressgen generate RULESET... [--out DIR] [--only FORMAT,...]`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::args::{Format, Formats};
 use super::{Exit, Failure};
 use crate::generate;
 use crate::model::Via;
-use crate::ruleset::{Ruleset, RulesetError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Ruleset files (TOML), e.g. rulesets/commercial-eu.toml
-    #[arg(required = true, value_name = "RULESET")]
-    pub rulesets: Vec<PathBuf>,
-    /// Output directory. With one ruleset the files go straight into DIR,
-    /// with several into DIR/NAME, NAME being each ruleset's name.
-    /// Default: the ruleset's outputs.dir, else out/NAME, both relative
-    /// to the ruleset file.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Only these output formats (comma-separated), e.g. --only plain
-    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
-    pub only: Option<Vec<String>>,
-    /// Replace an output directory egressgen did not write (its files are
-    /// listed, then removed). Without it such a directory is refused.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub run: super::args::RunArgs,
     /// How the result is printed: a summary per ruleset, or one JSON
     /// document (each ruleset's directory, files, counts, notices, error)
     #[arg(long, default_value = "text", value_parser = Formats(&[Format::Text, Format::Json]))]
     pub format: Format,
-    /// Skip (with a catalog note) a source table whose header is not
-    /// recognised but which holds host names, instead of failing
-    #[arg(long)]
-    pub skip_unknown_tables: bool,
-    /// Refuse (exit 3, nothing published) a ruleset with warnings: a
-    /// placeholder left open, an exclude that applies to nothing, IDs for a
-    /// product not selected, no outputs, an exemption for a host nothing allows
-    #[arg(long)]
-    pub strict: bool,
-    #[command(flatten)]
-    pub cache: super::args::CacheArg,
 }
 
 /// One ruleset's line of `--format json`.
@@ -65,21 +39,9 @@ struct JsonError {
 /// Failures in `generate` are reported and the next ruleset still runs;
 /// the exit status is that of the first failure.
 pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
-    let loaded: Vec<(&Path, Result<Ruleset, RulesetError>)> = args
-        .rulesets
-        .iter()
-        .map(|p| (p.as_path(), Ruleset::load(p)))
-        .collect();
-    let cache = args.cache.dir();
-    let opts = generate::RunOptions {
-        out: args.out.as_deref(),
-        only: args.only.as_deref(),
-        force: args.force,
-        skip_unknown_tables: args.skip_unknown_tables,
-        strict: args.strict,
-        cache: cache.as_deref(),
-        dry_run: false,
-    };
+    let loaded = args.run.load();
+    let cache = args.run.cache.dir();
+    let opts = args.run.options(cache.as_deref(), false);
     let mut first: Option<Exit> = None;
     let mut json = Vec::new();
     let used = generate::run(&loaded, &opts, Summary::of, |i, result| {
@@ -95,7 +57,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             first.get_or_insert(f.exit);
         }
         match args.format {
-            Format::Json => json.push(json_result(&args.rulesets[i], result)),
+            Format::Json => json.push(json_result(&args.run.rulesets[i], result)),
             _ => {
                 if let Ok(done) = &result {
                     report(done, v);
@@ -103,7 +65,7 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
             }
         }
     });
-    args.cache.say_used(&used, v);
+    args.run.cache.say_used(&used, v);
     if args.format == Format::Json {
         let doc =
             serde_json::json!({"format": "egressgen-generate", "version": 1, "rulesets": json});
