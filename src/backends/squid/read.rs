@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use ipnet::IpNet;
-use regex::Regex;
 
 use crate::backends::reader::{
     Access, Config, Decision, Grant, GrantHost, IgnoredLine, Options, Origin, PortRange, Probe,
@@ -63,12 +62,12 @@ enum Test {
     },
     /// `dstdom_regex`, `ssl::server_name_regex` (on the host).
     HostRegex {
-        values: Vec<(Regex, String, Origin)>,
+        values: acl::Regexes,
         no_lookup: bool,
     },
     /// `url_regex` (on the whole URL) or `urlpath_regex` (on the path).
     UrlRegex {
-        values: Vec<(Regex, String, Origin)>,
+        values: acl::Regexes,
         path_only: bool,
     },
     Ports(Vec<PortRange>),
@@ -229,14 +228,14 @@ impl SquidConfig {
                 if is_ip(req.host) && !no_lookup {
                     return unknown_lookup(name, req.host);
                 }
-                match values.iter().find(|(re, _, _)| re.is_match(req.host)) {
+                match values.first(req.host) {
                     Some((_, v, o)) => Tri::Yes(Some((regex_pattern(v), o.clone()))),
                     None => Tri::No,
                 }
             }
             Test::UrlRegex { values, path_only } => {
                 let subject = if *path_only { req.path } else { &req.url };
-                match values.iter().find(|(re, _, _)| re.is_match(subject)) {
+                match values.first(subject) {
                     Some((_, v, o)) if !path_only => {
                         let (host, _) = url_pattern(v);
                         Tri::Yes(Some((host, o.clone())))
@@ -823,7 +822,7 @@ impl SquidConfig {
                 }
             }
             Test::HostRegex { values, .. } => {
-                for (_, v, o) in values {
+                for (_, v, o) in &values.values {
                     out.push((
                         regex_pattern(v),
                         None,
@@ -836,7 +835,7 @@ impl SquidConfig {
                 values,
                 path_only: false,
             } => {
-                for (_, v, o) in values {
+                for (_, v, o) in &values.values {
                     let (host, path) = url_pattern(v);
                     out.push((host, path, o.clone(), format!("{} {v}", acl.kind)));
                 }

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use ipnet::IpNet;
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::{IpRange, Test};
 use crate::backends::reader::{IgnoredLine, Origin, PortRange, ReadError};
@@ -151,11 +152,8 @@ pub(super) fn test(
 /// compile is an error at its line: Squid skips it (an ERROR, and the ACL
 /// loses a pattern), and the audit's engine is not POSIX's, so a verdict
 /// without it would be a guess.
-fn regexes(
-    values: Vec<(String, Origin)>,
-    ignore_case: bool,
-) -> Result<Vec<(Regex, String, Origin)>, ReadError> {
-    let mut out = Vec::new();
+fn regexes(values: Vec<(String, Origin)>, ignore_case: bool) -> Result<Regexes, ReadError> {
+    let mut out = Regexes::default();
     let mut icase = ignore_case;
     for (v, o) in values {
         match v.as_str() {
@@ -167,7 +165,8 @@ fn regexes(
                     .size_limit(1 << 20)
                     .build()
                     .map_err(|e| syntax(&o, format!("regex {v:?}: {e}")))?;
-                out.push((re, v, o));
+                out.values.push((re, v, o));
+                out.icase.push(icase);
             }
         }
     }
@@ -201,11 +200,79 @@ fn ip_range(v: &str) -> Option<IpRange> {
     )))
 }
 
+/// Lists this long or shorter are searched value by value.
+const SCAN: usize = 32;
+/// Values per set of the first-match index.
+const CHUNK: usize = 128;
+
+/// The values of a regex ACL, in file order, each compiled at read (a bad
+/// one is an error at its line), and an index for long lists built on
+/// first use: sets of [`CHUNK`] values matched at once, so a request costs
+/// a pass per set, not one per value (a list of 10,000 `url_regex` lines
+/// asked once per line was quadratic).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Regexes {
+    pub values: Vec<(Regex, String, Origin)>,
+    /// Per value: matched without regard to case (`-i`).
+    icase: Vec<bool>,
+    index: OnceLock<Vec<Option<RegexSet>>>,
+}
+
+impl Regexes {
+    /// The first value, in file order, that matches `subject`.
+    pub fn first(&self, subject: &str) -> Option<&(Regex, String, Origin)> {
+        if self.values.len() <= SCAN {
+            return self.values.iter().find(|(re, _, _)| re.is_match(subject));
+        }
+        let sets = self.index.get_or_init(|| self.build());
+        for (k, set) in sets.iter().enumerate() {
+            let base = k * CHUNK;
+            let part = &self.values[base..self.values.len().min(base + CHUNK)];
+            let hit = match set {
+                Some(set) => set.matches(subject).iter().next(),
+                // A set too large to build: its values one by one.
+                None => part.iter().position(|(re, _, _)| re.is_match(subject)),
+            };
+            if let Some(i) = hit {
+                return Some(&part[i]);
+            }
+        }
+        None
+    }
+
+    fn build(&self) -> Vec<Option<RegexSet>> {
+        self.values
+            .chunks(CHUNK)
+            .zip(self.icase.chunks(CHUNK))
+            .map(|(part, icase)| {
+                let patterns = part.iter().zip(icase).map(|((re, _, _), &i)| {
+                    if i {
+                        format!("(?i:{})", re.as_str())
+                    } else {
+                        re.as_str().to_string()
+                    }
+                });
+                RegexSetBuilder::new(patterns)
+                    .size_limit(16 << 20)
+                    .build()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// The values of a second `acl` line of the same name, after these.
+    pub fn extend(&mut self, more: Regexes) {
+        self.values.extend(more.values);
+        self.icase.extend(more.icase);
+        self.index = OnceLock::new();
+    }
+}
+
 /// Values of a second `acl` line with the same name join the first's.
 pub(super) fn merge(into: &mut Test, more: Test) {
     match (into, more) {
-        (Test::HostRegex { values: a, .. }, Test::HostRegex { values: b, .. }) => a.extend(b),
-        (Test::UrlRegex { values: a, .. }, Test::UrlRegex { values: b, .. }) => a.extend(b),
+        (Test::HostRegex { values: a, .. }, Test::HostRegex { values: b, .. })
+        | (Test::UrlRegex { values: a, .. }, Test::UrlRegex { values: b, .. }) => a.extend(b),
         (Test::Ports(a), Test::Ports(b)) => a.extend(b),
         (Test::Methods(a), Test::Methods(b)) => a.extend(b),
         (Test::Proto(a), Test::Proto(b)) => a.extend(b),
@@ -354,6 +421,75 @@ fn covered(name: &str, x: &str, at: Origin, y: &str, y_at: &Origin) -> IgnoredLi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index answers as a scan in file order does: the first value
+    /// that matches, over lists longer than a set, with `-i`/`+i` turned
+    /// on and off along the list, values that overlap, and a set too
+    /// large to build (scanned instead).
+    #[test]
+    fn the_index_finds_the_first_match_as_a_scan_does() {
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..700 {
+            match i % 97 {
+                10 => lines.push("-i".into()),
+                60 => lines.push("+i".into()),
+                _ => {}
+            }
+            lines.push(match i % 4 {
+                0 => format!("^http://h{i}\\.Example\\.(com|net)/"),
+                1 => format!("/p{}/", i % 50),
+                2 => format!("h{}", i % 70),
+                _ => format!("^https://[a-z]+{i}\\.example\\.org(:443)?/"),
+            });
+        }
+        // A chunk of values each within the limit of one regex, whose set
+        // exceeds the limit of a set: it is scanned.
+        for k in 0..CHUNK {
+            lines.insert(3 * CHUNK, format!("[a-z]{{4000}}q{k}"));
+        }
+        let values: Vec<(String, Origin)> = lines
+            .into_iter()
+            .enumerate()
+            .map(|(n, v)| {
+                (
+                    v,
+                    Origin {
+                        file: "t.conf".into(),
+                        line: n + 1,
+                    },
+                )
+            })
+            .collect();
+        let list = regexes(values, false).unwrap();
+        assert!(list.values.len() > 5 * CHUNK);
+        let scan = |s: &str| {
+            list.values
+                .iter()
+                .find(|(re, _, _)| re.is_match(s))
+                .map(|(_, v, o)| (v.clone(), o.line))
+        };
+        let mut found = 0;
+        for i in 0..300 {
+            for s in [
+                format!("http://h{i}.example.com/p{}/x", i % 60),
+                format!("http://H{i}.EXAMPLE.NET/"),
+                format!("https://abc{i}.example.org/"),
+                format!("https://ABC{i}.example.org:443/"),
+                format!("http://z.invalid/q{i}"),
+            ] {
+                let want = scan(&s);
+                found += usize::from(want.is_some());
+                assert_eq!(
+                    list.first(&s).map(|(_, v, o)| (v.clone(), o.line)),
+                    want,
+                    "{s}"
+                );
+            }
+        }
+        assert!(found > 300, "{found}");
+        let sets = list.index.get().unwrap();
+        assert!(sets.iter().any(Option::is_none) && sets.iter().any(Option::is_some));
+    }
 
     fn fates(list: &[&str]) -> Result<Vec<String>, String> {
         let mut test = Test::Domains {
