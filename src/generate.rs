@@ -361,12 +361,7 @@ pub fn run<T>(
                 let backends = select_backends(ruleset, opts.only)?;
                 let step = if opts.dry_run {
                     let (policy, warnings, files) = render(&mut sources, ruleset, &backends)?;
-                    publish::preflight(&out, &publish_request(ruleset, opts.force)).map_err(
-                        |source| GenerateError::Publish {
-                            ruleset: ruleset.site.name.to_string(),
-                            source,
-                        },
-                    )?;
+                    preflight(ruleset, &out, opts.force)?;
                     Step::Checked(Generated {
                         out_dir: out,
                         files: files.into_iter().map(|(name, _)| name).collect(),
@@ -396,6 +391,18 @@ pub fn run<T>(
         }
     }
     sources.used
+}
+
+/// What publishing `ruleset` into `out` would refuse before it writes (a
+/// directory that is not ours, or one holding the run's inputs), asked
+/// without a lock or a write.
+pub fn preflight(ruleset: &Ruleset, out: &Path, force: bool) -> Result<(), GenerateError> {
+    publish::preflight(out, &publish_request(ruleset, force)).map_err(|source| {
+        GenerateError::Publish {
+            ruleset: ruleset.site.name.to_string(),
+            source,
+        }
+    })
 }
 
 /// Everything `generate` does for one ruleset but write (a dry run of

@@ -668,3 +668,40 @@ fn check_refuses_the_directories_generate_would_refuse() {
     std::fs::write(&conf, text).unwrap();
     both_refuse(&ours, "squid.conf");
 }
+
+/// A directory `generate` would refuse is no fault of the ruleset: `init`
+/// writes it and says that `generate` will refuse the directory; `check`
+/// then fails with exit 5 until the directory is emptied.
+#[test]
+fn init_writes_beside_a_foreign_output_directory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out/site");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("mine.txt"), "mine\n").unwrap();
+    let file = dir.path().join("site.toml");
+    let made = init(
+        &file,
+        &[
+            "--name",
+            "site",
+            "--cloud",
+            "commercial",
+            "--proxy",
+            "proxy.contoso.com:3128",
+        ],
+    );
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    assert!(file.exists());
+    assert!(
+        stderr(&made).contains("holds a file egressgen did not write")
+            && stderr(&made).contains("warning"),
+        "{}",
+        stderr(&made)
+    );
+    assert_eq!(std::fs::read(out.join("mine.txt")).unwrap(), b"mine\n");
+    let checked = egressgen(&["check", s(&file)]);
+    assert_eq!(code(&checked), 5, "{}", stderr(&checked));
+    std::fs::remove_file(out.join("mine.txt")).unwrap();
+    let checked = egressgen(&["check", s(&file)]);
+    assert_eq!(code(&checked), 0, "{}", stderr(&checked));
+}

@@ -80,16 +80,26 @@ pub fn run(args: &Args, v: super::Verbosity) -> super::Result {
         };
         Failure::new(Exit::Usage, e)
     })?;
+    // The output directory is no fault of the ruleset: checked apart, and
+    // said after the ruleset is written.
     let opts = generate::RunOptions {
         strict: true,
+        force: true,
         ..Default::default()
     };
     let mut summary = None;
+    let mut refused = None;
     init::create(&args.file, &answers, |r| {
-        generate::check(r, &opts, super::generate::Summary::of)
-            .map(|done| summary = Some(done.policy))
+        generate::check(r, &opts, super::generate::Summary::of).map(|done| {
+            refused = generate::preflight(r, &done.out_dir, false).err();
+            summary = Some(done.policy)
+        })
     })
     .map_err(failure)?;
+    if let Some(e) = refused {
+        let line = format!("egressgen: warning: {e}: `egressgen generate` refuses it as it is");
+        eprintln!("{}", crate::model::text::terminal_safe(&line));
+    }
     if !v.quiet {
         let counts = summary.map(|s| s.counts()).unwrap_or_default();
         super::print(&format!(
