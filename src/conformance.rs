@@ -276,6 +276,7 @@ pub mod targets {
                 file_bytes: 1 << 20,
                 total_bytes: 4 << 20,
                 depth: 4,
+                ..Limits::default()
             },
             ..Options::default()
         };

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use common::egressgen;
 use egressgen::audit::engine::{ConfigAudit, Coverage, LineIssue, audit};
 use egressgen::audit::probe::entry_probes;
-use egressgen::backends::reader::{Options, Origin, ReadError, read_config};
+use egressgen::backends::reader::{Limits, Options, Origin, ReadError, read_config};
 use egressgen::generate;
 use egressgen::policy::Policy;
 use egressgen::ruleset::Ruleset;
@@ -360,6 +360,65 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
     );
     let e = read_config(&conf, None, &limits).err().unwrap();
     assert!(e.to_string().contains("regex.conf:1"), "{e}");
+    // A regex whose automaton alone exceeds the engine's limit.
+    let conf = write(
+        d,
+        "huge.conf",
+        "acl a src all\nacl r url_regex -i ^http:// (?:a{1000}){1000}\nhttp_access allow a r\n",
+    );
+    let e = read_config(&conf, None, &limits).err().unwrap();
+    assert!(
+        e.to_string().contains("huge.conf:2") && e.to_string().contains("size limit"),
+        "{e}"
+    );
+    // Memory: more directive lines and ACL values than the limit stop the
+    // read at the ACL line that crosses it, regexes whose automata exceed
+    // theirs at the value that does (the values come from files of short
+    // lines, what costs the most per byte).
+    let tight = Options {
+        limits: Limits {
+            items: 1_000,
+            regex_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let names: String = (0..1_200).map(|i| format!("h{i}.example\n")).collect();
+    write(d, "names.txt", &names);
+    let conf = write(
+        d,
+        "items.conf",
+        &format!(
+            "acl a src all\nacl n dstdomain \"{}/names.txt\"\nhttp_access allow a n\n",
+            d.display()
+        ),
+    );
+    let e = read_config(&conf, None, &tight).err().unwrap();
+    assert!(matches!(e, ReadError::Limit { .. }), "{e}");
+    assert!(
+        e.to_string().contains("items.conf:2") && e.to_string().contains("more than 1000"),
+        "{e}"
+    );
+    assert!(read_config(&conf, None, &limits).is_ok());
+    let patterns: String = (0..900)
+        .map(|i| format!("^http://h{i}\\.example/[a-z]{{20}}/\n"))
+        .collect();
+    write(d, "patterns.txt", &patterns);
+    let conf = write(
+        d,
+        "regexes.conf",
+        &format!(
+            "acl a src all\nacl r url_regex \"{}/patterns.txt\"\nhttp_access allow a r\n",
+            d.display()
+        ),
+    );
+    let e = read_config(&conf, None, &tight).err().unwrap();
+    assert!(
+        e.to_string().contains("patterns.txt:")
+            && e.to_string().contains("1048576 bytes compiled"),
+        "{e}"
+    );
+    assert!(read_config(&conf, None, &limits).is_ok());
     // 100,000 ACL values and 100,000 allow lines: every line is judged
     // (the duplicate and shadow checks go by index, with no budget), so
     // the three lines written again at the end, and the one under a

@@ -352,6 +352,14 @@ pub struct Limits {
     pub files: usize,
     /// Nesting of includes.
     pub depth: usize,
+    /// Directive lines and ACL values of one configuration together. The
+    /// reader and the audit's indexes hold up to a kilobyte per item, so
+    /// a file of short lines would otherwise cost ~500 times its size.
+    pub items: usize,
+    /// Bytes the regular expressions of one configuration take compiled
+    /// (their forward automata, the engine's own measure, summed over the
+    /// values; the engine holds about three times as much in all).
+    pub regex_bytes: usize,
 }
 
 impl Default for Limits {
@@ -361,6 +369,8 @@ impl Default for Limits {
             total_bytes: 256 << 20,
             files: 4096,
             depth: 16,
+            items: 1_000_000,
+            regex_bytes: 128 << 20,
         }
     }
 }

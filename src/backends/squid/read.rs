@@ -26,6 +26,8 @@ mod hints;
 mod lex;
 mod parse;
 
+use acl::Found;
+
 /// Recognises a Squid configuration by its directives.
 pub fn recognise(path: &Path, head: &[u8]) -> bool {
     let name = path
@@ -229,19 +231,21 @@ impl SquidConfig {
                     return unknown_lookup(name, req.host);
                 }
                 match values.first(req.host) {
-                    Some((_, v, o)) => Tri::Yes(Some((regex_pattern(v), o.clone()))),
-                    None => Tri::No,
+                    Found::Value((v, o)) => Tri::Yes(Some((regex_pattern(v), o.clone()))),
+                    Found::None => Tri::No,
+                    Found::Unknown(v) => unknown_regex(name, v),
                 }
             }
             Test::UrlRegex { values, path_only } => {
                 let subject = if *path_only { req.path } else { &req.url };
                 match values.first(subject) {
-                    Some((_, v, o)) if !path_only => {
+                    Found::Value((v, o)) if !path_only => {
                         let (host, _) = url_pattern(v);
                         Tri::Yes(Some((host, o.clone())))
                     }
-                    Some(_) => Tri::Yes(None),
-                    None => Tri::No,
+                    Found::Value(_) => Tri::Yes(None),
+                    Found::None => Tri::No,
+                    Found::Unknown(v) => unknown_regex(name, v),
                 }
             }
             Test::Ports(ranges) => yes(ranges.iter().any(|r| r.contains(req.port))),
@@ -537,6 +541,12 @@ enum Bump {
     Unknown(String),
 }
 
+fn unknown_regex(name: &str, (v, at): &(String, Origin)) -> Tri {
+    Tri::Unknown(format!(
+        "acl {name}: the regex {v:?} at {at} is too large for the audit's engine to match"
+    ))
+}
+
 fn unknown_lookup(name: &str, host: &str) -> Tri {
     Tri::Unknown(format!(
         "acl {name}: an address request ({host}) is reverse-resolved without -n"
@@ -822,7 +832,7 @@ impl SquidConfig {
                 }
             }
             Test::HostRegex { values, .. } => {
-                for (_, v, o) in &values.values {
+                for (v, o) in &values.values {
                     out.push((
                         regex_pattern(v),
                         None,
@@ -835,7 +845,7 @@ impl SquidConfig {
                 values,
                 path_only: false,
             } => {
-                for (_, v, o) in &values.values {
+                for (v, o) in &values.values {
                     let (host, path) = url_pattern(v);
                     out.push((host, path, o.clone(), format!("{} {v}", acl.kind)));
                 }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::nfa::thompson;
 
 use super::{IpRange, Test};
 use crate::backends::reader::{IgnoredLine, Origin, PortRange, ReadError};
@@ -92,14 +93,15 @@ pub(super) fn test(
     values: Vec<(String, Origin)>,
     ignore_case: bool,
     no_lookup: bool,
+    room: &mut RegexRoom,
 ) -> Result<Test, ReadError> {
     Ok(match kind {
         "dstdom_regex" | "ssl::server_name_regex" => Test::HostRegex {
-            values: regexes(values, ignore_case)?,
+            values: regexes(values, ignore_case, room)?,
             no_lookup,
         },
         "url_regex" | "urlpath_regex" => Test::UrlRegex {
-            values: regexes(values, ignore_case)?,
+            values: regexes(values, ignore_case, room)?,
             path_only: kind == "urlpath_regex",
         },
         "port" => Test::Ports(
@@ -147,12 +149,34 @@ pub(super) fn test(
     })
 }
 
+/// What the regular expressions of one configuration may take compiled.
+pub(super) struct RegexRoom<'a> {
+    pub used: &'a mut usize,
+    pub limit: usize,
+}
+
+/// Bytes the forward automaton of one value may take (what the read
+/// checks).
+const VALUE_LIMIT: usize = 1 << 20;
+/// The limit one value compiles under when the index takes it alone. The
+/// engine also builds a reverse automaton, which for Unicode classes is
+/// about three times the forward one (`\w{50}`: 0.88 MB forward, 2.5 MB
+/// in all); a test holds the margin for the atoms that grow most.
+const FALLBACK_LIMIT: usize = 8 * VALUE_LIMIT;
+
 /// Regular expressions in order; a `-i` or `+i` among the values switches
 /// case sensitivity for the ones after it, as in Squid. One that does not
 /// compile is an error at its line: Squid skips it (an ERROR, and the ACL
 /// loses a pattern), and the audit's engine is not POSIX's, so a verdict
-/// without it would be a guess.
-fn regexes(values: Vec<(String, Origin)>, ignore_case: bool) -> Result<Regexes, ReadError> {
+/// without it would be a guess. Each is checked by parsing it and building
+/// the engine's automaton (the step that enforces its size limit), then
+/// dropped: a compiled `Regex` per value held about 12 KB, and the index
+/// compiles the values together instead.
+fn regexes(
+    values: Vec<(String, Origin)>,
+    ignore_case: bool,
+    room: &mut RegexRoom,
+) -> Result<Regexes, ReadError> {
     let mut out = Regexes::default();
     let mut icase = ignore_case;
     for (v, o) in values {
@@ -160,17 +184,39 @@ fn regexes(values: Vec<(String, Origin)>, ignore_case: bool) -> Result<Regexes, 
             "-i" => icase = true,
             "+i" => icase = false,
             _ => {
-                let re = RegexBuilder::new(&v)
-                    .case_insensitive(icase)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| syntax(&o, format!("regex {v:?}: {e}")))?;
-                out.values.push((re, v, o));
+                let bytes =
+                    check_regex(&v, icase).map_err(|e| syntax(&o, format!("regex {v:?}: {e}")))?;
+                *room.used = room.used.saturating_add(bytes);
+                if *room.used > room.limit {
+                    return Err(ReadError::Limit {
+                        file: o.to_string(),
+                        detail: format!(
+                            "the regular expressions would take more than {} bytes compiled",
+                            room.limit
+                        ),
+                    });
+                }
+                out.values.push((v, o));
                 out.icase.push(icase);
             }
         }
     }
     Ok(out)
+}
+
+/// Whether `pattern` compiles as the index will compile it, and the bytes
+/// its automaton takes.
+fn check_regex(pattern: &str, icase: bool) -> Result<usize, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(icase)
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())?;
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().nfa_size_limit(Some(VALUE_LIMIT)))
+        .build_from_hir(&hir)
+        .map_err(|_| format!("compiled, it exceeds the size limit of {VALUE_LIMIT} bytes"))?;
+    Ok(nfa.memory_usage())
 }
 
 fn ip_range(v: &str) -> Option<IpRange> {
@@ -200,62 +246,95 @@ fn ip_range(v: &str) -> Option<IpRange> {
     )))
 }
 
-/// Lists this long or shorter are searched value by value.
-const SCAN: usize = 32;
 /// Values per set of the first-match index.
 const CHUNK: usize = 128;
 
-/// The values of a regex ACL, in file order, each compiled at read (a bad
-/// one is an error at its line), and an index for long lists built on
-/// first use: sets of [`CHUNK`] values matched at once, so a request costs
-/// a pass per set, not one per value (a list of 10,000 `url_regex` lines
+/// The values of a regex ACL, in file order, and an index built on first
+/// use: sets of [`CHUNK`] values matched at once, so a request costs a
+/// pass per set, not one per value (a list of 10,000 `url_regex` lines
 /// asked once per line was quadratic).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Regexes {
-    pub values: Vec<(Regex, String, Origin)>,
+    pub values: Vec<(String, Origin)>,
     /// Per value: matched without regard to case (`-i`).
     icase: Vec<bool>,
-    index: OnceLock<Vec<Option<RegexSet>>>,
+    index: OnceLock<Vec<Chunk>>,
+}
+
+/// One chunk of the index.
+#[derive(Clone, Debug)]
+enum Chunk {
+    Set(RegexSet),
+    /// A chunk whose set exceeds the set's size limit: its values one by
+    /// one (`None`: one the engine would not compile at use; checked at
+    /// read against the same automaton, so not expected).
+    Each(Vec<Option<Regex>>),
+}
+
+/// The first value of a regex list that matches a subject.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Found<'a> {
+    Value(&'a (String, Origin)),
+    None,
+    /// A value before any match could not be compiled: whether it matches
+    /// is not known.
+    Unknown(&'a (String, Origin)),
 }
 
 impl Regexes {
     /// The first value, in file order, that matches `subject`.
-    pub fn first(&self, subject: &str) -> Option<&(Regex, String, Origin)> {
-        if self.values.len() <= SCAN {
-            return self.values.iter().find(|(re, _, _)| re.is_match(subject));
-        }
-        let sets = self.index.get_or_init(|| self.build());
-        for (k, set) in sets.iter().enumerate() {
+    pub fn first(&self, subject: &str) -> Found<'_> {
+        let chunks = self.index.get_or_init(|| self.build());
+        for (k, chunk) in chunks.iter().enumerate() {
             let base = k * CHUNK;
-            let part = &self.values[base..self.values.len().min(base + CHUNK)];
-            let hit = match set {
-                Some(set) => set.matches(subject).iter().next(),
-                // A set too large to build: its values one by one.
-                None => part.iter().position(|(re, _, _)| re.is_match(subject)),
+            let hit = match chunk {
+                Chunk::Set(set) => set.matches(subject).iter().next(),
+                Chunk::Each(each) => {
+                    for (i, re) in each.iter().enumerate() {
+                        match re {
+                            Some(re) if re.is_match(subject) => {
+                                return Found::Value(&self.values[base + i]);
+                            }
+                            Some(_) => {}
+                            None => return Found::Unknown(&self.values[base + i]),
+                        }
+                    }
+                    None
+                }
             };
             if let Some(i) = hit {
-                return Some(&part[i]);
+                return Found::Value(&self.values[base + i]);
             }
         }
-        None
+        Found::None
     }
 
-    fn build(&self) -> Vec<Option<RegexSet>> {
+    fn build(&self) -> Vec<Chunk> {
         self.values
             .chunks(CHUNK)
             .zip(self.icase.chunks(CHUNK))
             .map(|(part, icase)| {
-                let patterns = part.iter().zip(icase).map(|((re, _, _), &i)| {
-                    if i {
-                        format!("(?i:{})", re.as_str())
-                    } else {
-                        re.as_str().to_string()
-                    }
-                });
-                RegexSetBuilder::new(patterns)
-                    .size_limit(16 << 20)
-                    .build()
-                    .ok()
+                let patterns =
+                    part.iter().zip(icase).map(
+                        |((v, _), &i)| {
+                            if i { format!("(?i:{v})") } else { v.clone() }
+                        },
+                    );
+                match RegexSetBuilder::new(patterns).size_limit(16 << 20).build() {
+                    Ok(set) => Chunk::Set(set),
+                    Err(_) => Chunk::Each(
+                        part.iter()
+                            .zip(icase)
+                            .map(|((v, _), &i)| {
+                                RegexBuilder::new(v)
+                                    .case_insensitive(i)
+                                    .size_limit(FALLBACK_LIMIT)
+                                    .build()
+                                    .ok()
+                            })
+                            .collect(),
+                    ),
+                }
             })
             .collect()
     }
@@ -460,13 +539,24 @@ mod tests {
                 )
             })
             .collect();
-        let list = regexes(values, false).unwrap();
+        let mut used = 0;
+        let mut room = RegexRoom {
+            used: &mut used,
+            limit: usize::MAX,
+        };
+        let list = regexes(values, false, &mut room).unwrap();
         assert!(list.values.len() > 5 * CHUNK);
+        // The reference: each value compiled on its own, tried in order.
+        let each: Vec<Regex> = list
+            .values
+            .iter()
+            .zip(&list.icase)
+            .map(|((v, _), &i)| RegexBuilder::new(v).case_insensitive(i).build().unwrap())
+            .collect();
         let scan = |s: &str| {
-            list.values
-                .iter()
-                .find(|(re, _, _)| re.is_match(s))
-                .map(|(_, v, o)| (v.clone(), o.line))
+            each.iter()
+                .position(|re| re.is_match(s))
+                .map(|i| (list.values[i].0.clone(), list.values[i].1.line))
         };
         let mut found = 0;
         for i in 0..300 {
@@ -479,16 +569,64 @@ mod tests {
             ] {
                 let want = scan(&s);
                 found += usize::from(want.is_some());
-                assert_eq!(
-                    list.first(&s).map(|(_, v, o)| (v.clone(), o.line)),
-                    want,
-                    "{s}"
-                );
+                let got = match list.first(&s) {
+                    Found::Value((v, o)) => Some((v.clone(), o.line)),
+                    Found::None => None,
+                    Found::Unknown(v) => panic!("{v:?} not compiled"),
+                };
+                assert_eq!(got, want, "{s}");
             }
         }
         assert!(found > 300, "{found}");
-        let sets = list.index.get().unwrap();
-        assert!(sets.iter().any(Option::is_none) && sets.iter().any(Option::is_some));
+        let chunks = list.index.get().unwrap();
+        assert!(chunks.iter().any(|c| matches!(c, Chunk::Each(_))));
+        assert!(chunks.iter().any(|c| matches!(c, Chunk::Set(_))));
+    }
+
+    /// What passes the read's check compiles when the index falls back to
+    /// one value at a time: for atoms whose automata grow differently
+    /// (Unicode classes compile to large UTF-8 automata, forward and
+    /// reverse), the longest repetition the check accepts builds with the
+    /// fallback's limit, and one more is refused at read.
+    #[test]
+    fn what_the_read_accepts_the_engine_compiles() {
+        for atom in [
+            "a",
+            "[a-z]",
+            r"\w",
+            r"\W",
+            r"\d",
+            ".",
+            "(?s:.)",
+            "[^a]",
+            r"\pL",
+            r"[\p{Han}\p{Greek}]",
+            "[a-zé]",
+            r"(?:ab|cd)",
+        ] {
+            for icase in [false, true] {
+                let ok = |n: usize| check_regex(&format!("{atom}{{{n}}}"), icase).is_ok();
+                let (mut lo, mut hi) = (1, 2);
+                while ok(hi) {
+                    (lo, hi) = (hi, hi * 2);
+                }
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    if ok(mid) { lo = mid } else { hi = mid }
+                }
+                let longest = format!("{atom}{{{lo}}}");
+                assert!(
+                    RegexBuilder::new(&longest)
+                        .case_insensitive(icase)
+                        .size_limit(FALLBACK_LIMIT)
+                        .build()
+                        .is_ok(),
+                    "{longest} (case-insensitive: {icase})"
+                );
+                let err = check_regex(&format!("{atom}{{{hi}}}"), icase).unwrap_err();
+                assert!(err.contains("size limit"), "{err}");
+            }
+        }
     }
 
     fn fates(list: &[&str]) -> Result<Vec<String>, String> {

@@ -98,7 +98,7 @@ fn extend(name: &str, acl: &Acl, value: &str, rule: &Rule, verb: &str) -> String
     let origins: Vec<&Origin> = match &acl.test {
         Test::Domains { values, .. } => values.iter().map(|(_, o)| o).collect(),
         Test::UrlRegex { values, .. } | Test::HostRegex { values, .. } => {
-            values.values.iter().map(|(_, _, o)| o).collect()
+            values.values.iter().map(|(_, o)| o).collect()
         }
         _ => Vec::new(),
     };

@@ -98,6 +98,10 @@ struct Parser<'o> {
     process_dependent: bool,
     process_ifs: Vec<Origin>,
     suggestions: usize,
+    /// Directive lines and ACL values read so far.
+    items: usize,
+    /// Bytes the regular expressions read so far take compiled.
+    regex_bytes: usize,
 }
 
 fn fatal(at: &Origin, words: impl std::fmt::Display) -> ReadError {
@@ -124,6 +128,8 @@ impl<'o> Parser<'o> {
             process_dependent: false,
             process_ifs: Vec::new(),
             suggestions: 0,
+            items: 0,
+            regex_bytes: 0,
         }
     }
 
@@ -146,6 +152,21 @@ impl<'o> Parser<'o> {
             }
         }
         self.conf
+    }
+
+    /// `n` more items (directive lines, ACL values) against the limit.
+    fn count(&mut self, at: &Origin, n: usize) -> Result<(), ReadError> {
+        self.items = self.items.saturating_add(n);
+        let limit = self.options.limits.items;
+        if self.items > limit {
+            return Err(ReadError::Limit {
+                file: at.to_string(),
+                detail: format!(
+                    "more than {limit} directive lines and ACL values together (the audit holds each in memory)"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// A file's text, read once; every read counts against the limits.
@@ -282,6 +303,7 @@ impl<'o> Parser<'o> {
     }
 
     fn directive(&mut self, at: Origin, line: &str) -> Result<(), ReadError> {
+        self.count(&at, 1)?;
         if let Some(paths) = lex::include_paths(line) {
             return self.include(&at, paths);
         }
@@ -589,11 +611,16 @@ impl<'o> Parser<'o> {
                 self.defined(&at, v)?;
             }
         }
+        self.count(&at, values.len())?;
         let has = |f: &str| flags.iter().any(|x| x == f);
         if matches!(kind.as_str(), "dstdomain" | "ssl::server_name") {
             return self.add_domains(at, name, kind, has("-n"), values);
         }
-        let test = acl::test(&kind, values, has("-i"), has("-n"))?;
+        let mut room = acl::RegexRoom {
+            used: &mut self.regex_bytes,
+            limit: self.options.limits.regex_bytes,
+        };
+        let test = acl::test(&kind, values, has("-i"), has("-n"), &mut room)?;
         if let Test::Other(why) = &test {
             self.conf.undecidable.push(Undecidable {
                 at: at.clone(),
