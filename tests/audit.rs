@@ -414,8 +414,7 @@ fn hostile_configurations_end_in_a_clear_error_or_a_bounded_report() {
     );
     let e = read_config(&conf, None, &tight).err().unwrap();
     assert!(
-        e.to_string().contains("patterns.txt:")
-            && e.to_string().contains("1048576 bytes compiled"),
+        e.to_string().contains("patterns.txt:") && e.to_string().contains("1048576 bytes compiled"),
         "{e}"
     );
     assert!(read_config(&conf, None, &limits).is_ok());

@@ -288,6 +288,9 @@ impl Regexes {
         for (k, chunk) in chunks.iter().enumerate() {
             let base = k * CHUNK;
             let hit = match chunk {
+                // Most sets do not match: a yes/no search stops sooner
+                // than collecting which of 128 patterns match.
+                Chunk::Set(set) if !set.is_match(subject) => None,
                 Chunk::Set(set) => set.matches(subject).iter().next(),
                 Chunk::Each(each) => {
                     for (i, re) in each.iter().enumerate() {
