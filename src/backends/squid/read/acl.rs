@@ -265,9 +265,10 @@ pub(super) struct Regexes {
 #[derive(Clone, Debug)]
 enum Chunk {
     Set(RegexSet),
-    /// A chunk whose set exceeds the set's size limit: its values one by
-    /// one (`None`: one the engine would not compile at use; checked at
-    /// read against the same automaton, so not expected).
+    /// A chunk whose set the engine refuses (over the set's size limit):
+    /// its values one by one. `None`: a value the engine would not compile
+    /// even under [`FALLBACK_LIMIT`]; the read checked its forward
+    /// automaton only, so this is kept possible rather than assumed away.
     Each(Vec<Option<Regex>>),
 }
 
